@@ -1,0 +1,128 @@
+//! What a capture file says about itself: format, interfaces, the capture's own drop counters.
+
+use super::error::CaptureError;
+use super::frame::LinkType;
+use serde::Serialize;
+
+/// The container format, detected from the magic bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureFormat {
+    /// Classic libpcap.
+    Pcap {
+        /// Timestamps in nanoseconds (magic `a1b23c4d`) rather than microseconds.
+        nanosecond: bool,
+        /// Written by a big-endian host.
+        big_endian: bool,
+    },
+    /// pcapng.
+    Pcapng,
+}
+
+impl CaptureFormat {
+    /// Short stable name: `pcap`, `pcap-nsec` or `pcapng`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CaptureFormat::Pcap {
+                nanosecond: false, ..
+            } => "pcap",
+            CaptureFormat::Pcap {
+                nanosecond: true, ..
+            } => "pcap-nsec",
+            CaptureFormat::Pcapng => "pcapng",
+        }
+    }
+}
+
+/// One capture interface (classic pcap has exactly one).
+#[derive(Clone, Debug, Serialize)]
+pub struct Interface {
+    /// Link-layer header type of its packets.
+    pub link: LinkType,
+    /// Snap length: packets were cut to at most this many bytes.
+    pub snaplen: u32,
+    /// pcapng section the interface belongs to (0 for classic pcap).
+    pub section: u32,
+    /// `if_name`, when the capture recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Packets read from this interface.
+    pub packets: u64,
+    /// Packets the interface dropped (`isb_ifdrop`), when a statistics block says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub if_drops: Option<u64>,
+    /// Packets the OS/capture buffer dropped (`isb_osdrop`), when a statistics block says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub os_drops: Option<u64>,
+    /// Packets the interface received (`isb_ifrecv`), when a statistics block says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    #[serde(skip)]
+    pub(crate) ts_resol: u8,
+    #[serde(skip)]
+    pub(crate) ts_offset: i64,
+}
+
+impl Interface {
+    pub(crate) fn new(link: LinkType, snaplen: u32, section: u32) -> Interface {
+        Interface {
+            link,
+            snaplen,
+            section,
+            name: None,
+            packets: 0,
+            if_drops: None,
+            os_drops: None,
+            received: None,
+            ts_resol: 6,
+            ts_offset: 0,
+        }
+    }
+
+    /// Drops the capture itself reported for this interface, if any statistics were recorded.
+    pub fn capture_drops(&self) -> Option<u64> {
+        match (self.if_drops, self.os_drops) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+        }
+    }
+}
+
+/// Everything the reader learnt about a capture besides its packets.
+#[derive(Debug, Default)]
+pub struct CaptureInfo {
+    /// Container format (`None` only before the header is read).
+    pub format: Option<CaptureFormat>,
+    /// The input was gzip-compressed.
+    pub gzip: bool,
+    /// Interfaces in file order, over all pcapng sections.
+    pub interfaces: Vec<Interface>,
+    /// Number of pcapng sections (0 for classic pcap).
+    pub sections: u32,
+    /// Packet records read.
+    pub frames: u64,
+    /// Bytes of (decompressed) capture consumed.
+    pub bytes: u64,
+    /// Damage that stopped reading early; the packets before it were still read.
+    pub damage: Option<CaptureError>,
+}
+
+impl CaptureInfo {
+    /// Distinct link types of the interfaces, in first-seen order.
+    pub fn link_types(&self) -> Vec<LinkType> {
+        let mut out: Vec<LinkType> = Vec::new();
+        for i in &self.interfaces {
+            if !out.contains(&i.link) {
+                out.push(i.link);
+            }
+        }
+        out
+    }
+
+    /// Sum of the drops the capture's statistics blocks report, `None` when there were none.
+    pub fn capture_drops(&self) -> Option<u64> {
+        self.interfaces
+            .iter()
+            .filter_map(Interface::capture_drops)
+            .reduce(|a, b| a + b)
+    }
+}

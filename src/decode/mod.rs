@@ -1,0 +1,113 @@
+//! Stage 2: frames to compact packet records.
+//!
+//! [`decode_frame`] is a pure function of one frame (so batches decode in
+//! parallel with rayon); [`decode_capture`] drives the reader, decodes each
+//! batch in parallel and interns addresses into a per-capture table, keeping
+//! frame order whatever the number of threads.
+
+mod link;
+mod net;
+mod record;
+pub mod wireguard;
+
+pub use link::network_layer;
+pub use record::{
+    DecodeIssue, Endpoint, EndpointId, Endpoints, Flags, IcmpError, PacketKind, PacketRecord,
+    QuotedPacket,
+};
+pub use wireguard::{Counter, Message, PeerIndex};
+
+use crate::capture::{read_frames, CaptureError, CaptureInfo, Frame, Input};
+use rayon::prelude::*;
+use std::path::PathBuf;
+
+/// A frame decoded, with its endpoints not yet interned.
+#[derive(Clone, Debug)]
+pub struct Decoded {
+    /// The record (its `src`/`dst` are [`EndpointId::NONE`] until interned).
+    pub record: PacketRecord,
+    /// Source and destination, for IP packets.
+    pub endpoints: Option<(Endpoint, Endpoint)>,
+}
+
+impl EndpointId {
+    /// Placeholder for packets without IP endpoints.
+    pub const NONE: EndpointId = EndpointId(u32::MAX);
+}
+
+/// Decodes one frame. Never fails: what cannot be read becomes [`PacketKind::Undecodable`].
+pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
+    let base = PacketRecord {
+        ts: frame.ts,
+        kind: PacketKind::Undecodable(DecodeIssue::UnsupportedLinkType),
+        frame: frame.no,
+        ip_len: frame.wire_len,
+        src: EndpointId::NONE,
+        dst: EndpointId::NONE,
+        udp_len: 0,
+        frag_len: 0,
+        ttl: 0,
+        flags: Flags::default(),
+        iface: frame.iface,
+    };
+    match network_layer(frame.link, frame.data) {
+        Err(issue) => Decoded {
+            record: PacketRecord {
+                kind: PacketKind::Undecodable(issue),
+                ..base
+            },
+            endpoints: None,
+        },
+        Ok(link::Network::NonIp(ethertype)) => Decoded {
+            record: PacketRecord {
+                kind: PacketKind::NonIp { ethertype },
+                ..base
+            },
+            endpoints: None,
+        },
+        Ok(link::Network::Ip { packet, direction }) => {
+            let mut d = net::decode_ip(packet, base);
+            d.record.flags.0 |= direction;
+            d
+        }
+    }
+}
+
+/// A capture file decoded into records.
+#[derive(Debug)]
+pub struct DecodedCapture {
+    /// The file as the user named it.
+    pub path: PathBuf,
+    /// Format, interfaces, statistics, damage.
+    pub info: CaptureInfo,
+    /// One record per frame, in frame order.
+    pub records: Vec<PacketRecord>,
+    /// The endpoints the records refer to.
+    pub endpoints: Endpoints,
+}
+
+/// Reads and decodes a whole capture (batches decode in parallel on the current rayon pool).
+pub fn decode_capture(input: Input) -> Result<DecodedCapture, CaptureError> {
+    let path = input.path.clone();
+    let mut records: Vec<PacketRecord> = Vec::new();
+    let mut endpoints = Endpoints::default();
+    let info = read_frames(input, |frames| {
+        let decoded: Vec<Decoded> = frames.par_iter().map(decode_frame).collect();
+        records.reserve(decoded.len());
+        for d in decoded {
+            let mut r = d.record;
+            if let Some((s, t)) = d.endpoints {
+                r.src = endpoints.intern(s);
+                r.dst = endpoints.intern(t);
+            }
+            records.push(r);
+        }
+    })?;
+    records.shrink_to_fit();
+    Ok(DecodedCapture {
+        path,
+        info,
+        records,
+        endpoints,
+    })
+}

@@ -1,0 +1,268 @@
+//! WireGuard sessions of one capture, grouped by their indexes.
+//!
+//! A session is the index pair of one initiation/response exchange. Transport
+//! messages carry the index of the peer that receives them, so each index
+//! names one direction. Where the handshake was not captured (the capture
+//! started mid-session), the two directions are paired by their mirrored
+//! endpoints.
+
+use crate::capture::{FrameNo, Timestamp};
+use crate::decode::{Endpoint, EndpointId, Endpoints, PacketKind, PacketRecord, PeerIndex};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// Messages that travelled towards one side of a session.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DirectionStats {
+    /// Transport messages (keepalives included).
+    pub packets: u64,
+    /// UDP payload bytes of those messages.
+    pub bytes: u64,
+    /// Keepalives (32-byte transport messages).
+    pub keepalives: u64,
+    /// First transport frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_frame: Option<FrameNo>,
+    /// Last transport frame.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_frame: Option<FrameNo>,
+}
+
+/// One peer of a session, as this capture saw it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionSide {
+    /// The index this peer chose (the receiver index of messages sent to it).
+    pub index: Option<PeerIndex>,
+    /// The address and port this peer sent from, first seen first.
+    pub endpoints: Vec<Endpoint>,
+    /// Transport messages sent to this peer.
+    pub received: DirectionStats,
+}
+
+/// A source endpoint change within a session: roaming or a NAT rebinding.
+#[derive(Clone, Debug, Serialize)]
+pub struct EndpointChange {
+    /// Which side moved (0: initiator or first seen, 1: responder or other).
+    pub side: u8,
+    /// Old endpoint.
+    pub from: Endpoint,
+    /// New endpoint.
+    pub to: Endpoint,
+    /// First frame from the new endpoint.
+    pub frame: FrameNo,
+}
+
+/// A WireGuard session seen in one capture.
+#[derive(Clone, Debug, Serialize)]
+pub struct Session {
+    /// Whether the initiation/response exchange was captured; if not, side 0 is simply the first seen.
+    pub handshake_seen: bool,
+    /// Frame of the initiation, when captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initiation_frame: Option<FrameNo>,
+    /// Frame of the response, when captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_frame: Option<FrameNo>,
+    /// Time of the first message of the session.
+    pub first_seen: Timestamp,
+    /// Time of the last message.
+    pub last_seen: Timestamp,
+    /// Initiator (or first seen peer) and responder.
+    pub sides: [SessionSide; 2],
+    /// Endpoint changes during the session.
+    pub endpoint_changes: Vec<EndpointChange>,
+}
+
+/// Handshake initiations that no response in the capture answered.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnansweredHandshake {
+    /// Initiator endpoint.
+    pub from: Endpoint,
+    /// Responder endpoint as addressed.
+    pub to: Endpoint,
+    /// Number of initiations (retries every 5 s use new indexes).
+    pub initiations: u64,
+    /// Frames of the initiations.
+    pub frames: Vec<FrameNo>,
+    /// Sender indexes of the initiations.
+    pub sender_indexes: Vec<PeerIndex>,
+    /// Cookie replies received instead of responses.
+    pub cookie_replies: u64,
+    /// Time of the first initiation.
+    pub first: Timestamp,
+    /// Time of the last initiation.
+    pub last: Timestamp,
+}
+
+/// Sessions and unanswered handshakes of one capture.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Sessions {
+    /// Sessions in order of first appearance.
+    pub sessions: Vec<Session>,
+    /// Initiations never answered, grouped by initiator and responder endpoints.
+    pub unanswered: Vec<UnansweredHandshake>,
+}
+
+struct Builder<'a> {
+    endpoints: &'a Endpoints,
+    sessions: Vec<Session>,
+    /// index -> (session, side that owns the index)
+    by_index: HashMap<PeerIndex, (usize, usize)>,
+}
+
+impl Builder<'_> {
+    fn new_session(&mut self, r: &PacketRecord, handshake: bool) -> usize {
+        let empty = || SessionSide {
+            index: None,
+            endpoints: Vec::new(),
+            received: DirectionStats::default(),
+        };
+        self.sessions.push(Session {
+            handshake_seen: handshake,
+            initiation_frame: None,
+            response_frame: None,
+            first_seen: r.ts,
+            last_seen: r.ts,
+            sides: [empty(), empty()],
+            endpoint_changes: Vec::new(),
+        });
+        self.sessions.len() - 1
+    }
+
+    fn note_sender(&mut self, s: usize, side: usize, src: EndpointId, frame: FrameNo) {
+        let ep = self.endpoints.get(src);
+        let sess = &mut self.sessions[s];
+        let eps = &mut sess.sides[side].endpoints;
+        if let Some(&last) = eps.last() {
+            if last != ep {
+                sess.endpoint_changes.push(EndpointChange {
+                    side: side as u8,
+                    from: last,
+                    to: ep,
+                    frame,
+                });
+            }
+        }
+        if eps.last() != Some(&ep) && !eps.contains(&ep) {
+            eps.push(ep);
+        }
+    }
+}
+
+/// Groups the WireGuard messages of a capture into sessions.
+pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
+    let mut b = Builder {
+        endpoints,
+        sessions: Vec::new(),
+        by_index: HashMap::new(),
+    };
+    // Initiations waiting for a response, by sender index.
+    let mut pending: HashMap<PeerIndex, &PacketRecord> = HashMap::new();
+    let mut answered: std::collections::HashSet<PeerIndex> = Default::default();
+    let mut cookies: HashMap<PeerIndex, u64> = HashMap::new();
+    // Transport streams whose index no captured handshake explains: (src, dst) -> session.
+    let mut orphan_pairs: HashMap<(EndpointId, EndpointId), usize> = HashMap::new();
+    let mut initiations: Vec<&PacketRecord> = Vec::new();
+
+    for r in records {
+        match &r.kind {
+            PacketKind::WgInitiation { sender, .. } => {
+                pending.insert(*sender, r);
+                initiations.push(r);
+            }
+            PacketKind::WgResponse {
+                sender, receiver, ..
+            } => {
+                answered.insert(*receiver);
+                let s = b.new_session(r, true);
+                let init = pending.get(receiver).copied();
+                {
+                    let sess = &mut b.sessions[s];
+                    sess.sides[0].index = Some(*receiver);
+                    sess.sides[1].index = Some(*sender);
+                    sess.response_frame = Some(r.frame);
+                    if let Some(i) = init {
+                        sess.initiation_frame = Some(i.frame);
+                        sess.first_seen = i.ts;
+                    }
+                }
+                if let Some(i) = init {
+                    b.note_sender(s, 0, i.src, i.frame);
+                }
+                b.note_sender(s, 1, r.src, r.frame);
+                b.by_index.insert(*receiver, (s, 0));
+                b.by_index.insert(*sender, (s, 1));
+            }
+            PacketKind::WgCookieReply { receiver } => {
+                *cookies.entry(*receiver).or_default() += 1;
+            }
+            PacketKind::WgTransport { receiver, .. } => {
+                let (s, side) = match b.by_index.get(receiver) {
+                    Some(&v) => v,
+                    None => {
+                        // Mid-session capture: pair with the mirrored stream if one exists.
+                        let (s, side) = match orphan_pairs.get(&(r.dst, r.src)) {
+                            Some(&s) if b.sessions[s].sides[0].index.is_some()
+                                && b.sessions[s].sides[1].index.is_none() =>
+                            {
+                                (s, 1)
+                            }
+                            _ => (b.new_session(r, false), 0),
+                        };
+                        b.sessions[s].sides[side].index = Some(*receiver);
+                        b.by_index.insert(*receiver, (s, side));
+                        orphan_pairs.insert((r.src, r.dst), s);
+                        (s, side)
+                    }
+                };
+                let sender_side = 1 - side;
+                b.note_sender(s, sender_side, r.src, r.frame);
+                let sess = &mut b.sessions[s];
+                sess.last_seen = sess.last_seen.max(r.ts);
+                let st = &mut sess.sides[side].received;
+                st.packets += 1;
+                st.bytes += u64::from(r.udp_len);
+                if r.udp_len == 32 {
+                    st.keepalives += 1;
+                }
+                st.first_frame.get_or_insert(r.frame);
+                st.last_frame = Some(r.frame);
+            }
+            _ => {}
+        }
+    }
+
+    let mut groups: Vec<UnansweredHandshake> = Vec::new();
+    let mut group_of: HashMap<(EndpointId, EndpointId), usize> = HashMap::new();
+    for r in initiations {
+        let PacketKind::WgInitiation { sender, .. } = r.kind else {
+            continue;
+        };
+        if answered.contains(&sender) {
+            continue;
+        }
+        let g = *group_of.entry((r.src, r.dst)).or_insert_with(|| {
+            groups.push(UnansweredHandshake {
+                from: endpoints.get(r.src),
+                to: endpoints.get(r.dst),
+                initiations: 0,
+                frames: Vec::new(),
+                sender_indexes: Vec::new(),
+                cookie_replies: 0,
+                first: r.ts,
+                last: r.ts,
+            });
+            groups.len() - 1
+        });
+        let u = &mut groups[g];
+        u.initiations += 1;
+        u.frames.push(r.frame);
+        u.sender_indexes.push(sender);
+        u.cookie_replies += cookies.get(&sender).copied().unwrap_or(0);
+        u.last = r.ts;
+    }
+    Sessions {
+        sessions: b.sessions,
+        unanswered: groups,
+    }
+}

@@ -1,0 +1,2 @@
+//! The `wgtrace` command line.
+fn main() {}
