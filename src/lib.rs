@@ -11,3 +11,4 @@
 pub mod capture;
 pub mod decode;
 pub mod flow;
+pub mod report;

@@ -80,7 +80,10 @@ impl LinkType {
 
     /// Whether wgtrace's decoder understands this link type.
     pub fn is_supported(self) -> bool {
-        matches!(self.0, 0 | 1 | 9 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 276)
+        matches!(
+            self.0,
+            0 | 1 | 9 | 12 | 14 | 101 | 108 | 113 | 228 | 229 | 276
+        )
     }
 }
 

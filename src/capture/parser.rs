@@ -160,7 +160,9 @@ impl Parser {
                     nanosecond: nanos,
                     big_endian,
                 });
-                self.info.interfaces.push(Interface::new(link, hdr.snaplen, 0));
+                self.info
+                    .interfaces
+                    .push(Interface::new(link, hdr.snaplen, 0));
                 self.state = State::Pcap {
                     big_endian,
                     nanos,
@@ -262,9 +264,7 @@ impl Parser {
             )));
         }
         if len % 4 != 0 {
-            return Err(self.corrupt(format!(
-                "pcapng block length {len} is not a multiple of 4"
-            )));
+            return Err(self.corrupt(format!("pcapng block length {len} is not a multiple of 4")));
         }
         if len > MAX_RECORD {
             return Err(self.corrupt(format!(
@@ -486,7 +486,10 @@ mod tests {
         assert_eq!(pcapng_ts(1_500_000, 6, 0), Some(Timestamp(1_500_000_000)));
         assert_eq!(pcapng_ts(7, 9, 0), Some(Timestamp(7)));
         assert_eq!(pcapng_ts(1_000, 12, 0), Some(Timestamp(1)));
-        assert_eq!(pcapng_ts(1 << 20, 0x80 | 20, 3), Some(Timestamp(4_000_000_000)));
+        assert_eq!(
+            pcapng_ts(1 << 20, 0x80 | 20, 3),
+            Some(Timestamp(4_000_000_000))
+        );
         assert_eq!(pcapng_ts(1, 20, 0), None);
     }
 

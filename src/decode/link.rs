@@ -77,7 +77,11 @@ pub fn network_layer(link: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeI
             // pkttype(2) arphrd(2) addrlen(2) addr(8) protocol(2)
             let pkttype = be16(data, 0).ok_or(Short)?;
             let proto = be16(data, 14).ok_or(Short)?;
-            Ok(by_ethertype(proto, data.get(16..).ok_or(Short)?, sll_direction(pkttype)))
+            Ok(by_ethertype(
+                proto,
+                data.get(16..).ok_or(Short)?,
+                sll_direction(pkttype),
+            ))
         }
         LinkType::LINUX_SLL2 => {
             // protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) addrlen(1) addr(8)

@@ -26,7 +26,12 @@ struct IpFacts<'a> {
     truncated: bool,
 }
 
-fn ip_facts<'a>(ip: &LaxIpSlice<'a>, captured: usize, flags: &mut Flags, ttl: &mut u8) -> IpFacts<'a> {
+fn ip_facts<'a>(
+    ip: &LaxIpSlice<'a>,
+    captured: usize,
+    flags: &mut Flags,
+    ttl: &mut u8,
+) -> IpFacts<'a> {
     let payload = ip.payload();
     let mut facts = IpFacts {
         src: ip.source_addr(),
@@ -80,7 +85,10 @@ fn ip_facts<'a>(ip: &LaxIpSlice<'a>, captured: usize, flags: &mut Flags, ttl: &m
 
 fn port_pair(b: &[u8]) -> Option<(u16, u16)> {
     let p = b.get(..4)?;
-    Some((u16::from_be_bytes([p[0], p[1]]), u16::from_be_bytes([p[2], p[3]])))
+    Some((
+        u16::from_be_bytes([p[0], p[1]]),
+        u16::from_be_bytes([p[2], p[3]]),
+    ))
 }
 
 fn wg_kind(m: Message) -> PacketKind {
@@ -103,7 +111,10 @@ fn wg_kind(m: Message) -> PacketKind {
 fn payload_hash(captured: &[u8], len: usize) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     len.hash(&mut h);
-    captured.get(..HASHED_PREFIX).unwrap_or(captured).hash(&mut h);
+    captured
+        .get(..HASHED_PREFIX)
+        .unwrap_or(captured)
+        .hash(&mut h);
     h.finish()
 }
 
@@ -200,7 +211,8 @@ fn icmpv4(bytes: &[u8]) -> PacketKind {
         // destination unreachable, time exceeded, parameter problem
         3 | 11 | 12 => {
             let rest = icmp.bytes5to8();
-            let mtu = (ty == 3 && code == 4).then(|| u32::from(u16::from_be_bytes([rest[2], rest[3]])));
+            let mtu =
+                (ty == 3 && code == 4).then(|| u32::from(u16::from_be_bytes([rest[2], rest[3]])));
             PacketKind::IcmpError(Box::new(IcmpError {
                 v6: false,
                 ty,
@@ -253,7 +265,9 @@ fn quoted(bytes: &[u8]) -> Option<QuotedPacket> {
     if IpNumber(f.protocol) == IpNumber::UDP {
         if let Ok(udp) = UdpSlice::from_slice_lax(f.payload) {
             let len = usize::from(udp.length()).saturating_sub(8);
-            if let Some(Message::Transport { receiver, counter }) = wireguard::parse(udp.payload(), len) {
+            if let Some(Message::Transport { receiver, counter }) =
+                wireguard::parse(udp.payload(), len)
+            {
                 q.wireguard = Some((receiver, counter));
             }
         }

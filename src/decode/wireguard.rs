@@ -194,11 +194,20 @@ mod tests {
     fn recognises_each_type_by_exact_size() {
         assert!(matches!(
             parse(&msg(1, 148), 148),
-            Some(Message::Initiation { sender: PeerIndex(0x1122_3344), .. })
+            Some(Message::Initiation {
+                sender: PeerIndex(0x1122_3344),
+                ..
+            })
         ));
         assert!(parse(&msg(1, 149), 149).is_none());
-        assert!(matches!(parse(&msg(2, 92), 92), Some(Message::Response { .. })));
-        assert!(matches!(parse(&msg(3, 64), 64), Some(Message::CookieReply { .. })));
+        assert!(matches!(
+            parse(&msg(2, 92), 92),
+            Some(Message::Response { .. })
+        ));
+        assert!(matches!(
+            parse(&msg(3, 64), 64),
+            Some(Message::CookieReply { .. })
+        ));
         assert_eq!(
             parse(&msg(4, 32), 32),
             Some(Message::Transport {
@@ -217,10 +226,16 @@ mod tests {
         assert!(parse(&disco, 92).is_none());
         let mut data = msg(4, 96);
         data[2] = 1;
-        assert!(parse(&data, 96).is_none(), "data messages need zero reserved bytes");
+        assert!(
+            parse(&data, 96).is_none(),
+            "data messages need zero reserved bytes"
+        );
         let mut warp = msg(1, 148);
         warp[1] = 0xaa;
-        assert!(parse(&warp, 148).is_some(), "WARP uses handshake reserved bytes");
+        assert!(
+            parse(&warp, 148).is_some(),
+            "WARP uses handshake reserved bytes"
+        );
     }
 
     #[test]

@@ -202,8 +202,9 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                     None => {
                         // Mid-session capture: pair with the mirrored stream if one exists.
                         let (s, side) = match orphan_pairs.get(&(r.dst, r.src)) {
-                            Some(&s) if b.sessions[s].sides[0].index.is_some()
-                                && b.sessions[s].sides[1].index.is_none() =>
+                            Some(&s)
+                                if b.sessions[s].sides[0].index.is_some()
+                                    && b.sessions[s].sides[1].index.is_none() =>
                             {
                                 (s, 1)
                             }

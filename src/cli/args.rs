@@ -1,0 +1,42 @@
+//! Command-line arguments (clap), kept apart from what the commands do.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Diagnose half-working WireGuard tunnels from packet captures.
+#[derive(Debug, Parser)]
+#[command(name = "wgtrace", version, about, long_about = None)]
+pub struct Cli {
+    /// Worker threads for decoding (default: one per core). Output does not depend on it.
+    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
+    pub threads: Option<usize>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Summarise captures: format, packets, WireGuard sessions, sizes, ICMP, martians.
+    Inspect(InspectArgs),
+}
+
+/// Output formats of `inspect`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum InspectFormat {
+    /// Tables for a terminal.
+    Table,
+    /// Versioned JSON (schema `wgtrace.inspect/1`).
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// Capture files: pcap or pcapng, optionally gzip-compressed; `-` reads standard input.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Table)]
+    pub format: InspectFormat,
+}

@@ -1,0 +1,56 @@
+//! `wgtrace inspect FILE...`
+
+use super::args::{InspectArgs, InspectFormat};
+use super::output;
+use wgtrace::capture::{FileError, Input};
+use wgtrace::decode::decode_capture;
+use wgtrace::flow::facts;
+use wgtrace::report::inspect::{CaptureEntry, InspectReport};
+
+/// Runs `inspect`; returns the exit code.
+pub fn run(args: &InspectArgs) -> u8 {
+    let mut failed = false;
+    let mut entries = Vec::with_capacity(args.files.len());
+    for path in &args.files {
+        let decoded = Input::open(path).and_then(decode_capture);
+        match decoded {
+            Ok(cap) => {
+                if let Some(d) = &cap.info.damage {
+                    failed = true;
+                    output::error(&format!(
+                        "{}: {d} (the report covers the {} packets before it)",
+                        path.display(),
+                        cap.info.frames
+                    ));
+                }
+                entries.push(CaptureEntry::Read(Box::new(facts(&cap))));
+            }
+            Err(error) => {
+                failed = true;
+                let e = FileError {
+                    path: path.clone(),
+                    error,
+                };
+                output::error(&e.to_string());
+                entries.push(CaptureEntry::Failed {
+                    path: path.display().to_string(),
+                    error: e.error.to_string(),
+                });
+            }
+        }
+    }
+    let report = InspectReport::new(entries);
+    let text = match args.format {
+        InspectFormat::Table => report.to_table(output::table_width()),
+        InspectFormat::Json => report.to_json() + "\n",
+    };
+    if let Err(e) = output::stdout(&text) {
+        output::error(&format!("cannot write output: {e}"));
+        return super::ERROR;
+    }
+    if failed {
+        super::ERROR
+    } else {
+        super::OK
+    }
+}

@@ -1,0 +1,40 @@
+//! Stage 7: the command line. Only this module prints or decides exit codes.
+//!
+//! Exit codes: 0 nothing wrong, 1 problems found (`analyze`), 2 error
+//! (unreadable input, bad arguments). A closed pipe on output counts as success.
+
+mod args;
+mod inspect;
+mod output;
+
+use clap::Parser as _;
+use std::process::ExitCode;
+
+/// Exit code for "ran fine, found nothing wrong".
+pub const OK: u8 = 0;
+/// Exit code for "ran fine, found problems".
+pub const PROBLEMS: u8 = 1;
+/// Exit code for errors.
+pub const ERROR: u8 = 2;
+
+/// Parses arguments and runs the chosen command.
+pub fn main() -> ExitCode {
+    let args = match args::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { ERROR } else { OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    if let Some(n) = args.threads {
+        // Only fails if a pool already exists, which cannot happen this early.
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
+    let code = match args.command {
+        args::Command::Inspect(a) => inspect::run(&a),
+    };
+    ExitCode::from(code)
+}

@@ -1,0 +1,352 @@
+//! The `wgtrace inspect` report: one capture's facts, as a table or versioned JSON.
+
+use super::{thousands, utc};
+use crate::flow::{CaptureFacts, MartianReason, WgDirection};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// The JSON schema identifier of `inspect --format json`; bumped on any incompatible change.
+pub const SCHEMA: &str = "wgtrace.inspect/1";
+
+/// The whole `inspect` report: one entry per input file, in argument order.
+#[derive(Debug, Serialize)]
+pub struct InspectReport {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Version of wgtrace that wrote the report.
+    pub wgtrace_version: &'static str,
+    /// One entry per capture.
+    pub captures: Vec<CaptureEntry>,
+}
+
+/// A capture that was read (perhaps partly), or one that could not be read at all.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum CaptureEntry {
+    /// Facts of a capture; `damage` set when reading stopped early.
+    Read(Box<CaptureFacts>),
+    /// A file that could not be read.
+    Failed {
+        /// File as given.
+        path: String,
+        /// One-line reason, with the byte offset.
+        error: String,
+    },
+}
+
+impl InspectReport {
+    /// Wraps the entries.
+    pub fn new(captures: Vec<CaptureEntry>) -> InspectReport {
+        InspectReport {
+            schema: SCHEMA,
+            wgtrace_version: env!("CARGO_PKG_VERSION"),
+            captures,
+        }
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Human-readable tables, `width` columns wide.
+    pub fn to_table(&self, width: u16) -> String {
+        let mut out = String::new();
+        for entry in &self.captures {
+            match entry {
+                CaptureEntry::Read(f) => render_capture(&mut out, f, width),
+                CaptureEntry::Failed { path, error } => {
+                    let _ = writeln!(out, "== {path} ==\nerror: {error}\n");
+                }
+            }
+        }
+        out
+    }
+}
+
+fn table(width: u16) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width);
+    t
+}
+
+fn duration(f: &CaptureFacts) -> String {
+    match (f.first_ts, f.last_ts) {
+        (Some(a), Some(b)) => format!("{} UTC, {:.3} s", utc(a), (b.0 - a.0) as f64 / 1e9),
+        _ => "no packets".into(),
+    }
+}
+
+fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
+    let _ = writeln!(out, "== {} ==", f.path);
+    if let Some(d) = &f.damage {
+        let _ = writeln!(out, "PARTIAL: reading stopped: {d}");
+    }
+    for w in &f.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let mut t = table(width);
+    let links: Vec<String> = f.link_types.iter().map(|l| l.name()).collect();
+    let wg = &f.wireguard;
+    let rows: Vec<(&str, String)> = vec![
+        (
+            "format",
+            format!("{}{}", f.format, if f.gzip { " (gzip)" } else { "" }),
+        ),
+        ("link types", links.join(", ")),
+        ("packets", thousands(f.packets)),
+        ("time span", duration(f)),
+        (
+            "capture drops",
+            f.capture_drops
+                .map_or("not recorded".into(), |d| thousands(d)),
+        ),
+        (
+            "WireGuard",
+            format!(
+                "{} initiation, {} response, {} cookie, {} transport ({} keepalive)",
+                wg.initiation, wg.response, wg.cookie_reply, wg.transport, wg.keepalive
+            ),
+        ),
+        (
+            "sessions",
+            format!(
+                "{} ({} with handshake captured)",
+                f.sessions.sessions.len(),
+                f.sessions
+                    .sessions
+                    .iter()
+                    .filter(|s| s.handshake_seen)
+                    .count()
+            ),
+        ),
+        (
+            "unanswered handshakes",
+            f.sessions
+                .unanswered
+                .iter()
+                .map(|u| u.initiations)
+                .sum::<u64>()
+                .to_string(),
+        ),
+        (
+            "ICMP frag-needed / too big",
+            f.pmtu_signals.len().to_string(),
+        ),
+        ("other ICMP errors", f.icmp_errors.to_string()),
+        (
+            "src == dst packets",
+            f.martians
+                .iter()
+                .filter(|m| m.reason == MartianReason::SameSrcDst)
+                .map(|m| m.packets)
+                .sum::<u64>()
+                .to_string(),
+        ),
+        (
+            "other martian sources",
+            f.martians
+                .iter()
+                .filter(|m| m.reason != MartianReason::SameSrcDst)
+                .map(|m| m.packets)
+                .sum::<u64>()
+                .to_string(),
+        ),
+        ("IP fragments (non-first)", f.fragments.to_string()),
+    ];
+    for (k, v) in rows {
+        t.add_row(vec![Cell::new(k), Cell::new(v)]);
+    }
+    let _ = writeln!(out, "{t}");
+
+    if !f.directions.is_empty() {
+        let mut t = table(width);
+        t.set_header(vec![
+            "WireGuard from → to",
+            "init",
+            "resp",
+            "data",
+            "keep-alive",
+            "max IP",
+            "DF",
+            "frag",
+            "TTL",
+        ]);
+        for d in &f.directions {
+            let ttls: Vec<String> = d.ttls.iter().map(u8::to_string).collect();
+            t.add_row(vec![
+                Cell::new(format!("{} → {}", d.from, d.to)),
+                num(d.messages.initiation),
+                num(d.messages.response),
+                num(d.messages.transport),
+                num(d.messages.keepalive),
+                num(u64::from(d.max_ip_len)),
+                num(d.df_set),
+                num(d.fragmented),
+                Cell::new(ttls.join(",")),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+        for d in &f.directions {
+            if !d.sizes.is_empty() {
+                let _ = write!(out, "{}", size_histogram(d));
+            }
+        }
+    }
+
+    if !f.sessions.sessions.is_empty() {
+        let mut t = table(width);
+        t.set_header(vec![
+            "session (indexes)",
+            "initiator",
+            "responder",
+            "→ resp",
+            "→ init",
+            "moves",
+        ]);
+        for s in &f.sessions.sessions {
+            let idx = |i: Option<crate::decode::PeerIndex>| i.map_or("?".into(), |i| i.to_string());
+            let ep = |side: usize| {
+                s.sides[side]
+                    .endpoints
+                    .first()
+                    .map_or("?".to_string(), ToString::to_string)
+            };
+            t.add_row(vec![
+                Cell::new(format!(
+                    "{}/{}{}",
+                    idx(s.sides[0].index),
+                    idx(s.sides[1].index),
+                    if s.handshake_seen {
+                        ""
+                    } else {
+                        " (mid-session)"
+                    }
+                )),
+                Cell::new(ep(0)),
+                Cell::new(ep(1)),
+                num(s.sides[1].received.packets),
+                num(s.sides[0].received.packets),
+                num(s.endpoint_changes.len() as u64),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+    }
+
+    for u in &f.sessions.unanswered {
+        let _ = writeln!(
+            out,
+            "unanswered: {} handshake initiation(s) {} → {} between {} and {} (frames {})",
+            u.initiations,
+            u.from,
+            u.to,
+            utc(u.first),
+            utc(u.last),
+            frames(&u.frames)
+        );
+    }
+    for p in &f.pmtu_signals {
+        let _ = writeln!(
+            out,
+            "{}: router {} told {} the MTU is {} (frame {}{})",
+            if p.v6 {
+                "ICMPv6 packet too big"
+            } else {
+                "ICMP fragmentation needed"
+            },
+            p.router,
+            p.to,
+            p.mtu,
+            p.frame,
+            match (&p.quoted_from, &p.quoted_to, p.quoted_ip_len) {
+                (Some(a), Some(b), Some(l)) => format!(", about a {l}-byte packet {a} → {b}"),
+                _ => String::new(),
+            }
+        );
+    }
+    for m in &f.martians {
+        let what = match m.reason {
+            MartianReason::SameSrcDst => "source == destination",
+            MartianReason::ThisNetwork => "source in 0.0.0.0/8",
+            MartianReason::Loopback => "loopback source",
+            MartianReason::Multicast => "multicast source",
+            MartianReason::Broadcast => "broadcast source",
+        };
+        let _ = writeln!(
+            out,
+            "martian: {} packet(s) with {what}: {} → {} ({} WireGuard initiations; frames {})",
+            m.packets,
+            m.src,
+            m.dst,
+            m.wg_initiations,
+            frames(&m.frames)
+        );
+    }
+    out.push('\n');
+}
+
+fn num(n: u64) -> Cell {
+    Cell::new(thousands(n)).set_alignment(CellAlignment::Right)
+}
+
+/// Frame numbers as a short comma list.
+pub fn frames(f: &[crate::capture::FrameNo]) -> String {
+    let shown: Vec<String> = f.iter().take(8).map(ToString::to_string).collect();
+    let more = if f.len() > 8 {
+        format!(", … {} more", f.len() - 8)
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join(", "))
+}
+
+/// Text histogram of transport sizes (UDP payload bytes) of one direction.
+pub fn size_histogram(d: &WgDirection) -> String {
+    const BAR: usize = 30;
+    let mut out = format!("data sizes {} → {} (UDP payload bytes):\n", d.from, d.to);
+    // Exact sizes when few, else ranges that keep the common MTU edges apart.
+    let bins: Vec<(String, u64)> = if d.sizes.len() <= 12 {
+        d.sizes.iter().map(|(s, c)| (s.to_string(), *c)).collect()
+    } else {
+        let edges = [
+            32,
+            128,
+            256,
+            512,
+            1024,
+            1280,
+            1312,
+            1372,
+            1392,
+            1420,
+            1452,
+            u32::MAX,
+        ];
+        let mut lo = 0;
+        let mut bins = Vec::new();
+        for hi in edges {
+            let c: u64 = d.sizes.range(lo..=hi).map(|(_, c)| c).sum();
+            if c > 0 {
+                let label = if hi == u32::MAX {
+                    format!("> {}", lo - 1)
+                } else if lo == hi || lo == 0 {
+                    format!("{hi}")
+                } else {
+                    format!("{lo}-{hi}")
+                };
+                bins.push((label, c));
+            }
+            lo = hi.saturating_add(1);
+        }
+        bins
+    };
+    let max = bins.iter().map(|b| b.1).max().unwrap_or(1).max(1);
+    for (label, c) in bins {
+        let len = ((c as f64 / max as f64) * BAR as f64).ceil() as usize;
+        let _ = writeln!(out, "  {label:>11} {:>8} {}", thousands(c), "█".repeat(len));
+    }
+    out
+}
