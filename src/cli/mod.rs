@@ -13,6 +13,7 @@ use std::process::ExitCode;
 /// Exit code for "ran fine, found nothing wrong".
 pub const OK: u8 = 0;
 /// Exit code for "ran fine, found problems".
+#[allow(dead_code)] // `analyze` returns it
 pub const PROBLEMS: u8 = 1;
 /// Exit code for errors.
 pub const ERROR: u8 = 2;
