@@ -111,3 +111,15 @@ pub fn decode_capture(input: Input) -> Result<DecodedCapture, CaptureError> {
         endpoints,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_stay_compact() {
+        // Issue budget: under 64 bytes allocated per packet, the record included.
+        assert!(std::mem::size_of::<PacketRecord>() <= 48);
+        assert!(std::mem::size_of::<PacketKind>() <= 16);
+    }
+}

@@ -162,22 +162,25 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
     let _ = writeln!(out, "{t}");
 
     if !f.directions.is_empty() {
+        for (i, d) in f.directions.iter().enumerate() {
+            let _ = writeln!(out, "[{}] WireGuard {} → {}", i + 1, d.from, d.to);
+        }
         let mut t = table(width);
         t.set_header(vec![
-            "WireGuard from → to",
+            "#",
             "init",
             "resp",
             "data",
-            "keep-alive",
+            "keepalive",
             "max IP",
             "DF",
             "frag",
             "TTL",
         ]);
-        for d in &f.directions {
+        for (i, d) in f.directions.iter().enumerate() {
             let ttls: Vec<String> = d.ttls.iter().map(u8::to_string).collect();
             t.add_row(vec![
-                Cell::new(format!("{} → {}", d.from, d.to)),
+                Cell::new(format!("[{}]", i + 1)),
                 num(d.messages.initiation),
                 num(d.messages.response),
                 num(d.messages.transport),
@@ -189,50 +192,60 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
             ]);
         }
         let _ = writeln!(out, "{t}");
-        for d in &f.directions {
+        for (i, d) in f.directions.iter().enumerate() {
             if !d.sizes.is_empty() {
-                let _ = write!(out, "{}", size_histogram(d));
+                let _ = write!(out, "[{}] {}", i + 1, size_histogram(d));
             }
         }
     }
 
-    if !f.sessions.sessions.is_empty() {
-        let mut t = table(width);
-        t.set_header(vec![
-            "session (indexes)",
-            "initiator",
-            "responder",
-            "→ resp",
-            "→ init",
-            "moves",
-        ]);
-        for s in &f.sessions.sessions {
-            let idx = |i: Option<crate::decode::PeerIndex>| i.map_or("?".into(), |i| i.to_string());
-            let ep = |side: usize| {
-                s.sides[side]
-                    .endpoints
-                    .first()
-                    .map_or("?".to_string(), ToString::to_string)
-            };
-            t.add_row(vec![
-                Cell::new(format!(
-                    "{}/{}{}",
-                    idx(s.sides[0].index),
-                    idx(s.sides[1].index),
-                    if s.handshake_seen {
-                        ""
-                    } else {
-                        " (mid-session)"
-                    }
-                )),
-                Cell::new(ep(0)),
-                Cell::new(ep(1)),
-                num(s.sides[1].received.packets),
-                num(s.sides[0].received.packets),
-                num(s.endpoint_changes.len() as u64),
-            ]);
+    const SESSIONS_SHOWN: usize = 20;
+    for (i, s) in f.sessions.sessions.iter().enumerate().take(SESSIONS_SHOWN) {
+        let side = |n: usize| {
+            let sd = &s.sides[n];
+            format!(
+                "{} ({})",
+                sd.index.map_or("?".into(), |i| i.to_string()),
+                sd.endpoints
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let how = match (s.initiation_frame, s.response_frame) {
+            (Some(a), Some(b)) => format!("handshake in frames {a}/{b}"),
+            (None, Some(b)) => format!("response in frame {b}"),
+            _ => "handshake not captured".into(),
+        };
+        let _ = writeln!(
+            out,
+            "session {}: {} ⇄ {}; {how}; {} → responder, {} → initiator{}",
+            i + 1,
+            side(0),
+            side(1),
+            thousands(s.sides[1].received.packets),
+            thousands(s.sides[0].received.packets),
+            if s.endpoint_changes.is_empty() {
+                String::new()
+            } else {
+                format!("; {} endpoint change(s)", s.endpoint_changes.len())
+            }
+        );
+        for c in &s.endpoint_changes {
+            let _ = writeln!(
+                out,
+                "  endpoint moved {} → {} at frame {}",
+                c.from, c.to, c.frame
+            );
         }
-        let _ = writeln!(out, "{t}");
+    }
+    if f.sessions.sessions.len() > SESSIONS_SHOWN {
+        let _ = writeln!(
+            out,
+            "… {} more sessions (see --format json)",
+            f.sessions.sessions.len() - SESSIONS_SHOWN
+        );
     }
 
     for u in &f.sessions.unanswered {
@@ -305,7 +318,10 @@ pub fn frames(f: &[crate::capture::FrameNo]) -> String {
 /// Text histogram of transport sizes (UDP payload bytes) of one direction.
 pub fn size_histogram(d: &WgDirection) -> String {
     const BAR: usize = 30;
-    let mut out = format!("data sizes {} → {} (UDP payload bytes):\n", d.from, d.to);
+    let mut out = format!(
+        "data message sizes {} → {} (UDP payload bytes):\n",
+        d.from, d.to
+    );
     // Exact sizes when few, else ranges that keep the common MTU edges apart.
     let bins: Vec<(String, u64)> = if d.sizes.len() <= 12 {
         d.sizes.iter().map(|(s, c)| (s.to_string(), *c)).collect()
