@@ -2,6 +2,8 @@
 //! pcapng sections, statistics blocks, truncation at every offset, lying lengths.
 //! The packets inside are built with etherparse; the containers by hand, per the specs.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use etherparse::PacketBuilder;
 use proptest::prelude::*;
 use std::io::Write;

@@ -3,6 +3,8 @@
 //! testdata/record.sh). Message counts and the (receiver, counter) multiset
 //! must be equal. CI needs no tshark: the tsv files are committed.
 
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wgtrace::capture::Input;
@@ -122,7 +124,7 @@ fn tsv_files() -> Vec<PathBuf> {
 fn message_counts_and_identities_equal_tshark() {
     let files = tsv_files();
     assert!(
-        files.len() >= 10,
+        files.len() >= 6,
         "expected the recorded captures in testdata/, found {} tsv files",
         files.len()
     );
