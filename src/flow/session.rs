@@ -80,9 +80,12 @@ pub struct UnansweredHandshake {
     pub from: Endpoint,
     /// Responder endpoint as addressed.
     pub to: Endpoint,
-    /// Number of initiations (retries every 5 s use new indexes).
+    /// Number of distinct initiations (retries every 5 s use new indexes).
     pub initiations: u64,
-    /// Frames of the initiations.
+    /// Further sightings of the same initiations in this capture (after NAT,
+    /// or `-i any` recording a packet on two interfaces).
+    pub copies: u64,
+    /// Frames of the initiations and their copies.
     pub frames: Vec<FrameNo>,
     /// Sender indexes of the initiations.
     pub sender_indexes: Vec<PeerIndex>,
@@ -149,7 +152,38 @@ impl Builder<'_> {
     }
 }
 
+/// The last few transport identities seen: a copy of a message (`tcpdump -i
+/// any` records forwarded packets twice) follows its original closely, so a
+/// small ring catches it without a set as large as the capture.
+struct Recent {
+    ring: [(u32, u64); 64],
+    next: usize,
+}
+
+impl Default for Recent {
+    fn default() -> Self {
+        Recent {
+            ring: [(0, u64::MAX); 64],
+            next: 0,
+        }
+    }
+}
+
+impl Recent {
+    fn seen_again(&mut self, receiver: u32, counter: u64) -> bool {
+        if self.ring.contains(&(receiver, counter)) {
+            return true;
+        }
+        self.ring[self.next] = (receiver, counter);
+        self.next = (self.next + 1) % self.ring.len();
+        false
+    }
+}
+
 /// Groups the WireGuard messages of a capture into sessions.
+///
+/// Copies of a transport message seen again shortly after (a packet recorded
+/// on two interfaces) count once.
 pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
     let mut b = Builder {
         endpoints,
@@ -163,6 +197,7 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
     // Transport streams whose index no captured handshake explains: (src, dst) -> session.
     let mut orphan_pairs: HashMap<(EndpointId, EndpointId), usize> = HashMap::new();
     let mut initiations: Vec<&PacketRecord> = Vec::new();
+    let mut recent = Recent::default();
 
     for r in records {
         match &r.kind {
@@ -196,7 +231,10 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
             PacketKind::WgCookieReply { receiver } => {
                 *cookies.entry(*receiver).or_default() += 1;
             }
-            PacketKind::WgTransport { receiver, .. } => {
+            PacketKind::WgTransport { receiver, counter } => {
+                if recent.seen_again(receiver.0, counter.0) {
+                    continue;
+                }
                 let (s, side) = match b.by_index.get(receiver) {
                     Some(&v) => v,
                     None => {
@@ -235,6 +273,7 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
 
     let mut groups: Vec<UnansweredHandshake> = Vec::new();
     let mut group_of: HashMap<(EndpointId, EndpointId), usize> = HashMap::new();
+    let mut group_of_sender: HashMap<PeerIndex, usize> = HashMap::new();
     for r in initiations {
         let PacketKind::WgInitiation { sender, .. } = r.kind else {
             continue;
@@ -242,11 +281,17 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
         if answered.contains(&sender) {
             continue;
         }
+        if let Some(&g) = group_of_sender.get(&sender) {
+            groups[g].copies += 1;
+            groups[g].frames.push(r.frame);
+            continue;
+        }
         let g = *group_of.entry((r.src, r.dst)).or_insert_with(|| {
             groups.push(UnansweredHandshake {
                 from: endpoints.get(r.src),
                 to: endpoints.get(r.dst),
                 initiations: 0,
+                copies: 0,
                 frames: Vec::new(),
                 sender_indexes: Vec::new(),
                 cookie_replies: 0,
@@ -255,6 +300,7 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
             });
             groups.len() - 1
         });
+        group_of_sender.insert(sender, g);
         let u = &mut groups[g];
         u.initiations += 1;
         u.frames.push(r.frame);

@@ -251,8 +251,16 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
     for u in &f.sessions.unanswered {
         let _ = writeln!(
             out,
-            "unanswered: {} handshake initiation(s) {} → {} between {} and {} (frames {})",
+            "unanswered: {} handshake initiation(s){} {} → {} between {} and {} (frames {})",
             u.initiations,
+            if u.copies > 0 {
+                format!(
+                    " (seen {} more times after NAT or on another interface)",
+                    u.copies
+                )
+            } else {
+                String::new()
+            },
             u.from,
             u.to,
             utc(u.first),
