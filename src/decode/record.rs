@@ -2,8 +2,8 @@
 
 use super::wireguard::{Counter, PeerIndex};
 use crate::capture::{FrameNo, Timestamp};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 

@@ -13,8 +13,9 @@ use crate::capture::{CaptureInfo, FrameNo, LinkType, Timestamp};
 use crate::decode::{
     DecodeIssue, DecodedCapture, Endpoint, Flags, PacketKind, PacketRecord, PeerIndex,
 };
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// How many example frame numbers a fact keeps.
@@ -223,11 +224,11 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     let eps = &cap.endpoints;
     let mut counts = MessageCounts::default();
     let mut dirs: Vec<WgDirection> = Vec::new();
-    let mut dir_of: HashMap<(u32, u32), usize> = HashMap::new();
+    let mut dir_of: HashMap<(u32, u32), usize> = HashMap::default();
     let mut pmtu = Vec::new();
     let mut icmp_errors = 0;
     let mut martians: Vec<Martian> = Vec::new();
-    let mut martian_of: HashMap<(MartianReason, u32, u32), usize> = HashMap::new();
+    let mut martian_of: HashMap<(MartianReason, u32, u32), usize> = HashMap::default();
     let mut fragments = 0;
     let mut undecoded = Undecoded::default();
 

@@ -8,8 +8,8 @@
 
 use crate::capture::{FrameNo, Timestamp};
 use crate::decode::{Endpoint, EndpointId, Endpoints, PacketKind, PacketRecord, PeerIndex};
+use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// Messages that travelled towards one side of a session.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -156,14 +156,14 @@ impl Builder<'_> {
 /// any` records forwarded packets twice) follows its original closely, so a
 /// small ring catches it without a set as large as the capture.
 struct Recent {
-    ring: [(u32, u64); 64],
+    ring: [(u32, u64); 16],
     next: usize,
 }
 
 impl Default for Recent {
     fn default() -> Self {
         Recent {
-            ring: [(0, u64::MAX); 64],
+            ring: [(0, u64::MAX); 16],
             next: 0,
         }
     }
@@ -188,14 +188,14 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
     let mut b = Builder {
         endpoints,
         sessions: Vec::new(),
-        by_index: HashMap::new(),
+        by_index: HashMap::default(),
     };
     // Initiations waiting for a response, by sender index.
-    let mut pending: HashMap<PeerIndex, &PacketRecord> = HashMap::new();
-    let mut answered: std::collections::HashSet<PeerIndex> = Default::default();
-    let mut cookies: HashMap<PeerIndex, u64> = HashMap::new();
+    let mut pending: HashMap<PeerIndex, &PacketRecord> = HashMap::default();
+    let mut answered: rustc_hash::FxHashSet<PeerIndex> = Default::default();
+    let mut cookies: HashMap<PeerIndex, u64> = HashMap::default();
     // Transport streams whose index no captured handshake explains: (src, dst) -> session.
-    let mut orphan_pairs: HashMap<(EndpointId, EndpointId), usize> = HashMap::new();
+    let mut orphan_pairs: HashMap<(EndpointId, EndpointId), usize> = HashMap::default();
     let mut initiations: Vec<&PacketRecord> = Vec::new();
     let mut recent = Recent::default();
 
@@ -272,8 +272,8 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
     }
 
     let mut groups: Vec<UnansweredHandshake> = Vec::new();
-    let mut group_of: HashMap<(EndpointId, EndpointId), usize> = HashMap::new();
-    let mut group_of_sender: HashMap<PeerIndex, usize> = HashMap::new();
+    let mut group_of: HashMap<(EndpointId, EndpointId), usize> = HashMap::default();
+    let mut group_of_sender: HashMap<PeerIndex, usize> = HashMap::default();
     for r in initiations {
         let PacketKind::WgInitiation { sender, .. } = r.kind else {
             continue;
