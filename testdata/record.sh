@@ -1,0 +1,786 @@
+#!/usr/bin/env bash
+# record.sh - record the real packet captures that wgtrace's tests run on.
+#
+# WHAT IT DOES
+#   Builds small networks out of Linux network namespaces (all named "wgt-*")
+#   and veth pairs, runs userspace WireGuard (wireguard-go) between two of them,
+#   drives traffic (ping, HTTP with python3 -m http.server + curl), captures at
+#   both ends of the tunnel with tcpdump/dumpcap, and counts the ground truth
+#   (iptables counters, nstat, wg show, dmesg) on the routers and hosts.
+#   No packet ever leaves the namespaces: only documentation/private addresses
+#   (198.51.100.0/24, 203.0.113.0/24, 192.0.2.0/24, 192.168.x, 10.x, 2001:db8::/32)
+#   are used, and the host's own interfaces, routes and firewall are not touched.
+#
+# WHAT IT NEEDS
+#   root; a Linux kernel with netns, veth, tun (/dev/net/tun) and nftables-backed
+#   iptables. It installs (apt, once, skipped when all tools are present):
+#     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool
+#     iputils-ping curl python3
+#   Recorded with wireguard-go 0.0.20220316, tshark 4.0.17, tcpdump 4.99.3 (Debian 12).
+#   netem (sch_netem) is used for random-loss when the kernel has it; otherwise
+#   the same 5% random loss is made with iptables' "statistic" match (truth.json says which).
+#
+# HOW TO RUN (from the repository root)
+#   sudo bash testdata/record.sh              # every scenario
+#   sudo bash testdata/record.sh mtu-blackhole   # just one (several names allowed)
+#   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
+#              ipv6-underlay random-loss nat-rewrite
+#   A full run takes about 3 minutes (plus the install).
+#
+# WHAT IT PRODUCES
+#   testdata/<scenario>/<host>.pcap|.pcapng  the captures (each < 1 MB)
+#   testdata/<scenario>/<file>.tshark.tsv    tshark's independent dissection of each capture
+#   testdata/<scenario>/truth.json           what was configured and counted (never from wgtrace)
+#   testdata/<scenario>/<host>.wireguard-go.log   wireguard-go's debug log
+#   testdata/healthy/vps.pcap.gz             gzip -9 copy of healthy/vps.pcap
+#   testdata/README.md                       regenerated table of every capture file
+#   Capture contents differ from run to run (keys, indexes, timing); the tests
+#   must rely on truth.json and the .tshark.tsv files, not on fixed values.
+#
+# OFFLOADS
+#   Every veth gets "ethtool -K IF gro off gso off tso off tx off rx off": with
+#   GSO/TSO/GRO on, a capture shows super-frames bigger than the MTU that never
+#   existed on a wire, and with tx checksum offload it shows packets with
+#   unfinished checksums. With them off, captured sizes are the wire sizes.
+set -euo pipefail
+
+if [[ $(id -u) -ne 0 ]]; then echo "record.sh: must run as root" >&2; exit 1; fi
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OUT=$HERE
+PFX=wgt-
+ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite)
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY || true
+export LC_ALL=C
+
+log() { printf '[record %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# ---------------------------------------------------------------- install
+need_tools=(wireguard-go wg tcpdump tshark dumpcap capinfos ip iptables ip6tables ethtool ping curl python3 nsenter nstat)
+missing=0
+for t in "${need_tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing=1; done
+if [[ $missing -eq 1 ]]; then
+  log "installing packages"
+  apt-get update
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+  # --no-install-recommends: wireguard-tools recommends a kernel image otherwise.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool iputils-ping curl python3
+fi
+[[ -c /dev/net/tun ]] || { modprobe tun 2>/dev/null || true; }
+if [[ ! -c /dev/net/tun ]]; then mkdir -p /dev/net; mknod /dev/net/tun c 10 200; chmod 600 /dev/net/tun; fi
+PY=/usr/bin/python3; [[ -x $PY ]] || PY=$(command -v python3)
+mkdir -p /run/wireguard
+
+# ---------------------------------------------------------------- state + cleanup
+WORK=$(mktemp -d /tmp/wgt-record.XXXXXX)
+BGPIDS=()          # wireguard-go, http servers, captures
+CAPS=()            # "pid|stderr|file|tool"
+declare -A WGPID=()
+declare -A CAPDROP=()
+NSLIST=()
+
+teardown() {
+  local p n
+  for p in "${BGPIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${BGPIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  BGPIDS=(); CAPS=(); WGPID=()
+  for n in "${NSLIST[@]}"; do ip netns del "$PFX$n" 2>/dev/null || true; done
+  NSLIST=()
+}
+final_cleanup() {
+  local rc=$?
+  teardown
+  # namespaces of ours left by an aborted earlier step
+  local n; for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PFX" || true); do ip netns del "$n" 2>/dev/null || true; done
+  rm -rf "$WORK"
+  [[ $rc -eq 0 ]] || log "failed (exit $rc); namespaces and processes cleaned up"
+}
+trap final_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# leftovers of an aborted earlier run (only our own prefix)
+for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PFX" || true); do ip netns del "$n" || true; done
+
+# ---------------------------------------------------------------- helpers
+nsx() { local n=$1; shift; ip netns exec "$PFX$n" "$@"; }
+# (background jobs call "ip netns exec" directly, never through nsx: "$!" must be the
+#  pid of the process itself, which ip netns exec becomes, not of a bash subshell)
+jstr() { "$PY" -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+
+wait_until() { # seconds cmd...
+  local t=$1 i; shift
+  for ((i = 0; i < t * 10; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "timeout waiting for: $*"
+}
+
+ns_new() { # kind(host|router) names...
+  local kind=$1 n; shift
+  for n in "$@"; do
+    ip netns add "$PFX$n"; NSLIST+=("$n")
+    nsx "$n" ip link set lo up
+    # explicit, so the host's settings do not leak in (IPv4 devconf is inherited from init_net)
+    nsx "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
+      net.ipv4.conf.all.accept_local=0 net.ipv4.conf.default.accept_local=0 \
+      net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.default.send_redirects=0 \
+      net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+    if [[ $kind == router ]]; then
+      nsx "$n" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+    else
+      nsx "$n" sysctl -qw net.ipv4.ip_forward=0
+    fi
+  done
+}
+
+link() { # nsA:ifA nsB:ifB [mtu]
+  local a=${1%%:*} ia=${1#*:} b=${2%%:*} ib=${2#*:} mtu=${3:-1500} x n i
+  ip link add "$ia" netns "$PFX$a" mtu "$mtu" type veth peer name "$ib" netns "$PFX$b" mtu "$mtu"
+  for x in "$a:$ia" "$b:$ib"; do
+    n=${x%%:*}; i=${x#*:}
+    # offloads off: captured sizes == wire sizes, real checksums (see header)
+    nsx "$n" ethtool -K "$i" gro off gso off tso off tx off rx off >/dev/null 2>&1 \
+      || log "warning: ethtool -K $i (in $n) did not accept every feature"
+    nsx "$n" ip link set "$i" up
+  done
+}
+
+ipt_cnt() { # ns table chain comment [iptables|ip6tables] -> packet count of the rule tagged with comment
+  local n=$1 t=$2 c=$3 tag=$4 cmd=${5:-iptables} v
+  v=$(nsx "$n" "$cmd" -t "$t" -L "$c" -v -x -n | awk -v tag="/* $tag */" 'index($0, tag) {print $1; exit}')
+  [[ -n $v ]] || die "no rule tagged $tag in $n $t $c"
+  echo "$v"
+}
+nstat_get() { # ns counter
+  nsx "$1" nstat -saz "$2" | awk -v k="$2" '$1 == k {print $2; f=1} END {if (!f) print 0}'
+}
+
+keypair() { # name -> $WORK/name.key, $WORK/name.pub
+  (umask 077; wg genkey >"$WORK/$1.key")
+  wg pubkey <"$WORK/$1.key" >"$WORK/$1.pub"
+}
+pub() { cat "$WORK/$1.pub"; }
+
+# wireguard-go's UAPI socket lives in /run/wireguard/<ifname>.sock, which is not
+# per network namespace. Every wireguard-go therefore runs with a private tmpfs
+# on /run/wireguard inside the mount namespace that "ip netns exec" creates, and
+# "wg" is run inside that same mount+net namespace with nsenter.
+wg_start() { # host (creates wg0)
+  local h=$1 pid
+  ip netns exec "$PFX$h" sh -c 'mount -t tmpfs wgt-uapi /run/wireguard && LOG_LEVEL=debug WG_PROCESS_FOREGROUND=1 exec wireguard-go wg0' \
+    >"$WORK/$h.wireguard-go.log" 2>&1 &
+  pid=$!; BGPIDS+=("$pid"); WGPID[$h]=$pid
+  wait_until 10 nsenter -t "$pid" -m -n test -S /run/wireguard/wg0.sock
+}
+wgc() { local h=$1; shift; nsenter -t "${WGPID[$h]}" -m -n wg "$@"; }
+wg_iface() { # host keyname port addr [mtu]
+  local h=$1 k=$2 port=$3 addr=$4 mtu=${5:-1420}
+  wgc "$h" set wg0 private-key "$WORK/$k.key" listen-port "$port"
+  nsx "$h" ip addr add "$addr" dev wg0
+  nsx "$h" ip link set wg0 mtu "$mtu" up
+}
+wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive]
+  local h=$1 pk=$2 ep=$3 aips=$4 ka=${5:-0} args=()
+  [[ $ep != - ]] && args+=(endpoint "$ep")
+  [[ $ka != 0 ]] && args+=(persistent-keepalive "$ka")
+  wgc "$h" set wg0 peer "$pk" allowed-ips "$aips" "${args[@]}"
+}
+wg_save_logs() { # dir hosts...
+  local d=$1 h; shift
+  for h in "$@"; do cp "$WORK/$h.wireguard-go.log" "$d/$h.wireguard-go.log"; done
+}
+
+cap_start() { # host iface file tool(tcpdump|dumpcap) [extra args...]
+  local h=$1 ifc=$2 f=$3 tool=$4 err pid; shift 4
+  err="$WORK/cap.$(basename "$f").err"
+  if [[ $tool == dumpcap ]]; then
+    ip netns exec "$PFX$h" dumpcap -i "$ifc" -w "$f" "$@" 2>"$err" &
+    pid=$!; wait_until 10 grep -q "Capturing on" "$err"
+  else
+    ip netns exec "$PFX$h" tcpdump -i "$ifc" -U -Z root -w "$f" "$@" 2>"$err" &
+    pid=$!; wait_until 10 grep -q "listening on" "$err"
+  fi
+  BGPIDS+=("$pid"); CAPS+=("$pid|$err|$f|$tool")
+}
+cap_stop_all() {
+  local c pid err f tool d
+  sleep 0.5
+  for c in "${CAPS[@]}"; do kill -INT "${c%%|*}" 2>/dev/null || true; done
+  for c in "${CAPS[@]}"; do
+    IFS='|' read -r pid err f tool <<<"$c"
+    wait "$pid" 2>/dev/null || true
+    if [[ $tool == dumpcap ]]; then
+      d=$(sed -n "s/.*Packets received\/dropped on interface.*: [0-9]*\/\([0-9]*\).*/\1/p" "$err" | head -1)
+    else
+      d=$(awk '/packets dropped by kernel/ {print $1}' "$err")
+    fi
+    CAPDROP[$f]=${d:-0}
+    [[ -s $f ]] || die "capture $f is empty"
+  done
+  CAPS=()
+}
+
+cap_json() { # key host file iface link_type format snaplen port tunaddr shows
+  local key=$1 host=$2 file=$3 ifc=$4 lt=$5 fmt=$6 snap=$7 port=$8 tun=$9 shows=${10}
+  local tunj=null; [[ -n $tun ]] && tunj="\"$tun\""
+  printf '"%s": {"host": "%s", "file": "%s", "interface": "%s", "link_type": "%s", "format": "%s", "snaplen": %s, "wg_listen_port": %s, "tunnel_address": %s, "capture_dropped": %s, "shows": %s}' \
+    "$key" "$host" "$file" "$ifc" "$lt" "$fmt" "$snap" "$port" "$tunj" "${CAPDROP[$D/$file]:-0}" "$(jstr "$shows")"
+}
+
+http_serve() { # host port
+  ip netns exec "$PFX$1" "$PY" -m http.server "$2" --bind 0.0.0.0 --directory "$WORK/www" >"$WORK/http.$1.log" 2>&1 &
+  BGPIDS+=("$!")
+  wait_until 10 nsx "$1" sh -c "ss -ltn | grep -q ':$2 '"
+}
+# curl_get host url maxtime -> "rc http_code size time"
+curl_get() {
+  local out rc=0
+  out=$(nsx "$1" curl --noproxy '*' -sS -o /dev/null --max-time "$3" -w '%{http_code} %{size_download} %{time_total}' "$2" 2>/dev/null) || rc=$?
+  echo "$rc $out"
+}
+curl_json() { # "rc code size time" -> json object
+  local rc code size t; read -r rc code size t <<<"$1"
+  printf '{"exit_code": %s, "http_code": %s, "bytes": %s, "seconds": %s, "ok": %s}' \
+    "$rc" "${code:-0}" "${size:-0}" "${t:-0}" "$([[ $rc == 0 && $code == 200 ]] && echo true || echo false)"
+}
+# ping_run host dst size count -> "received/transmitted"
+ping_run() {
+  local out
+  out=$(nsx "$1" ping -n -q -c "$4" -i 0.2 -W 2 -s "$3" "$2" 2>&1 || true)
+  echo "$out" | awk '/packets transmitted/ {print $4 "/" $1}'
+}
+
+make_www() {
+  mkdir -p "$WORK/www"
+  printf 'wgtrace-test 1.4.2\n' >"$WORK/www/version"
+  printf 'User-agent: *\nDisallow: /login\n' >"$WORK/www/robots.txt"
+  { echo '<!doctype html><html><head><title>login</title></head><body><pre>'
+    head -c 36000 /dev/urandom | base64 -w 76
+    echo '</pre></body></html>'; } >"$WORK/www/login.html"
+  head -c 102400 /dev/urandom >"$WORK/www/100k.bin"
+  head -c 204800 /dev/urandom >"$WORK/www/200k.bin"
+  head -c 307200 /dev/urandom >"$WORK/www/300k.bin"
+}
+
+tsv_all() { # dir port...
+  local d=$1 f p dargs=(); shift
+  for p in "$@"; do dargs+=(-d "udp.port==$p,wg"); done
+  for f in "$d"/*.pcap "$d"/*.pcapng; do
+    [[ -e $f ]] || continue
+    tshark -r "$f" "${dargs[@]}" -T fields -E header=y -E separator=/t -E occurrence=a \
+      -e frame.number -e frame.len -e frame.cap_len -e ip.src -e ip.dst -e ipv6.src -e ipv6.dst \
+      -e ip.flags.df -e ip.ttl -e ip.frag_offset -e udp.srcport -e udp.dstport -e udp.length \
+      -e icmp.type -e icmp.code -e icmp.mtu -e icmpv6.type -e icmpv6.mtu \
+      -e wg.type -e wg.sender -e wg.receiver -e wg.counter >"$f.tshark.tsv" 2>"$WORK/tshark.err" \
+      || { cat "$WORK/tshark.err" >&2; die "tshark failed on $f"; }
+  done
+}
+
+# write truth.json: $1 = dir, stdin = JSON draft; finish.py validates it and adds file facts
+write_truth() { cat >"$1/truth.draft.json"; "$PY" "$HERE/record/finish.py" truth "$1"; }
+
+# --------------------------------------------------------------- topologies
+# one router:  vps eth0 198.51.100.2 -- eth-vps 198.51.100.1 [router] 203.0.113.1 eth-laptop -- eth0 203.0.113.2 laptop
+topo_one_router() {
+  ns_new host vps laptop; ns_new router router
+  link vps:eth0 router:eth-vps; link laptop:eth0 router:eth-laptop
+  nsx vps ip addr add 198.51.100.2/24 dev eth0;          nsx vps ip route add default via 198.51.100.1
+  nsx router ip addr add 198.51.100.1/24 dev eth-vps;    nsx router ip addr add 203.0.113.1/24 dev eth-laptop
+  nsx laptop ip addr add 203.0.113.2/24 dev eth0;        nsx laptop ip route add default via 203.0.113.1
+  # per-direction counters of forwarded WireGuard (UDP) packets
+  nsx router iptables -A FORWARD -i eth-vps -o eth-laptop -p udp -m comment --comment fwd_v2l
+  nsx router iptables -A FORWARD -i eth-laptop -o eth-vps -p udp -m comment --comment fwd_l2v
+}
+# two routers, middle link with MTU $1:
+#  vps 198.51.100.2 -- .1 [router1] 192.0.2.1 ==MTU== 192.0.2.2 [router2] 203.0.113.1 -- 203.0.113.2 laptop
+topo_two_routers() {
+  local mid=$1
+  ns_new host vps laptop; ns_new router router1 router2
+  link vps:eth0 router1:eth-vps; link router1:eth-r2 router2:eth-r1 "$mid"; link laptop:eth0 router2:eth-laptop
+  nsx vps ip addr add 198.51.100.2/24 dev eth0;        nsx vps ip route add default via 198.51.100.1
+  nsx router1 ip addr add 198.51.100.1/24 dev eth-vps; nsx router1 ip addr add 192.0.2.1/30 dev eth-r2
+  nsx router2 ip addr add 192.0.2.2/30 dev eth-r1;     nsx router2 ip addr add 203.0.113.1/24 dev eth-laptop
+  nsx router1 ip route add 203.0.113.0/24 via 192.0.2.2
+  nsx router2 ip route add 198.51.100.0/24 via 192.0.2.1
+  nsx laptop ip addr add 203.0.113.2/24 dev eth0;      nsx laptop ip route add default via 203.0.113.1
+}
+# a standard vps(server)/laptop(client) tunnel; laptop initiates
+tunnel_vps_laptop() { # vps_port laptop_port vps_endpoint_for_laptop keepalive_on_laptop [vps_mtu laptop_mtu]
+  local vp=$1 lp=$2 ep=$3 ka=$4
+  keypair vps; keypair laptop
+  wg_start vps; wg_start laptop
+  wg_iface vps vps "$vp" 10.0.0.1/24; wg_iface laptop laptop "$lp" 10.0.0.2/24
+  wg_peer vps "$(pub laptop)" - 10.0.0.2/32
+  wg_peer laptop "$(pub vps)" "$ep" 10.0.0.0/24 "$ka"
+}
+wg_handshake_json() { # host -> {"latest_handshake": bool, "rx": n, "tx": n, "endpoint": ".."}
+  local h=$1 hs tr ep
+  hs=$(wgc "$h" show wg0 latest-handshakes | awk '{print $2; exit}')
+  tr=$(wgc "$h" show wg0 transfer | awk '{print $2, $3; exit}')
+  ep=$(wgc "$h" show wg0 endpoints | awk '{print $2; exit}')
+  printf '{"handshake_completed": %s, "rx_bytes": %s, "tx_bytes": %s, "peer_endpoint": %s}' \
+    "$([[ ${hs:-0} != 0 ]] && echo true || echo false)" "${tr%% *}" "${tr##* }" "$(jstr "${ep:-}")"
+}
+ping_sweep() { # host dst sizes... -> json object {"size": "rx/tx"}
+  local h=$1 dst=$2 s first=1; shift 2
+  printf '{'
+  for s in "$@"; do
+    [[ $first == 1 ]] || printf ', '; first=0
+    printf '"%s": "%s"' "$s" "$(ping_run "$h" "$dst" "$s" 3)"
+  done
+  printf '}'
+}
+
+# ================================================================ scenarios
+sc_healthy() {
+  topo_one_router
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 5
+  local pings dl
+  pings=$(ping_sweep laptop 10.0.0.1 56 500 1000 1372 1392)
+  dl=$(curl_get laptop http://10.0.0.1:8000/200k.bin 20)
+  sleep 13   # idle: persistent keepalive (5 s) from laptop, passive keepalive from vps
+  cap_stop_all
+  local wgv wgl; wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  local f1 f2; f1=$(ipt_cnt router filter FORWARD fwd_v2l); f2=$(ipt_cnt router filter FORWARD fwd_l2v)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "healthy",
+  "description": "Two wireguard-go peers over one router, MTU 1500 everywhere, tunnel MTU 1420, no NAT, no loss: pings of 56..1392 bytes, a 200 KB HTTP download vps->laptop, then 13 s idle with persistent keepalive 5 s on the laptop.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "server side: handshake, pings 56..1392 (UDP payloads up to 1452), 200 KB download, keepalives"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "client side of the same traffic")
+  },
+  "topology": "vps 198.51.100.2 -- router -- 203.0.113.2 laptop (one hop each way; TTL 64 at sender, 63 at receiver)",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "persistent_keepalive": {"laptop": 5, "vps": 0},
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"}, "ping_sizes": [56, 500, 1000, 1372, 1392] },
+  "counted": { "ping_results_laptop_to_vps": $pings, "curl_200k": $(curl_json "$dl"),
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "expected_findings": ["healthy"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+  gzip -9 -c "$D/vps.pcap" >"$D/vps.pcap.gz"
+}
+
+# shared by mtu-blackhole and pmtud-working
+mtu_common() { # block_icmp(0|1) capture_style(blackhole|pmtud)
+  local block=$1 style=$2
+  topo_two_routers 1454
+  local r in
+  for r in router1 router2; do
+    in=eth-vps; [[ $r == router2 ]] && in=eth-laptop
+    # counts the DF packets too big for the 1454 link, per direction (raw PREROUTING: the MTU
+    # check in ip_forward() runs before the FORWARD hook, so FORWARD never sees them)
+    nsx "$r" iptables -t raw -A PREROUTING -i "$in" -p udp -m length --length 1455:65535 -m u32 --u32 "4&0x4000=0x4000" \
+      -m comment --comment too_big_df
+    if [[ $block == 1 ]]; then
+      nsx "$r" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_out -j DROP
+      nsx "$r" iptables -A FORWARD -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_fwd -j DROP
+    else
+      nsx "$r" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_out -j ACCEPT
+      nsx "$r" iptables -A FORWARD -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_fwd -j ACCEPT
+    fi
+  done
+  http_serve vps 8000
+  if [[ $style == blackhole ]]; then
+    cap_start vps eth0 "$D/vps.pcap" tcpdump --time-stamp-precision=nano
+    cap_start laptop any "$D/laptop.pcap" tcpdump
+  else
+    cap_start vps eth0 "$D/vps.pcapng" dumpcap
+    cap_start laptop eth0 "$D/laptop.pcapng" dumpcap
+  fi
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  C_VERSION=$(curl_get laptop http://10.0.0.1:8000/version 10)
+  C_ROBOTS=$(curl_get laptop http://10.0.0.1:8000/robots.txt 10)
+  # 1364 -> inner 1392 -> UDP payload 1424 -> outer 1452 (fits 1454); 1372 -> UDP 1440 -> outer 1468 (does not)
+  if [[ $style == blackhole ]]; then
+    C_PINGS=$(ping_sweep laptop 10.0.0.1 56 500 1000 1364 1372)
+    C_BIG=$(curl_get laptop http://10.0.0.1:8000/login.html 15)
+    sleep 2
+  else
+    # big download first, so that its TCP segments are what triggers the ICMP
+    C_BIG=$(curl_get laptop http://10.0.0.1:8000/login.html 15)
+    C_PINGS=$(ping_sweep laptop 10.0.0.1 56 500 1000 1364 1372)
+    sleep 5
+  fi
+  cap_stop_all
+  C_TB1=$(ipt_cnt router1 raw PREROUTING too_big_df); C_TB2=$(ipt_cnt router2 raw PREROUTING too_big_df)
+  C_FF1=$(nstat_get router1 IpFragFails); C_FF2=$(nstat_get router2 IpFragFails)
+  C_IC1=$(ipt_cnt router1 filter OUTPUT icmp_fn_out); C_IC2=$(ipt_cnt router2 filter OUTPUT icmp_fn_out)
+  C_VPS_FRAG=$(nstat_get vps IpFragCreates); C_LAP_FRAG=$(nstat_get laptop IpFragCreates)
+  C_VPS_PMTU=$(nsx vps ip route get 203.0.113.2 | grep -o 'mtu [0-9]*' || echo "none")
+  C_LAP_PMTU=$(nsx laptop ip route get 198.51.100.2 | grep -o 'mtu [0-9]*' || echo "none")
+  C_WGV=$(wg_handshake_json vps); C_WGL=$(wg_handshake_json laptop)
+  wg_save_logs "$D" vps laptop
+}
+
+sc_mtu_blackhole() {
+  mtu_common 1 blackhole
+  write_truth "$D" <<EOF
+{ "scenario": "mtu-blackhole",
+  "description": "vps and laptop over two routers joined by a 1454-MTU link whose routers drop the ICMP fragmentation-needed they generate: small HTTP responses arrive, 1452-byte WireGuard payloads (outer 1480, DF set) from vps vanish and the inner TCP retransmits them with growing gaps until curl gives up after 15 s.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-nsec 262144 51820 10.0.0.1/24 "sender of the big packets: 1452-byte payloads leave and are retransmitted with growing gaps; no ICMP comes back"),
+    $(cap_json laptop laptop laptop.pcap any LINUX_SLL2 pcap-usec 262144 51821 10.0.0.2/24 "-i any: eth0 (outer) and wg0 (inner) copies; small packets arrive, 1452-byte ones from vps never do")
+  },
+  "topology": "vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1454, "icmp_frag_needed_blocked": true, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "largest_wg_udp_payload_fitting_path": 1424, "recommended_tunnel_mtu_max": 1394,
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"}, "ping_sizes": [56, 500, 1000, 1364, 1372],
+    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB)", "curl_max_time": 15} },
+  "counted": {
+    "router_dropped_too_big": {"vps->laptop": $C_TB1, "laptop->vps": $C_TB2},
+    "router_ip_frag_fails": {"router1": $C_FF1, "router2": $C_FF2},
+    "icmp_dropped": $((C_IC1 + C_IC2)), "icmp_dropped_per_router": {"router1": $C_IC1, "router2": $C_IC2},
+    "curl_small_ok": $( [[ ${C_VERSION%% *} == 0 && ${C_ROBOTS%% *} == 0 ]] && echo true || echo false),
+    "curl_version": $(curl_json "$C_VERSION"), "curl_robots": $(curl_json "$C_ROBOTS"),
+    "curl_big_ok": $( [[ ${C_BIG%% *} == 0 ]] && echo true || echo false), "curl_big": $(curl_json "$C_BIG"),
+    "ping_results_laptop_to_vps": $C_PINGS,
+    "ip_frag_creates": {"vps": $C_VPS_FRAG, "laptop": $C_LAP_FRAG},
+    "route_pmtu_after": {"vps_to_laptop": "$C_VPS_PMTU", "laptop_to_vps": "$C_LAP_PMTU"},
+    "wg_show": {"vps": $C_WGV, "laptop": $C_WGL} },
+  "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+sc_pmtud_working() {
+  mtu_common 0 pmtud
+  write_truth "$D" <<EOF
+{ "scenario": "pmtud-working",
+  "description": "Same topology as mtu-blackhole (1454-MTU link between two routers) but ICMP fragmentation-needed is allowed: the first 1480-byte outer packets are dropped with an ICMP (next-hop MTU 1454) that reaches the sender, whose kernel then fragments later ones (1452 + 48 bytes); the big HTTP download succeeds.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcapng eth0 EN10MB pcapng 262144 51820 10.0.0.1/24 "ICMP frag-needed (mtu 1454) arrives; later 1452-byte WireGuard payloads leave as two IPv4 fragments"),
+    $(cap_json laptop laptop laptop.pcapng eth0 EN10MB pcapng 262144 51821 10.0.0.2/24 "fragments arrive; ICMP frag-needed for the laptop's own 1372-byte ping")
+  },
+  "topology": "vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1454, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false,
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"}, "ping_sizes": [56, 500, 1000, 1364, 1372] },
+  "counted": {
+    "router_dropped_too_big": {"vps->laptop": $C_TB1, "laptop->vps": $C_TB2},
+    "router_ip_frag_fails": {"router1": $C_FF1, "router2": $C_FF2},
+    "icmp_frag_needed_sent": {"router1_to_vps": $C_IC1, "router2_to_laptop": $C_IC2}, "icmp_dropped": 0,
+    "curl_version": $(curl_json "$C_VERSION"), "curl_robots": $(curl_json "$C_ROBOTS"),
+    "curl_big_ok": $( [[ ${C_BIG%% *} == 0 ]] && echo true || echo false), "curl_big": $(curl_json "$C_BIG"),
+    "ping_results_laptop_to_vps": $C_PINGS,
+    "ip_frag_creates": {"vps": $C_VPS_FRAG, "laptop": $C_LAP_FRAG},
+    "route_pmtu_after": {"vps_to_laptop": "$C_VPS_PMTU", "laptop_to_vps": "$C_LAP_PMTU"},
+    "wg_show": {"vps": $C_WGV, "laptop": $C_WGL} },
+  "expected_findings": ["pmtud_working"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+sc_hairpin_nat() {
+  ns_new host phone isp; ns_new router pi router
+  link phone:wlan0 pi:eth1            # new LAN 192.168.2.0/24
+  link pi:eth0 router:lan0            # legacy LAN 192.168.1.0/24
+  link router:wan0 isp:eth0           # WAN 203.0.113.0/24
+  nsx phone ip addr add 192.168.2.10/24 dev wlan0;  nsx phone ip route add default via 192.168.2.1
+  nsx pi ip addr add 192.168.2.1/24 dev eth1;       nsx pi ip addr add 192.168.1.2/24 dev eth0
+  nsx pi ip route add default via 192.168.1.1
+  nsx router ip addr add 192.168.1.1/24 dev lan0;   nsx router ip addr add 203.0.113.1/24 dev wan0
+  nsx router ip route add default via 203.0.113.254
+  nsx isp ip addr add 203.0.113.254/24 dev eth0
+  # the Pi masquerades the new LAN onto the legacy LAN; it keeps accept_local=0 and logs martians
+  nsx pi iptables -t nat -A POSTROUTING -o eth0 -j MASQUERADE
+  nsx pi sysctl -qw net.ipv4.conf.all.log_martians=1 net.ipv4.conf.eth0.log_martians=1 net.ipv4.conf.eth0.accept_local=0
+  nsx pi iptables -t raw -A PREROUTING -i eth0 -p udp -s 192.168.1.2 -d 192.168.1.2 --dport 51820 -m comment --comment src_eq_dst
+  nsx pi iptables -A OUTPUT -p udp --sport 51820 -m comment --comment wg_out
+  # the home router port-forwards the public WireGuard port to the Pi, and hairpins (no SNAT back to the LAN)
+  nsx router iptables -t nat -A PREROUTING -d 203.0.113.1 -p udp --dport 51820 -j DNAT --to-destination 192.168.1.2:51820
+  nsx router iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  nsx router iptables -A FORWARD -i lan0 -o lan0 -p udp -m comment --comment hairpinned
+  cap_start phone wlan0 "$D/phone.pcap" tcpdump
+  cap_start pi eth0 "$D/pi.pcap" tcpdump
+  cap_start router lan0 "$D/router.pcap" tcpdump
+  local dm0; dm0=$(dmesg | wc -l)
+  sleep 1
+  keypair pi; keypair phone
+  wg_start pi; wg_start phone
+  wg_iface pi pi 51820 10.8.0.1/24; wg_iface phone phone 43712 10.8.0.2/32
+  wg_peer pi "$(pub phone)" - 10.8.0.2/32
+  wg_peer phone "$(pub pi)" 203.0.113.1:51820 10.8.0.0/24
+  nsx phone ip route add 10.8.0.0/24 dev wg0
+  local pr; pr=$(ping_run phone 10.8.0.1 56 1)   # queues one packet: starts the handshake
+  sleep 21    # initiations are retried every ~5 s
+  cap_stop_all
+  local sd wo hp wgp
+  sd=$(ipt_cnt pi raw PREROUTING src_eq_dst); wo=$(ipt_cnt pi filter OUTPUT wg_out)
+  hp=$(ipt_cnt router filter FORWARD hairpinned); wgp=$(wg_handshake_json phone)
+  dmesg | tail -n +"$((dm0 + 1))" | grep -E 'martian|ll header' >"$D/pi.dmesg.txt" || true
+  local nm; nm=$(grep -c 'martian source' "$D/pi.dmesg.txt" || true)
+  local first; first=$(grep -m1 'martian source' "$D/pi.dmesg.txt" | sed 's/^\[[^]]*\] *//' || true)
+  [[ -s $D/pi.dmesg.txt ]] || rm -f "$D/pi.dmesg.txt"
+  wg_save_logs "$D" pi phone
+  write_truth "$D" <<EOF
+{ "scenario": "hairpin-nat",
+  "description": "Phone on 192.168.2.0/24 behind a Raspberry Pi that masquerades onto 192.168.1.0/24; the phone's endpoint is the public 203.0.113.1:51820, which the home router DNATs back to the Pi (192.168.1.2) out of the same LAN port: the Pi receives handshake initiations with source == destination == 192.168.1.2, drops them as martians, and never answers.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json phone phone phone.pcap wlan0 EN10MB pcap-usec 262144 43712 10.8.0.2/32 "initiations 192.168.2.10:43712 -> 203.0.113.1:51820 every ~5 s, never answered"),
+    $(cap_json pi pi pi.pcap eth0 EN10MB pcap-usec 262144 51820 10.8.0.1/24 "legacy-LAN port of the Pi: each initiation twice, out (192.168.1.2 -> 203.0.113.1) and back in with src == dst == 192.168.1.2"),
+    $(cap_json router router router.pcap lan0 EN10MB pcap-usec 262144 null "" "home router LAN port: each initiation arrives for 203.0.113.1 and leaves DNATed to 192.168.1.2 with source 192.168.1.2")
+  },
+  "topology": "phone 192.168.2.10 -- (192.168.2.1) pi [MASQUERADE] (192.168.1.2) -- (192.168.1.1) router [DNAT 203.0.113.1:51820 -> 192.168.1.2:51820] (203.0.113.1) -- isp 203.0.113.254",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": "pi: MASQUERADE 192.168.2.0/24 out eth0 (192.168.1.2); router: DNAT udp 203.0.113.1:51820 -> 192.168.1.2:51820, hairpin out the LAN without SNAT",
+    "wrong_key": false, "phone_endpoint": "203.0.113.1:51820", "pi_address": "192.168.1.2", "pi_accept_local": 0, "pi_log_martians": 1,
+    "router_send_redirects": 0 },
+  "counted": {
+    "pi_received_src_eq_dst": $sd, "pi_wireguard_packets_sent": $wo, "router_hairpinned": $hp,
+    "dmesg_martian_lines": $nm, "dmesg_first_martian": $(jstr "$first"),
+    "phone_ping": "$pr", "wg_show": {"phone": $wgp} },
+  "expected_findings": ["martian_same_src_dst", "handshake_unanswered"],
+  "also_acceptable_findings": ["nat_rewrite", "martian_source"]
+}
+EOF
+  tsv_all "$D" 51820 43712
+}
+
+sc_wrong_key() {
+  topo_one_router
+  cap_start vps eth0 "$D/vps.pcap" tcpdump -s 96
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump -s 96
+  sleep 1
+  keypair vps; keypair laptop; keypair stranger
+  wg_start vps; wg_start laptop
+  wg_iface vps vps 51820 10.0.0.1/24; wg_iface laptop laptop 51821 10.0.0.2/24
+  wg_peer vps "$(pub laptop)" - 10.0.0.2/32
+  # the laptop has the wrong public key for the vps (someone else's)
+  wg_peer laptop "$(pub stranger)" 198.51.100.2:51820 10.0.0.0/24
+  local pr; pr=$(ping_run laptop 10.0.0.1 56 1)
+  sleep 21
+  cap_stop_all
+  local f1 f2 wgl; f1=$(ipt_cnt router filter FORWARD fwd_v2l); f2=$(ipt_cnt router filter FORWARD fwd_l2v)
+  wgl=$(wg_handshake_json laptop)
+  local mac1; mac1=$(grep -c 'invalid mac1' "$WORK/vps.wireguard-go.log" || true)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "wrong-key",
+  "description": "The laptop is configured with the wrong public key for the vps: its handshake initiations (148-byte payloads, every ~5 s) reach the vps, fail the mac1 check and are silently dropped; nothing comes back.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 96 51820 10.0.0.1/24 "initiations arrive, no response; truncated to 96 bytes (frame.len keeps the wire size)"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 96 51821 10.0.0.2/24 "initiations leave every ~5 s; truncated to 96 bytes")
+  },
+  "topology": "vps 198.51.100.2 -- router -- 203.0.113.2 laptop",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": null, "wrong_key": true, "wrong_key_side": "laptop has a wrong public key for vps",
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"} },
+  "counted": { "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "vps_log_invalid_mac1": $mac1, "laptop_ping": "$pr", "wg_show": {"laptop": $wgl} },
+  "expected_findings": ["handshake_unanswered"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+sc_ipv6_underlay() {
+  ns_new host vps laptop; ns_new router router1 router2
+  link vps:eth0 router1:eth-vps; link router1:eth-r2 router2:eth-r1; link laptop:eth0 router2:eth-laptop
+  nsx vps ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad;        nsx vps ip -6 route add default via 2001:db8:1::1
+  nsx router1 ip -6 addr add 2001:db8:1::1/64 dev eth-vps nodad; nsx router1 ip -6 addr add 2001:db8:ff::1/64 dev eth-r2 nodad
+  nsx router2 ip -6 addr add 2001:db8:ff::2/64 dev eth-r1 nodad; nsx router2 ip -6 addr add 2001:db8:2::1/64 dev eth-laptop nodad
+  nsx router1 ip -6 route add 2001:db8:2::/64 via 2001:db8:ff::2
+  nsx router2 ip -6 route add 2001:db8:1::/64 via 2001:db8:ff::1
+  nsx laptop ip -6 addr add 2001:db8:2::2/64 dev eth0 nodad;     nsx laptop ip -6 route add default via 2001:db8:2::1
+  local r in
+  for r in router1 router2; do
+    in=eth-vps; [[ $r == router2 ]] && in=eth-laptop
+    nsx "$r" ip6tables -t raw -A PREROUTING -i "$in" -p udp -m length --length 1401:65535 -m comment --comment over1400
+    nsx "$r" ip6tables -A OUTPUT -p icmpv6 --icmpv6-type packet-too-big -m comment --comment ptb_out -j ACCEPT
+  done
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 "[2001:db8:1::2]:51820" 5
+  cap_start vps wg0 "$D/vps-wg0.pcap" tcpdump
+  # phase 1: healthy, MTU 1500 everywhere
+  local p1 d1; p1=$(ping_sweep laptop 10.0.0.1 56 500 1000 1372 1392)
+  d1=$(curl_get laptop http://10.0.0.1:8000/200k.bin 20)
+  sleep 6
+  local o1a o1b; o1a=$(ipt_cnt router1 raw PREROUTING over1400 ip6tables); o1b=$(ipt_cnt router2 raw PREROUTING over1400 ip6tables)
+  nsx router1 ip6tables -t raw -Z PREROUTING; nsx router2 ip6tables -t raw -Z PREROUTING
+  # phase 2: the router1-router2 link drops to MTU 1400; ICMPv6 packet-too-big reaches the senders
+  local t2; t2=$("$PY" -c 'import time; print(round(time.time(), 6))')
+  nsx router1 ip link set eth-r2 mtu 1400; nsx router2 ip link set eth-r1 mtu 1400
+  local d2 p2; d2=$(curl_get laptop http://10.0.0.1:8000/100k.bin 20)
+  p2=$(ping_sweep laptop 10.0.0.1 1392)
+  sleep 6
+  cap_stop_all
+  local o2a o2b pt1 pt2 fv fl wgv wgl
+  o2a=$(ipt_cnt router1 raw PREROUTING over1400 ip6tables); o2b=$(ipt_cnt router2 raw PREROUTING over1400 ip6tables)
+  pt1=$(ipt_cnt router1 filter OUTPUT ptb_out ip6tables); pt2=$(ipt_cnt router2 filter OUTPUT ptb_out ip6tables)
+  fv=$(nstat_get vps Ip6FragCreates); fl=$(nstat_get laptop Ip6FragCreates)
+  wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "ipv6-underlay",
+  "description": "WireGuard over IPv6 (2001:db8:1::2 <-> 2001:db8:2::2) through two routers. Phase 1: MTU 1500 everywhere, healthy pings and a 200 KB download (outer packets up to 1500 = 40 + 8 + 1452). Phase 2: the link between the routers drops to MTU 1400; ICMPv6 packet-too-big (mtu 1400) reaches each sender, which then sends IPv6 fragments; the 100 KB download still succeeds.",
+  "underlay": "ipv6",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "IPv6 outer packets; phase 2: ICMPv6 packet-too-big mtu 1400 from 2001:db8:1::1, then fragmented 1452-byte payloads"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "client side; phase 2: fragments arrive, PTB for its own 1392-byte pings"),
+    $(cap_json vps-wg0 vps vps-wg0.pcap wg0 RAW pcap-usec 262144 51820 10.0.0.1/24 "the vps's tunnel interface: inner IPv4 packets (ping, HTTP) without outer headers; starts after wg0 is up")
+  },
+  "topology": "vps 2001:db8:1::2 -- router1 =(2001:db8:ff::/64, MTU 1500 then 1400)= router2 -- 2001:db8:2::2 laptop",
+  "clock_offset_seconds": 0,
+  "phase2_started_unix_time": $t2,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1400, "path_mtu_phase1": 1500, "path_mtu_phase2": 1400,
+    "icmp_frag_needed_blocked": false, "icmpv6_packet_too_big_blocked": false, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "persistent_keepalive": {"laptop": 5, "vps": 0},
+    "endpoints": {"vps": "[2001:db8:1::2]:51820", "laptop": "[2001:db8:2::2]:51821"} },
+  "counted": {
+    "phase1": {"ping_results_laptop_to_vps": $p1, "curl_200k": $(curl_json "$d1"),
+               "udp_over_1400_forwarded": {"vps->laptop": $o1a, "laptop->vps": $o1b}},
+    "phase2": {"curl_100k": $(curl_json "$d2"), "ping_results_laptop_to_vps": $p2,
+               "router_dropped_too_big": {"vps->laptop": $o2a, "laptop->vps": $o2b},
+               "icmpv6_packet_too_big_sent": {"router1_to_vps": $pt1, "router2_to_laptop": $pt2}},
+    "curl_big_ok": $( [[ ${d2%% *} == 0 ]] && echo true || echo false),
+    "ip6_frag_creates": {"vps": $fv, "laptop": $fl},
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "expected_findings": ["pmtud_working"],
+  "also_acceptable_findings": ["healthy"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+sc_random_loss() {
+  topo_one_router
+  local method
+  if nsx router tc qdisc add dev eth-laptop root netem loss 5% 2>/dev/null; then
+    method="netem: tc qdisc add dev eth-laptop root netem loss 5% (router egress towards laptop)"
+  else
+    # this kernel has no sch_netem: the same loss with iptables' statistic match
+    method="iptables -A FORWARD -i eth-vps -o eth-laptop -m statistic --mode random --probability 0.05 -j DROP (kernel lacks sch_netem)"
+    nsx router iptables -I FORWARD 1 -i eth-vps -o eth-laptop -m statistic --mode random --probability 0.05 \
+      -m comment --comment loss_drop -j DROP
+    # the fwd_v2l counter (after it) then counts what survived
+    nsx router iptables -I FORWARD 1 -i eth-vps -o eth-laptop -p udp -m comment --comment v2l_offered
+  fi
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  local pr dl
+  dl=$(curl_get laptop http://10.0.0.1:8000/300k.bin 30)
+  # then pings of three sizes (replies cross the lossy direction): losses hit every size
+  pr=$(printf '{'; for s in 56 1000 1392; do [[ $s == 56 ]] || printf ', '
+       printf '"%s": "%s"' "$s" "$(ping_run laptop 10.0.0.1 "$s" 20)"; done; printf '}')
+  sleep 2
+  cap_stop_all
+  local dropped offered passed l2v
+  if [[ $method == netem* ]]; then
+    dropped=$(nsx router tc -s qdisc show dev eth-laptop | awk '/dropped/ {gsub(",", ""); for (i=1;i<=NF;i++) if ($i=="dropped") print $(i+1); exit}')
+    passed=$(ipt_cnt router filter FORWARD fwd_v2l); offered=$((passed + dropped))
+  else
+    dropped=$(ipt_cnt router filter FORWARD loss_drop); offered=$(ipt_cnt router filter FORWARD v2l_offered)
+    passed=$(ipt_cnt router filter FORWARD fwd_v2l)
+  fi
+  l2v=$(ipt_cnt router filter FORWARD fwd_l2v)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "random-loss",
+  "description": "Healthy topology with 5% random loss on the router in the vps->laptop direction only; a 300 KB HTTP download vps->laptop recovers by TCP retransmission, then 20 pings each of 56, 1000 and 1392 bytes. Lost packets are spread over all sizes.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "sender: every packet leaves"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "receiver: about 5% of vps->laptop packets missing, of all sizes")
+  },
+  "topology": "vps 198.51.100.2 -- router -- 203.0.113.2 laptop",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": 5,
+    "loss_direction": "vps->laptop", "loss_method": $(jstr "$method"), "nat": null, "wrong_key": false,
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"} },
+  "counted": { "netem_dropped": $dropped, "vps_to_laptop_offered": $offered, "vps_to_laptop_passed": $passed,
+    "laptop_to_vps_forwarded_udp": $l2v, "ping_results_laptop_to_vps_20_each": $pr, "curl_300k": $(curl_json "$dl") },
+  "expected_findings": ["random_loss"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+sc_nat_rewrite() {
+  ns_new host vps laptop; ns_new router homegw
+  link laptop:eth0 homegw:lan0; link homegw:wan0 vps:eth0
+  nsx laptop ip addr add 192.168.1.10/24 dev eth0;  nsx laptop ip route add default via 192.168.1.1
+  nsx homegw ip addr add 192.168.1.1/24 dev lan0;   nsx homegw ip addr add 203.0.113.1/24 dev wan0
+  nsx vps ip addr add 203.0.113.2/24 dev eth0;      nsx vps ip route add default via 203.0.113.1
+  nsx homegw iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE --random
+  nsx homegw iptables -A FORWARD -i lan0 -o wan0 -p udp -m comment --comment fwd_l2v
+  nsx homegw iptables -A FORWARD -i wan0 -o lan0 -p udp -m comment --comment fwd_v2l
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 203.0.113.2:51820 5
+  local pings dl
+  pings=$(ping_sweep laptop 10.0.0.1 56 1000 1392)
+  dl=$(curl_get laptop http://10.0.0.1:8000/200k.bin 20)
+  sleep 11
+  cap_stop_all
+  local wgv wgl f1 f2; wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  f1=$(ipt_cnt homegw filter FORWARD fwd_v2l); f2=$(ipt_cnt homegw filter FORWARD fwd_l2v)
+  local seen; seen=$(wgc vps show wg0 endpoints | awk '{print $2; exit}')
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "nat-rewrite",
+  "description": "Healthy traffic from a laptop on 192.168.1.10:51821 behind a home gateway that masquerades it (with random source ports) to 203.0.113.1 towards the vps 203.0.113.2:51820: the same packets carry different addresses and ports in the two captures.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "peer seen as the NAT's address 203.0.113.1 and a random port"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "private side: 192.168.1.10:51821 <-> 203.0.113.2:51820")
+  },
+  "topology": "laptop 192.168.1.10 -- (192.168.1.1) homegw [MASQUERADE --random] (203.0.113.1) -- 203.0.113.2 vps",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": "homegw: MASQUERADE --random out wan0: 192.168.1.10:51821 -> 203.0.113.1:<random>", "wrong_key": false,
+    "persistent_keepalive": {"laptop": 5, "vps": 0},
+    "endpoints": {"vps": "203.0.113.2:51820", "laptop_private": "192.168.1.10:51821"} },
+  "counted": { "vps_sees_laptop_at": "$seen", "ping_results_laptop_to_vps": $pings, "curl_200k": $(curl_json "$dl"),
+    "homegw_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "expected_findings": ["healthy", "nat_rewrite"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+# ================================================================ main
+if [[ $# -gt 0 ]]; then SCEN=("$@"); else SCEN=("${ALL_SCENARIOS[@]}"); fi
+for s in "${SCEN[@]}"; do
+  [[ " ${ALL_SCENARIOS[*]} " == *" $s "* ]] || die "unknown scenario '$s' (known: ${ALL_SCENARIOS[*]})"
+done
+make_www
+for s in "${SCEN[@]}"; do
+  log "scenario $s"
+  D="$OUT/$s"
+  rm -rf "$D"; mkdir -p "$D"
+  "sc_${s//-/_}"
+  teardown
+  log "scenario $s done: $(cd "$D" && ls | tr '\n' ' ')"
+done
+"$PY" "$HERE/record/finish.py" readme "$OUT"
+log "all done"

@@ -1,0 +1,190 @@
+#!/usr/bin/env python3
+"""Helper of testdata/record.sh (not used by the tests).
+
+  finish.py truth DIR   validate DIR/truth.draft.json, add the facts read from each
+                        capture file's own headers (packets, bytes, link type,
+                        timestamp resolution, snaplen), check them against what the
+                        recorder asked for, write DIR/truth.json
+  finish.py readme OUT  regenerate OUT/README.md from every OUT/*/truth.json
+"""
+import gzip
+import json
+import os
+import struct
+import sys
+
+LINKTYPES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
+MAX_BYTES = 1_000_000
+ORDER = ["healthy", "mtu-blackhole", "pmtud-working", "hairpin-nat", "wrong-key",
+         "ipv6-underlay", "random-loss", "nat-rewrite"]
+
+
+def read_capture(path):
+    """Return dict(format, link_type, snaplen, packets, first_ts, last_ts) from the file itself."""
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    magic = data[:4]
+    if magic in (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d"):
+        e = "<" if magic[0] in (0xD4, 0x4D) else ">"
+        nsec = magic in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
+        _, _, _, _, _, snap, lt = struct.unpack(e + "IHHiIII", data[:24])
+        off, n, first, last = 24, 0, None, None
+        div = 1e9 if nsec else 1e6
+        while off + 16 <= len(data):
+            sec, frac, incl, _orig = struct.unpack(e + "IIII", data[off:off + 16])
+            ts = sec + frac / div
+            first = ts if first is None else first
+            last = ts
+            off += 16 + incl
+            n += 1
+        if off != len(data):
+            raise SystemExit(f"{path}: truncated pcap record")
+        return {"format": "pcap-nsec" if nsec else "pcap-usec", "link_type": LINKTYPES.get(lt, str(lt)),
+                "snaplen": snap, "packets": n, "first_ts": first, "last_ts": last}
+    if magic == b"\x0a\x0d\x0d\x0a":
+        bom = data[8:12]
+        e = "<" if bom == b"\x4d\x3c\x2b\x1a" else ">"
+        off, n, idbs = 0, 0, []
+        first = last = None
+        while off + 12 <= len(data):
+            btype, blen = struct.unpack(e + "II", data[off:off + 8])
+            body = data[off + 8:off + blen - 4]
+            if btype == 1:  # IDB
+                lt, _, snap = struct.unpack(e + "HHI", body[:8])
+                res, o = 1e6, 8
+                while o + 4 <= len(body):
+                    code, olen = struct.unpack(e + "HH", body[o:o + 4])
+                    if code == 0:
+                        break
+                    if code == 9:  # if_tsresol
+                        v = body[o + 4]
+                        res = float(2 ** (v & 0x7F)) if v & 0x80 else 10.0 ** v
+                    o += 4 + ((olen + 3) & ~3)
+                idbs.append((lt, snap, res))
+            elif btype in (6, 3, 2):  # EPB, SPB, obsolete PB
+                n += 1
+                if btype == 6:
+                    ifid, hi, lo = struct.unpack(e + "III", body[:12])
+                    ts = ((hi << 32) | lo) / idbs[ifid][2]
+                    first = ts if first is None else first
+                    last = ts
+            off += blen
+        lts = sorted({LINKTYPES.get(lt, str(lt)) for lt, _, _ in idbs})
+        return {"format": "pcapng", "link_type": ",".join(lts), "snaplen": idbs[0][1] if idbs else None,
+                "packets": n, "first_ts": first, "last_ts": last}
+    raise SystemExit(f"{path}: not a pcap/pcapng file")
+
+
+def truth(d):
+    draft = os.path.join(d, "truth.draft.json")
+    with open(draft) as f:
+        t = json.load(f)
+    for key, c in t["captures"].items():
+        path = os.path.join(d, c["file"])
+        info = read_capture(path)
+        for k in ("format", "link_type", "snaplen"):
+            if info[k] != c[k]:
+                raise SystemExit(f"{path}: {k} is {info[k]!r}, recorder expected {c[k]!r}")
+        size = os.path.getsize(path)
+        if size >= MAX_BYTES:
+            raise SystemExit(f"{path}: {size} bytes, over the 1 MB limit")
+        c["packets"] = info["packets"]
+        c["bytes"] = size
+        if info["first_ts"] is not None:
+            c["duration_seconds"] = round(info["last_ts"] - info["first_ts"], 3)
+        c["tshark_tsv"] = c["file"] + ".tshark.tsv"
+    gz = [f for f in sorted(os.listdir(d)) if f.endswith(".gz")]
+    if gz:
+        t["gzip_copies"] = {g: {"of": g[:-3], "bytes": os.path.getsize(os.path.join(d, g)),
+                                "packets": read_capture(os.path.join(d, g))["packets"]} for g in gz}
+    t["recorded_with"] = "testdata/record.sh (wireguard-go userspace, network namespaces on one host)"
+    with open(os.path.join(d, "truth.json"), "w") as f:
+        json.dump(t, f, indent=2)
+        f.write("\n")
+    os.remove(draft)
+
+
+README_HEAD = """# testdata: real WireGuard captures for wgtrace's tests
+
+Every file here was recorded by `record.sh` on one Linux host: network namespaces
+joined by veth pairs, userspace WireGuard (`wireguard-go` 0.0.20220316), tcpdump
+4.99.3 / dumpcap, traffic from ping, curl and `python3 -m http.server`. Nothing
+here is synthetic or edited; the contents (keys, indexes, timing) change every
+time the captures are recorded again.
+
+## Re-recording
+
+    sudo bash testdata/record.sh                  # all scenarios (~3 minutes)
+    sudo bash testdata/record.sh mtu-blackhole    # just one (names as the folders below)
+
+Needs root and Linux netns/veth/tun; installs its packages with apt when missing
+(see the comment at the top of `record.sh`). All traffic stays inside namespaces
+named `wgt-*`, which are removed (with the wireguard-go processes) when it exits.
+`record/finish.py` writes `truth.json` and this README.
+
+## What the tests rely on
+
+* `<scenario>/truth.json` - ground truth taken from what the script configured and
+  counted (iptables / nstat / tc counters on the routers, curl and ping results,
+  `wg show`, dmesg), never from wgtrace. Keys: `scenario`, `description`,
+  `underlay`, `captures` (per capture: `host`, `file`, `interface`, `link_type`,
+  `format`, `snaplen`, `wg_listen_port`, `tunnel_address`, `packets`, `bytes`,
+  `capture_dropped`), `configured`, `counted`, `expected_findings` (what a correct
+  diagnosis must contain; `also_acceptable_findings` may be reported too).
+* `<capture>.tshark.tsv` - tshark 4.0.17's independent dissection of every frame
+  (`-d udp.port==P,wg` for each WireGuard port of the scenario), tab-separated with a
+  header line: frame.number frame.len frame.cap_len ip.src ip.dst ipv6.src ipv6.dst
+  ip.flags.df ip.ttl ip.frag_offset udp.srcport udp.dstport udp.length icmp.type
+  icmp.code icmp.mtu icmpv6.type icmpv6.mtu wg.type wg.sender wg.receiver wg.counter.
+  Several values in one field are comma-separated (`-E occurrence=a`): an ICMP error
+  also shows the quoted packet's IP/UDP/WireGuard fields, and a `-i any` capture can
+  hold the same packet twice. tshark puts a fragmented datagram's UDP/WireGuard fields
+  on the frame that completes reassembly.
+* All hosts share one kernel clock, so the true clock offset between two captures of
+  a scenario is 0 (`clock_offset_seconds`).
+* random-loss uses `tc ... netem loss 5%` when the kernel has sch_netem; the kernel it
+  was recorded on has not, so the same loss comes from iptables' `statistic` match
+  (`configured.loss_method` says which; `counted.netem_dropped` is the drop count either way).
+* Facts observed in these captures (wireguard-go 0.0.20220316, Linux 6.18): outer IPv4
+  packets carry DF=1 and a non-zero, incrementing IP ID; once an ICMP
+  fragmentation-needed / packet-too-big arrives the sender's kernel fragments later
+  datagrams itself (fragments have DF=0); Linux routers quote 548 bytes of the dropped
+  packet (ICMP packet of 576 bytes), so the WireGuard receiver index and counter are in
+  the quote; Linux does not rate-limit frag-needed or packet-too-big (one ICMP per drop).
+* `<host>.wireguard-go.log` (debug log) and `hairpin-nat/pi.dmesg.txt` are extra
+  evidence for humans; tests need not read them.
+
+## Files
+
+| scenario | host | file | interface | link type | format | snaplen | packets | bytes | what it shows |
+|---|---|---|---|---|---|---|---|---|---|
+"""
+
+
+def readme(out):
+    rows = []
+    notes = []
+    for s in ORDER:
+        p = os.path.join(out, s, "truth.json")
+        if not os.path.exists(p):
+            continue
+        with open(p) as f:
+            t = json.load(f)
+        for c in t["captures"].values():
+            rows.append(f"| {s} | {c['host']} | `{s}/{c['file']}` | {c['interface']} | {c['link_type']} | "
+                        f"{c['format']} | {c['snaplen']} | {c['packets']} | {c['bytes']} | {c['shows']} |")
+        for g, v in t.get("gzip_copies", {}).items():
+            rows.append(f"| {s} | - | `{s}/{g}` | - | - | gzip -9 of {v['of']} | - | {v['packets']} | {v['bytes']} | "
+                        f"the same capture gzip-compressed |")
+        notes.append(f"* **{s}**: {t['description']} Expected findings: "
+                     f"{', '.join(t['expected_findings'])}.")
+    with open(os.path.join(out, "README.md"), "w") as f:
+        f.write(README_HEAD)
+        f.write("\n".join(rows) + "\n\n## Scenarios\n\n" + "\n".join(notes) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("truth", "readme"):
+        raise SystemExit(__doc__)
+    (truth if sys.argv[1] == "truth" else readme)(sys.argv[2])
