@@ -180,3 +180,24 @@ fn one_bad_file_does_not_hide_the_good_one() {
     assert!(v["captures"][0]["error"].as_str().unwrap().contains("PNG"));
     assert!(v["captures"][1]["wireguard"]["transport"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn output_does_not_depend_on_the_thread_count() {
+    let files = [
+        testdata("random-loss/vps.pcap"),
+        testdata("mtu-blackhole/laptop.pcap"),
+        testdata("pmtud-working/vps.pcapng"),
+    ];
+    let run = |threads: &str| {
+        wgtrace()
+            .args(["--threads", threads, "inspect", "--format", "json"])
+            .args(&files)
+            .output()
+            .expect("runs")
+            .stdout
+    };
+    let one = run("1");
+    assert!(!one.is_empty());
+    assert_eq!(one, run("2"));
+    assert_eq!(one, run("4"));
+}

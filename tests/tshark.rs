@@ -124,7 +124,7 @@ fn tsv_files() -> Vec<PathBuf> {
 fn message_counts_and_identities_equal_tshark() {
     let files = tsv_files();
     assert!(
-        files.len() >= 6,
+        files.len() >= 18,
         "expected the recorded captures in testdata/, found {} tsv files",
         files.len()
     );
