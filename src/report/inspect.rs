@@ -101,8 +101,7 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
         ("time span", duration(f)),
         (
             "capture drops",
-            f.capture_drops
-                .map_or("not recorded".into(), |d| thousands(d)),
+            f.capture_drops.map_or("not recorded".into(), thousands),
         ),
         (
             "WireGuard",
