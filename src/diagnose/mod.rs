@@ -429,13 +429,25 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     }
     // Handshakes.
     for s in [Side::A, Side::B] {
-        handshakes(&mut out, caps[s.idx()], Some(caps[s.other().idx()]));
+        handshakes(
+            &mut out,
+            caps[s.idx()],
+            Some(caps[s.other().idx()]),
+            &c.local[s.idx()],
+        );
     }
     // Martians.
+    // The endpoint the original sender addressed, for packets that arrive as martians.
+    let martian_src: Vec<IpAddr> = caps
+        .iter()
+        .flat_map(|k| k.facts.martians.iter())
+        .filter(|m| m.reason == MartianReason::SameSrcDst)
+        .map(|m| m.src.ip)
+        .collect();
     let addressed: Option<Endpoint> = c
         .nat
         .iter()
-        .find(|m| m.recv_src.ip == m.recv_dst.ip)
+        .find(|m| martian_src.contains(&m.recv_src.ip) && m.rewritten())
         .map(|m| m.sent_dst);
     for cap in caps {
         martians(&mut out, cap, addressed);
@@ -509,8 +521,30 @@ fn capture_drops_finding(
     }
 }
 
-fn handshakes(out: &mut Vec<Finding>, init: Capture<'_>, other: Option<Capture<'_>>) {
+fn handshakes(
+    out: &mut Vec<Finding>,
+    init: Capture<'_>,
+    other: Option<Capture<'_>>,
+    local: &[Endpoint],
+) {
     let sessions = &init.facts.sessions;
+    // Initiations the responder's capture shows arriving with source == destination.
+    let martian_at_other = other.is_some_and(|o| {
+        o.facts
+            .martians
+            .iter()
+            .any(|m| m.reason == MartianReason::SameSrcDst && m.wg_initiations > 0)
+    });
+    // Frame -> record, to tell initiations this host sent from ones it only saw.
+    let sent_here = |f: FrameNo| -> bool {
+        let i = (f.0 as usize).saturating_sub(1);
+        init.cap
+            .records
+            .get(i)
+            .filter(|r| r.frame == f)
+            .or_else(|| init.cap.records.iter().find(|r| r.frame == f))
+            .is_some_and(looks_locally_sent)
+    };
     // Index of the other capture's handshake messages.
     let mut seen_init: HashSet<u32> = HashSet::new();
     let mut answered: HashSet<u32> = HashSet::new();
@@ -544,6 +578,15 @@ fn handshakes(out: &mut Vec<Finding>, init: Capture<'_>, other: Option<Capture<'
         if recovered && u.initiations < 3 {
             continue;
         }
+        // Only the initiator's own initiations (not ones it saw pass or arrive).
+        let ours = if local.is_empty() {
+            u.frames.iter().any(|f| sent_here(*f))
+        } else {
+            local.contains(&u.from)
+        };
+        if !ours {
+            continue;
+        }
         let mut fate = HandshakeFate::default();
         for ix in &u.sender_indexes {
             match other {
@@ -568,7 +611,13 @@ fn handshakes(out: &mut Vec<Finding>, init: Capture<'_>, other: Option<Capture<'
                 fate.never_arrived
             ));
         }
-        if fate.not_answered > 0 {
+        if fate.not_answered > 0 && martian_at_other {
+            parts.push(format!(
+                "{} arrived at the responder with source == destination, were dropped there as martians, \
+                 and no handshake response was ever sent (see martian_same_src_dst)",
+                fate.not_answered
+            ));
+        } else if fate.not_answered > 0 {
             parts.push(format!(
                 "{} arrived but were never answered (key or config mismatch at the responder, or dropped there)",
                 fate.not_answered
@@ -586,7 +635,9 @@ fn handshakes(out: &mut Vec<Finding>, init: Capture<'_>, other: Option<Capture<'
                 fate.unknown
             ));
         }
-        let fix = if fate.not_answered > 0 {
+        let fix = if fate.not_answered > 0 && martian_at_other {
+            ""
+        } else if fate.not_answered > 0 {
             "Check that each peer's [Peer] PublicKey is the other's actual public key (wg show), \
              and the responder's firewall and martian logs (dmesg)."
         } else if fate.never_arrived > 0 {
@@ -616,7 +667,8 @@ fn handshakes(out: &mut Vec<Finding>, init: Capture<'_>, other: Option<Capture<'
             ),
             frames: vec![FrameRefs::new(init.name, u.frames.iter().copied())],
             filter: Some(format!("wg.type == 1 && {}", ip_filter(u.from.ip, "src"))),
-            fix: Some(fix.into()),
+            // Where martians explain it, their finding carries the fix.
+            fix: (!fix.is_empty()).then(|| fix.to_string()),
         });
     }
 }
@@ -638,8 +690,17 @@ fn martians(out: &mut Vec<Finding>, cap: Capture<'_>, addressed: Option<Endpoint
                 summary: format!(
                     "{} packets ({} WireGuard handshake initiations) in {} have source == destination \
                      ({} → {}){fwd}: Linux drops these as martian packets. Hairpin NAT: one box \
-                     SNATs (masquerades) them on the way out, another DNATs them back in.",
-                    m.packets, m.wg_initiations, cap.name, m.src, m.dst
+                     SNATs (masquerades) them on the way out, another DNATs them back in.{}",
+                    m.packets,
+                    m.wg_initiations,
+                    cap.name,
+                    m.src,
+                    m.dst,
+                    if m.wg_initiations > 0 && cap.facts.wireguard.response == 0 {
+                        " No handshake response was ever sent."
+                    } else {
+                        ""
+                    }
                 ),
                 frames: vec![FrameRefs::new(cap.name, m.frames.iter().copied())],
                 filter: Some(match m.src.ip {
@@ -851,9 +912,20 @@ pub fn diagnose_single(cap: Capture<'_>) -> Vec<Finding> {
     if let Some(d) = cap.facts.capture_drops.filter(|d| *d > 0) {
         out.push(capture_drops_finding(cap.name, Some(d), 0, Vec::new()));
     }
-    handshakes(&mut out, cap, None);
+    handshakes(&mut out, cap, None, &[]);
     martians(&mut out, cap, None);
-    finish(out, 0, 0)
+    let mut out = finish(out, 0, 0);
+    for f in &mut out {
+        if let FindingKind::Healthy { .. } = f.kind {
+            f.summary = format!(
+                "Nothing wrong in {} alone ({} WireGuard messages); a capture of the other end would show \
+                 whether anything is lost on the way.",
+                cap.name,
+                cap.facts.wireguard.total()
+            );
+        }
+    }
+    out
 }
 
 /// Which message classes a direction's losses fall in (for summaries).
