@@ -154,6 +154,8 @@ impl Direction {
 pub struct NatMapping {
     /// Sending capture.
     pub from_side: Side,
+    /// Sending capture's file name.
+    pub from: String,
     /// Source as the sender saw it.
     pub sent_src: Endpoint,
     /// Destination as the sender addressed it.
@@ -445,6 +447,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         let i = *nat_of.entry(k).or_insert_with(|| {
             nat.push(NatMapping {
                 from_side: s,
+                from: names[s.idx()].clone(),
                 sent_src: se.get(rs.src),
                 sent_dst: se.get(rs.dst),
                 recv_src: re.get(rr.src),

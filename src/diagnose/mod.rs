@@ -213,7 +213,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
             let summary = format!(
                 "{} of {} packets of {}+ bytes UDP payload (IP {}+) from {} to {} were lost, \
                  against {} of {} smaller ones (Fisher p = {:.1e}); largest delivered: {}; \
-                 path MTU {}..{} ({}), so set tunnel MTU ≤ {} on both peers.",
+                 path MTU {}..{} ({}), so set tunnel MTU ≤ {} on both peers.{}",
                 b.test.lost_above,
                 b.test.sent_above,
                 smallest.udp,
@@ -227,7 +227,19 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 pmin,
                 pmax,
                 v.name(),
-                tunnel_mtu
+                tunnel_mtu,
+                if gaps.is_empty() {
+                    String::new()
+                } else {
+                    let g: Vec<String> = gaps
+                        .iter()
+                        .map(|g| format!("{:.2} s", *g as f64 / 1000.0))
+                        .collect();
+                    format!(
+                        " The sender retried them with growing gaps ({}).",
+                        g.join(", ")
+                    )
+                }
             );
             let lost_frames: Vec<FrameNo> = big_lost.iter().map(|p| p.frame).collect();
             out.push(Finding {
