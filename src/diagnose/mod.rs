@@ -122,7 +122,7 @@ fn round16(n: u32) -> u32 {
 }
 
 /// Tunnel MTU advice for a path-MTU lower bound.
-fn mtu_fix(path_mtu_min: u32, v: IpVersion, upper: u32) -> String {
+fn mtu_fix(path_mtu_min: u32, v: IpVersion, upper: u32, basis: &str) -> String {
     let o = v.overhead();
     let mtu = path_mtu_min.saturating_sub(o);
     let r = round16(mtu);
@@ -133,7 +133,7 @@ fn mtu_fix(path_mtu_min: u32, v: IpVersion, upper: u32) -> String {
     };
     format!(
         "Set `MTU = {mtu}` in the [Interface] section of both peers' wg-quick configs{round}: \
-         {path_mtu_min} (largest IP packet that got through) − {o} ({} {} + UDP 8 + WireGuard 32) = {mtu}. \
+         {path_mtu_min} ({basis}) − {o} ({} {} + UDP 8 + WireGuard 32) = {mtu}. \
          The path MTU is between {path_mtu_min} and {upper}; if you know the link's MTU P, use P − {o} \
          (e.g. a 1454-byte link gives 1454 − {o} = {}).",
         v.name(),
@@ -267,7 +267,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                         .map_or("udp".to_string(), |e| ip_filter(e.ip, "src")),
                     smallest.ip
                 )),
-                fix: Some(mtu_fix(pmin, v, pmax)),
+                fix: Some(mtu_fix(pmin, v, pmax, "largest IP packet that got through")),
             });
             if signals.is_empty() {
                 out.push(Finding {
@@ -414,7 +414,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
             .map(|b| b.2)
             .find(|v| *v == IpVersion::Ipv6)
             .unwrap_or(IpVersion::Ipv4);
-        let fix = mtu_fix(pmin, v, pmax);
+        let fix = mtu_fix(pmin, v, pmax, "largest IP packet that got through");
         for f in &mut out {
             if let FindingKind::MtuBlackhole { tunnel_mtu, .. } = &mut f.kind {
                 *tunnel_mtu = pmin.saturating_sub(v.overhead());
@@ -864,7 +864,12 @@ pub fn diagnose_single(cap: Capture<'_>) -> Vec<Finding> {
             ),
             frames: vec![FrameRefs::new(cap.name, big.iter().map(|r| r.frame))],
             filter: Some(format!("{} && ip.len == {max}", ip_filter(s.ip, "src"))),
-            fix: Some(mtu_fix(pmin, v, max.saturating_sub(1))),
+            fix: Some(mtu_fix(
+                pmin,
+                v,
+                max.saturating_sub(1),
+                "largest smaller packet sent; only a capture of the other end shows it arrived",
+            )),
         });
         if icmp == 0 {
             out.push(Finding {

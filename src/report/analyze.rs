@@ -247,20 +247,21 @@ impl AnalyzeReport {
     pub fn to_table(&self, width: u16) -> String {
         let mut out = String::new();
         let (verdict, fixes) = self.headline();
+        let w = usize::from(width.max(40));
         let _ = writeln!(out, "{verdict}");
         for fix in &fixes {
-            let _ = writeln!(out, "FIX: {fix}");
+            out.push_str(&wrap(&format!("FIX: {fix}"), w, "     "));
         }
         for f in self
             .findings
             .iter()
             .filter(|f| f.severity != Severity::Info)
         {
-            let _ = writeln!(out, "- {}", f.summary);
+            out.push_str(&wrap(&format!("- {}", f.summary), w, "  "));
         }
         for c in &self.captures {
             if let Some(d) = &c.damage {
-                let _ = writeln!(out, "PARTIAL: {}: {d}", c.file);
+                out.push_str(&wrap(&format!("PARTIAL: {}: {d}", c.file), w, "  "));
             }
         }
         let _ = writeln!(out);
@@ -309,7 +310,9 @@ impl AnalyzeReport {
                 let _ = write!(out, "{}", histogram(d));
             }
         }
-        let _ = write!(out, "{}", self.context_lines());
+        for l in self.context_lines().lines() {
+            out.push_str(&wrap(l, w, "  "));
+        }
         out
     }
 
@@ -453,6 +456,28 @@ impl AnalyzeReport {
     }
 }
 
+/// Word-wraps `text` to `width` columns; continuation lines start with `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > indent.len() && len + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_string();
+        } else if len > 0 && !line.ends_with(' ') {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.trim().is_empty() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
@@ -523,4 +548,17 @@ pub fn histogram(d: &DirectionReport) -> String {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_to_width() {
+        let w = wrap("FIX: one two three four five six", 12, "     ");
+        assert!(w.lines().all(|l| l.chars().count() <= 12), "{w}");
+        assert!(w.starts_with("FIX: one two"));
+        assert_eq!(wrap("", 10, " "), "");
+    }
 }
