@@ -9,6 +9,8 @@
 //! The library never prints and never exits; the `wgtrace` binary renders.
 
 pub mod capture;
+pub mod correlate;
 pub mod decode;
+pub mod diagnose;
 pub mod flow;
 pub mod report;

@@ -19,6 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Summarise captures: format, packets, WireGuard sessions, sizes, ICMP, martians.
     Inspect(InspectArgs),
+    /// Match the two ends of a tunnel packet by packet and say what is wrong (one capture: what it alone shows).
+    Analyze(AnalyzeArgs),
 }
 
 /// Output formats of `inspect`.
@@ -39,4 +41,30 @@ pub struct InspectArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = InspectFormat::Table)]
     pub format: InspectFormat,
+}
+
+/// Output formats of `analyze`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum AnalyzeFormat {
+    /// Tables for a terminal.
+    Table,
+    /// GitHub-flavoured Markdown, to paste into a ticket.
+    Markdown,
+    /// Versioned JSON (schema `wgtrace.analyze/1`).
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Capture of one end of the tunnel (pcap or pcapng, optionally gzip-compressed).
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+
+    /// Capture of the other end (optional: without it, wgtrace says what one end alone shows).
+    #[arg(value_name = "B")]
+    pub b: Option<PathBuf>,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = AnalyzeFormat::Table)]
+    pub format: AnalyzeFormat,
 }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 nothing wrong, 1 problems found (`analyze`), 2 error
 //! (unreadable input, bad arguments). A closed pipe on output counts as success.
 
+mod analyze;
 mod args;
 mod inspect;
 mod output;
@@ -36,6 +37,7 @@ pub fn main() -> ExitCode {
     }
     let code = match args.command {
         args::Command::Inspect(a) => inspect::run(&a),
+        args::Command::Analyze(a) => analyze::run(&a),
     };
     ExitCode::from(code)
 }

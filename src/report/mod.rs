@@ -2,6 +2,7 @@
 //!
 //! Renderers are pure: a report in, a `String` out. Only the CLI writes.
 
+pub mod analyze;
 pub mod inspect;
 
 /// Renders a byte count with a thousands separator, for tables.

@@ -1,0 +1,564 @@
+//! The `wgtrace analyze` report: verdict and fix first, evidence after; as a
+//! table, GitHub Markdown, or versioned JSON (schema [`SCHEMA`], see `docs/analyze-json.md`).
+
+use super::{thousands, utc};
+use crate::correlate::{Correlation, Direction, NatMapping};
+use crate::diagnose::{Finding, Severity};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// The JSON schema identifier of `analyze --format json`; bumped on any incompatible change.
+pub const SCHEMA: &str = "wgtrace.analyze/1";
+
+/// Overall result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No error or warning findings.
+    Healthy,
+    /// At least one error or warning.
+    Problems,
+}
+
+/// One input capture.
+#[derive(Clone, Debug, Serialize)]
+pub struct CaptureSummary {
+    /// File name.
+    pub file: String,
+    /// Packets read.
+    pub packets: u64,
+    /// Damage that stopped reading early (the report covers what came before).
+    pub damage: Option<String>,
+}
+
+/// Packets of one size.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct SizeRow {
+    /// UDP payload (WireGuard message) size.
+    pub udp_payload: u16,
+    /// IP packet size.
+    pub ip_len: u32,
+    /// Packets.
+    pub packets: u64,
+}
+
+/// One direction of the tunnel.
+#[derive(Clone, Debug, Serialize)]
+pub struct DirectionReport {
+    /// Sending capture's file name.
+    pub from: String,
+    /// Receiving capture's file name.
+    pub to: String,
+    /// Packets sent while the receiver's capture ran.
+    pub sent: u64,
+    /// Seen at the receiver.
+    pub delivered: u64,
+    /// Never seen at the receiver.
+    pub missing: u64,
+    /// Sent while the far capture was not running.
+    pub outside_window: u64,
+    /// Hop counts (TTL difference).
+    pub hops: Vec<u8>,
+    /// Missing packets by size.
+    pub missing_by_size: Vec<SizeRow>,
+    /// Delivered packets by size.
+    pub delivered_by_size: Vec<SizeRow>,
+}
+
+impl DirectionReport {
+    fn from(d: &Direction) -> DirectionReport {
+        let rows = |f: fn(&crate::correlate::SizeCount) -> u64| -> Vec<SizeRow> {
+            d.by_size
+                .iter()
+                .filter(|(_, c)| f(c) > 0)
+                .map(|(k, c)| SizeRow {
+                    udp_payload: *k,
+                    ip_len: c.ip_len,
+                    packets: f(c),
+                })
+                .collect()
+        };
+        DirectionReport {
+            from: d.from.clone(),
+            to: d.to.clone(),
+            sent: d.sent,
+            delivered: d.delivered,
+            missing: d.missing,
+            outside_window: d.outside_window,
+            hops: d.hops.clone(),
+            missing_by_size: rows(|c| c.missing),
+            delivered_by_size: rows(|c| c.delivered),
+        }
+    }
+}
+
+/// Clock relation of the hosts.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ClockReport {
+    /// Second capture's clock minus the first's, ns.
+    pub offset_ns: i64,
+    /// Same in ms.
+    pub offset_ms: f64,
+    /// Median one-way delay first → second, ms.
+    pub delay_ab_ms: Option<f64>,
+    /// Median one-way delay second → first, ms.
+    pub delay_ba_ms: Option<f64>,
+    /// Whether packets in both directions bracket the offset.
+    pub bracketed: bool,
+    /// Matched packets used.
+    pub samples: u64,
+}
+
+/// The window both captures cover.
+#[derive(Clone, Debug, Serialize)]
+pub struct WindowReport {
+    /// Start, ns since the epoch on the first capture's clock.
+    pub start_ns: i64,
+    /// End.
+    pub end_ns: i64,
+    /// Start as UTC text.
+    pub start: String,
+    /// Length in seconds.
+    pub seconds: f64,
+    /// Whether the captures overlap.
+    pub overlap: bool,
+}
+
+/// The whole `analyze` report.
+#[derive(Clone, Debug, Serialize)]
+pub struct AnalyzeReport {
+    /// Always [`SCHEMA`].
+    pub schema: &'static str,
+    /// Version of wgtrace.
+    pub wgtrace_version: &'static str,
+    /// `healthy` or `problems`.
+    pub verdict: Verdict,
+    /// Inputs.
+    pub captures: Vec<CaptureSummary>,
+    /// Findings, most severe first.
+    pub findings: Vec<Finding>,
+    /// One per direction (empty with one capture).
+    pub directions: Vec<DirectionReport>,
+    /// Clock (two captures).
+    pub clock: Option<ClockReport>,
+    /// Common window (two captures).
+    pub window: Option<WindowReport>,
+    /// Address mappings of matched packets.
+    pub nat: Vec<NatMapping>,
+    /// Matched messages.
+    pub matched: u64,
+    /// Duplicate records ignored per capture.
+    pub duplicates: Vec<u64>,
+}
+
+impl AnalyzeReport {
+    /// Builds the report.
+    pub fn new(
+        captures: Vec<CaptureSummary>,
+        findings: Vec<Finding>,
+        correlation: Option<&Correlation>,
+    ) -> AnalyzeReport {
+        let verdict = if findings
+            .iter()
+            .any(|f| matches!(f.severity, Severity::Error | Severity::Warning))
+        {
+            Verdict::Problems
+        } else {
+            Verdict::Healthy
+        };
+        let (directions, clock, window, nat, matched, duplicates) = match correlation {
+            Some(c) => (
+                c.directions.iter().map(DirectionReport::from).collect(),
+                Some(ClockReport {
+                    offset_ns: c.clock.offset_ns,
+                    offset_ms: c.clock.offset_ns as f64 / 1e6,
+                    delay_ab_ms: c.clock.delay_ab_ns.map(|d| d as f64 / 1e6),
+                    delay_ba_ms: c.clock.delay_ba_ns.map(|d| d as f64 / 1e6),
+                    bracketed: c.clock.bracketed,
+                    samples: c.clock.samples,
+                }),
+                Some(WindowReport {
+                    start_ns: c.window.start.0,
+                    end_ns: c.window.end.0,
+                    start: utc(c.window.start),
+                    seconds: (c.window.end.0 - c.window.start.0) as f64 / 1e9,
+                    overlap: c.window.overlap,
+                }),
+                c.nat.clone(),
+                c.matched,
+                c.duplicates.to_vec(),
+            ),
+            None => (Vec::new(), None, None, Vec::new(), 0, Vec::new()),
+        };
+        AnalyzeReport {
+            schema: SCHEMA,
+            wgtrace_version: env!("CARGO_PKG_VERSION"),
+            verdict,
+            captures,
+            findings,
+            directions,
+            clock,
+            window,
+            nat,
+            matched,
+            duplicates,
+        }
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    fn headline(&self) -> (String, Vec<String>) {
+        let files: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
+        let errors = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        let warnings = self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count();
+        let verdict = match self.verdict {
+            Verdict::Healthy => format!("HEALTHY: {}", files.join(" ↔ ")),
+            Verdict::Problems => format!(
+                "PROBLEMS: {} ({errors} error{}, {warnings} warning{})",
+                files.join(" ↔ "),
+                if errors == 1 { "" } else { "s" },
+                if warnings == 1 { "" } else { "s" }
+            ),
+        };
+        let mut fixes: Vec<String> = Vec::new();
+        for f in &self.findings {
+            if let Some(fix) = &f.fix {
+                if !fixes.contains(fix) {
+                    fixes.push(fix.clone());
+                }
+            }
+        }
+        (verdict, fixes)
+    }
+
+    /// Tables for a terminal `width` columns wide.
+    pub fn to_table(&self, width: u16) -> String {
+        let mut out = String::new();
+        let (verdict, fixes) = self.headline();
+        let w = usize::from(width.max(40));
+        let _ = writeln!(out, "{verdict}");
+        for fix in &fixes {
+            out.push_str(&wrap(&format!("FIX: {fix}"), w, "     "));
+        }
+        for f in self
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+        {
+            out.push_str(&wrap(&format!("- {}", f.summary), w, "  "));
+        }
+        for c in &self.captures {
+            if let Some(d) = &c.damage {
+                out.push_str(&wrap(&format!("PARTIAL: {}: {d}", c.file), w, "  "));
+            }
+        }
+        let _ = writeln!(out);
+
+        let mut t = table(width);
+        t.set_header(vec!["severity", "finding", "evidence"]);
+        for f in &self.findings {
+            let mut ev = f.summary.clone();
+            for fr in &f.frames {
+                let _ = write!(ev, "\n{} frames: {}", fr.file, frames_text(fr));
+            }
+            if let Some(filter) = &f.filter {
+                let _ = write!(ev, "\nfilter: {filter}");
+            }
+            t.add_row(vec![
+                Cell::new(f.severity.name()),
+                Cell::new(f.kind.name()),
+                Cell::new(ev),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+
+        if !self.directions.is_empty() {
+            let mut t = table(width);
+            t.set_header(vec![
+                "direction",
+                "sent",
+                "delivered",
+                "missing",
+                "outside window",
+                "hops",
+            ]);
+            for d in &self.directions {
+                let hops: Vec<String> = d.hops.iter().map(u8::to_string).collect();
+                t.add_row(vec![
+                    Cell::new(format!("{} → {}", d.from, d.to)),
+                    num(d.sent),
+                    num(d.delivered),
+                    num(d.missing),
+                    num(d.outside_window),
+                    Cell::new(hops.join(",")),
+                ]);
+            }
+            let _ = writeln!(out, "{t}");
+            for d in &self.directions {
+                let _ = write!(out, "{}", histogram(d));
+            }
+        }
+        for l in self.context_lines().lines() {
+            out.push_str(&wrap(l, w, "  "));
+        }
+        out
+    }
+
+    fn context_lines(&self) -> String {
+        let mut out = String::new();
+        if let Some(c) = &self.clock {
+            let ms = |d: Option<f64>| d.map_or("n/a".to_string(), |d| format!("{d:.3} ms"));
+            let files: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
+            let (a, b) = (
+                files.first().copied().unwrap_or("A"),
+                files.get(1).copied().unwrap_or("B"),
+            );
+            let _ = writeln!(
+                out,
+                "clock: {b} is {:+.3} ms ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
+                c.offset_ms,
+                if c.bracketed { "" } else { " (one direction only: assumes zero delay)" },
+                ms(c.delay_ab_ms),
+                ms(c.delay_ba_ms),
+                c.samples
+            );
+        }
+        if let Some(w) = &self.window {
+            let _ = writeln!(
+                out,
+                "window: both captures ran from {} UTC for {:.3} s{}",
+                w.start,
+                w.seconds,
+                if w.overlap {
+                    ""
+                } else {
+                    " (they do not overlap)"
+                }
+            );
+        }
+        for m in &self.nat {
+            let _ = writeln!(
+                out,
+                "path: {} → {} sent, {} → {} received ({} packets){}",
+                m.sent_src,
+                m.sent_dst,
+                m.recv_src,
+                m.recv_dst,
+                m.packets,
+                if m.rewritten() { " NAT" } else { "" }
+            );
+        }
+        if self.duplicates.iter().any(|d| *d > 0) {
+            let _ = writeln!(
+                out,
+                "duplicates ignored (same message recorded twice): {:?}",
+                self.duplicates
+            );
+        }
+        out
+    }
+
+    /// GitHub-flavoured Markdown, to paste into a ticket.
+    pub fn to_markdown(&self) -> String {
+        let mut out = String::new();
+        let (verdict, fixes) = self.headline();
+        let _ = writeln!(out, "## wgtrace: {verdict}\n");
+        for f in self
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Info)
+        {
+            let _ = writeln!(out, "- {}", md(&f.summary));
+        }
+        if !fixes.is_empty() {
+            let _ = writeln!(out, "\n**Fix**\n");
+            for fix in &fixes {
+                let _ = writeln!(out, "- {}", md(fix));
+            }
+        }
+        for c in &self.captures {
+            if let Some(d) = &c.damage {
+                let _ = writeln!(out, "\n> **Partial:** `{}`: {}", c.file, md(d));
+            }
+        }
+        let _ = writeln!(out, "\n### Findings\n");
+        let _ = writeln!(out, "| severity | finding | evidence | frames | filter |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for f in &self.findings {
+            let frames: Vec<String> = f
+                .frames
+                .iter()
+                .map(|fr| format!("`{}`: {}", fr.file, frames_text(fr)))
+                .collect();
+            let _ = writeln!(
+                out,
+                "| {} | `{}` | {} | {} | {} |",
+                f.severity.name(),
+                f.kind.name(),
+                md(&f.summary),
+                frames.join("<br>"),
+                f.filter
+                    .as_ref()
+                    .map_or(String::new(), |x| format!("`{}`", md(x)))
+            );
+        }
+        if !self.directions.is_empty() {
+            let _ = writeln!(out, "\n### Directions\n");
+            let _ = writeln!(
+                out,
+                "| direction | sent | delivered | missing | outside window | missing by UDP size |"
+            );
+            let _ = writeln!(out, "|---|---:|---:|---:|---:|---|");
+            for d in &self.directions {
+                let by: Vec<String> = d
+                    .missing_by_size
+                    .iter()
+                    .map(|r| format!("{}×{}", r.packets, r.udp_payload))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "| `{}` → `{}` | {} | {} | {} | {} | {} |",
+                    d.from,
+                    d.to,
+                    d.sent,
+                    d.delivered,
+                    d.missing,
+                    d.outside_window,
+                    by.join(", ")
+                );
+            }
+            let _ = writeln!(out, "\n```text");
+            for d in &self.directions {
+                let _ = write!(out, "{}", histogram(d));
+            }
+            let _ = writeln!(out, "```");
+        }
+        let ctx = self.context_lines();
+        if !ctx.is_empty() {
+            let _ = writeln!(out);
+            for l in ctx.lines() {
+                let _ = writeln!(out, "- {}", md(l));
+            }
+        }
+        out
+    }
+}
+
+/// Word-wraps `text` to `width` columns; continuation lines start with `indent`.
+fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let len = line.chars().count();
+        if len > indent.len() && len + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_string();
+        } else if len > 0 && !line.ends_with(' ') {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.trim().is_empty() {
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn md(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn frames_text(fr: &crate::diagnose::FrameRefs) -> String {
+    let list: Vec<String> = fr.frames.iter().map(|f| f.to_string()).collect();
+    if fr.total as usize > fr.frames.len() {
+        format!("{} … ({} in all)", list.join(", "), fr.total)
+    } else {
+        list.join(", ")
+    }
+}
+
+fn table(width: u16) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_width(width);
+    t
+}
+
+fn num(n: u64) -> Cell {
+    Cell::new(thousands(n)).set_alignment(CellAlignment::Right)
+}
+
+/// Delivered (█) vs lost (░) by UDP payload size, for one direction.
+pub fn histogram(d: &DirectionReport) -> String {
+    let mut sizes: std::collections::BTreeMap<u16, (u32, u64, u64)> = Default::default();
+    for r in &d.delivered_by_size {
+        let e = sizes.entry(r.udp_payload).or_default();
+        e.0 = r.ip_len;
+        e.1 += r.packets;
+    }
+    for r in &d.missing_by_size {
+        let e = sizes.entry(r.udp_payload).or_default();
+        e.0 = r.ip_len;
+        e.2 += r.packets;
+    }
+    if sizes.is_empty() {
+        return String::new();
+    }
+    let max = sizes.values().map(|v| v.1 + v.2).max().unwrap_or(1).max(1);
+    let mut out = format!(
+        "{} → {}: delivered █ / lost ░ by UDP payload (IP) size\n",
+        d.from, d.to
+    );
+    for (udp, (ip, del, lost)) in &sizes {
+        let scale = |n: u64| -> usize {
+            if n == 0 {
+                0
+            } else {
+                ((n * 40).div_ceil(max)).max(1) as usize
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  {:>5} ({:>5}) {:>6} {:>6} {}{}",
+            udp,
+            ip,
+            thousands(*del),
+            if *lost > 0 {
+                format!("-{}", thousands(*lost))
+            } else {
+                String::new()
+            },
+            "█".repeat(scale(*del)),
+            "░".repeat(scale(*lost))
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_to_width() {
+        let w = wrap("FIX: one two three four five six", 12, "     ");
+        assert!(w.lines().all(|l| l.chars().count() <= 12), "{w}");
+        assert!(w.starts_with("FIX: one two"));
+        assert_eq!(wrap("", 10, " "), "");
+    }
+}

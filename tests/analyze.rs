@@ -1,0 +1,374 @@
+//! `wgtrace analyze` on the real two-ended captures in `testdata/` (recorded by
+//! `testdata/record.sh`), checked against each scenario's `truth.json`; and the
+//! command line (exit codes, formats). Tests that need testdata skip, with a
+//! message, when it is not there.
+
+// Skipped tests say why on stdout (shown with `--nocapture`).
+#![allow(clippy::print_stdout)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use wgtrace::capture::Input;
+use wgtrace::correlate::{correlate, Correlation};
+use wgtrace::decode::decode_capture;
+use wgtrace::diagnose::{diagnose_pair, Capture, Finding, Severity};
+use wgtrace::flow::facts;
+
+fn testdata() -> Option<PathBuf> {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    if d.is_dir() {
+        Some(d)
+    } else {
+        println!("skipping: {} does not exist yet", d.display());
+        None
+    }
+}
+
+/// A scenario with its truth and the two tunnel ends' captures (host, file).
+struct Scenario {
+    name: String,
+    truth: Value,
+    ends: Vec<(String, PathBuf)>,
+}
+
+fn scenarios(root: &Path) -> Vec<Scenario> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return out;
+    };
+    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    dirs.sort();
+    for d in dirs {
+        let Ok(text) = std::fs::read_to_string(d.join("truth.json")) else {
+            continue;
+        };
+        let truth: Value = serde_json::from_str(&text).expect("truth.json parses");
+        // The tunnel's ends: captures of hosts that run WireGuard, on the outer
+        // interface (not a RAW wg0 capture of inner packets).
+        let mut ends = Vec::new();
+        if let Some(caps) = truth["captures"].as_object() {
+            for c in caps.values() {
+                if c["wg_listen_port"].is_null() || c["link_type"] == "RAW" {
+                    continue;
+                }
+                let host = c["host"].as_str().unwrap_or_default().to_string();
+                let file = d.join(c["file"].as_str().unwrap_or_default());
+                ends.push((host, file));
+            }
+        }
+        if ends.len() == 2 {
+            out.push(Scenario {
+                name: d.file_name().unwrap_or_default().to_string_lossy().into(),
+                truth,
+                ends,
+            });
+        }
+    }
+    out
+}
+
+fn analyze(s: &Scenario) -> (Correlation, Vec<Finding>) {
+    let a = decode_capture(Input::open(&s.ends[0].1).expect("open")).expect("decode");
+    let b = decode_capture(Input::open(&s.ends[1].1).expect("open")).expect("decode");
+    let (fa, fb) = (facts(&a), facts(&b));
+    let (na, nb) = (
+        wgtrace::correlate::file_name(&a),
+        wgtrace::correlate::file_name(&b),
+    );
+    let c = correlate(&a, &b);
+    let f = diagnose_pair(
+        [
+            Capture {
+                name: &na,
+                cap: &a,
+                facts: &fa,
+            },
+            Capture {
+                name: &nb,
+                cap: &b,
+                facts: &fb,
+            },
+        ],
+        &c,
+    );
+    (c, f)
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Per-direction counts in `counted`, wherever they are nested: maps keyed
+/// "host->host" whose name says what they count.
+fn direction_counts(v: &Value, name: &str, out: &mut Vec<(String, String, String, u64)>) {
+    if let Some(obj) = v.as_object() {
+        let arrows = !obj.is_empty() && obj.keys().all(|k| k.contains("->"));
+        if arrows {
+            for (k, n) in obj {
+                if let (Some((from, to)), Some(n)) = (k.split_once("->"), n.as_u64()) {
+                    out.push((name.to_string(), from.into(), to.into(), n));
+                }
+            }
+        } else {
+            for (k, x) in obj {
+                direction_counts(x, k, out);
+            }
+        }
+    }
+}
+
+#[test]
+fn findings_and_counts_agree_with_truth() {
+    let Some(root) = testdata() else { return };
+    let all = scenarios(&root);
+    assert!(!all.is_empty(), "no two-ended scenarios in testdata");
+    for s in &all {
+        let (c, findings) = analyze(s);
+        let kinds: Vec<&str> = findings.iter().map(|f| f.kind.name()).collect();
+        let expected = strings(&s.truth["expected_findings"]);
+        let acceptable = strings(&s.truth["also_acceptable_findings"]);
+        for e in &expected {
+            assert!(
+                kinds.contains(&e.as_str()),
+                "{}: expected {e} in {kinds:?}",
+                s.name
+            );
+        }
+        if expected == ["healthy"] {
+            assert_eq!(kinds, ["healthy"], "{}: healthy gives only healthy", s.name);
+        }
+        // Nothing wrong beyond what the truth expects or accepts.
+        for f in &findings {
+            if matches!(f.severity, Severity::Error | Severity::Warning) {
+                let k = f.kind.name();
+                assert!(
+                    expected.iter().any(|e| e == k) || acceptable.iter().any(|e| e == k),
+                    "{}: unexpected {k}: {}",
+                    s.name,
+                    f.summary
+                );
+            }
+        }
+        // Counted ground truth per direction. No tolerance: every scenario's
+        // captures ran from before the first to after the last packet, and
+        // each drop the routers counted is one packet the receiver lacks.
+        let file_of = |host: &str| -> Option<String> {
+            s.truth["captures"][host]["file"].as_str().map(String::from)
+        };
+        let dir = |from: &str, to: &str| {
+            let (f, t) = (file_of(from)?, file_of(to)?);
+            c.directions.iter().find(|d| d.from == f && d.to == t)
+        };
+        let mut counts = Vec::new();
+        direction_counts(&s.truth["counted"], "counted", &mut counts);
+        for (what, from, to, n) in counts {
+            let Some(d) = dir(&from, &to) else { continue };
+            if what.starts_with("router_dropped") {
+                assert_eq!(d.missing, n, "{}: {what} {from}->{to}", s.name);
+            } else if what == "router_forwarded_udp" {
+                assert_eq!(d.delivered, n, "{}: {what} {from}->{to}", s.name);
+            }
+        }
+        let counted = &s.truth["counted"];
+        if let Some(obj) = counted.as_object() {
+            for (k, v) in obj {
+                // "vps_to_laptop_offered" / "_passed", "laptop_to_vps_forwarded_udp"
+                let Some(n) = v.as_u64() else { continue };
+                let Some((from, rest)) = k.split_once("_to_") else {
+                    continue;
+                };
+                let Some((to, what)) = rest.split_once('_') else {
+                    continue;
+                };
+                let Some(d) = dir(from, to) else { continue };
+                match what {
+                    "offered" => assert_eq!(d.sent, n, "{}: {k}", s.name),
+                    "passed" | "forwarded_udp" => assert_eq!(d.delivered, n, "{}: {k}", s.name),
+                    _ => {}
+                }
+            }
+            if let (Some(n), Some(offered)) = (
+                obj.get("netem_dropped").and_then(Value::as_u64),
+                obj.keys().find(|k| k.ends_with("_offered")),
+            ) {
+                if let Some((from, rest)) = offered.split_once("_to_") {
+                    let to = rest.trim_end_matches("_offered");
+                    if let Some(d) = dir(from, to) {
+                        assert_eq!(d.missing, n, "{}: netem_dropped", s.name);
+                    }
+                }
+            }
+        }
+        // True clock offset is 0 (one kernel clock); allow the one-way delay.
+        assert!(
+            c.clock.offset_ns.abs() < 5_000_000,
+            "{}: offset {}",
+            s.name,
+            c.clock.offset_ns
+        );
+    }
+}
+
+#[test]
+fn mtu_blackhole_story_numbers() {
+    let Some(root) = testdata() else { return };
+    let Some(s) = scenarios(&root)
+        .into_iter()
+        .find(|s| s.name == "mtu-blackhole")
+    else {
+        println!("skipping: no mtu-blackhole scenario");
+        return;
+    };
+    let (_, findings) = analyze(&s);
+    let bh = findings
+        .iter()
+        .find_map(|f| match &f.kind {
+            wgtrace::diagnose::FindingKind::MtuBlackhole {
+                direction,
+                smallest_lost,
+                largest_delivered,
+                tunnel_mtu,
+                path_mtu_min,
+                ..
+            } if direction.from == "vps.pcap" => Some((
+                *smallest_lost,
+                *largest_delivered,
+                *tunnel_mtu,
+                *path_mtu_min,
+                f.fix.clone(),
+            )),
+            _ => None,
+        })
+        .expect("blackhole vps -> laptop");
+    assert_eq!(bh.0.udp, 1452);
+    assert_eq!(bh.0.ip, 1480);
+    // The configured path MTU (1454) lies in the bracket; the advice fits it.
+    let path_mtu = s.truth["configured"]["path_mtu"].as_u64().unwrap_or(1454) as u32;
+    assert!(bh.3 <= path_mtu && path_mtu < bh.0.ip);
+    let max = s.truth["configured"]["recommended_tunnel_mtu_max"]
+        .as_u64()
+        .unwrap_or(1394) as u32;
+    assert!(bh.2 <= max, "tunnel MTU {} > {max}", bh.2);
+    assert!(bh.1.is_some());
+    assert!(bh.4.unwrap_or_default().contains("MTU = "));
+}
+
+fn bin() -> Command {
+    Command::cargo_bin("wgtrace").expect("binary")
+}
+
+fn pair(root: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
+    let s = scenarios(root).into_iter().find(|s| s.name == name)?;
+    Some((s.ends[0].1.clone(), s.ends[1].1.clone()))
+}
+
+#[test]
+fn cli_exit_codes_and_formats() {
+    let Some(root) = testdata() else { return };
+    let (Some(healthy), Some(bh)) = (pair(&root, "healthy"), pair(&root, "mtu-blackhole")) else {
+        println!("skipping: scenarios missing");
+        return;
+    };
+    bin()
+        .args(["analyze"])
+        .arg(&healthy.0)
+        .arg(&healthy.1)
+        .assert()
+        .code(0)
+        .stdout(predicates::str::starts_with("HEALTHY"));
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .arg(&bh.0)
+        .arg(&bh.1)
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).expect("json");
+    assert_eq!(v["schema"], "wgtrace.analyze/1");
+    assert_eq!(v["verdict"], "problems");
+    let kinds: Vec<&str> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|f| f["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"mtu_blackhole"));
+    for f in v["findings"].as_array().into_iter().flatten() {
+        for key in [
+            "kind", "severity", "summary", "evidence", "frames", "filter", "fix",
+        ] {
+            assert!(f.get(key).is_some(), "finding lacks {key}");
+        }
+    }
+    let dirs = v["directions"].as_array().expect("directions");
+    assert_eq!(dirs.len(), 2);
+    for d in dirs {
+        for key in [
+            "from",
+            "to",
+            "sent",
+            "delivered",
+            "missing",
+            "missing_by_size",
+            "delivered_by_size",
+        ] {
+            assert!(d.get(key).is_some(), "direction lacks {key}");
+        }
+    }
+    assert!(v["clock"]["offset_ns"].is_i64());
+    bin()
+        .args(["analyze", "-f", "markdown"])
+        .arg(&bh.0)
+        .arg(&bh.1)
+        .assert()
+        .code(1)
+        .stdout(predicates::str::starts_with("## wgtrace: PROBLEMS"))
+        .stdout(predicates::str::contains("| `mtu_blackhole` |"));
+    // One capture alone.
+    bin().args(["analyze"]).arg(&bh.1).assert().stdout(
+        predicates::str::contains("mtu_blackhole").or(predicates::str::contains("handshake")),
+    );
+}
+
+#[test]
+fn damaged_capture_reports_partially_and_exits_2() {
+    let Some(root) = testdata() else { return };
+    let Some(healthy) = pair(&root, "healthy") else {
+        println!("skipping: no healthy scenario");
+        return;
+    };
+    let bytes = std::fs::read(&healthy.0).expect("read");
+    let cut = std::env::temp_dir().join(format!("wgtrace-cut-{}.pcap", std::process::id()));
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
+    bin()
+        .args(["analyze", "-f", "json"])
+        .arg(&cut)
+        .arg(&healthy.1)
+        .assert()
+        .code(2)
+        .stdout(predicates::str::contains("\"schema\""))
+        .stderr(predicates::str::contains("wgtrace-cut-"))
+        .stderr(predicates::str::contains("at byte"));
+    let _ = std::fs::remove_file(&cut);
+}
+
+#[test]
+fn unreadable_input_exits_2() {
+    bin()
+        .args(["analyze", "/nonexistent/a.pcap", "/nonexistent/b.pcap"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("/nonexistent/a.pcap"));
+    bin().args(["analyze"]).assert().code(2);
+}
+
+use predicates::prelude::PredicateBooleanExt as _;
