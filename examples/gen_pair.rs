@@ -39,16 +39,25 @@ impl Rng {
     }
 }
 
-struct Args {
-    out: PathBuf,
-    packets: u64,
-    tunnels: u32,
-    threshold: u16,
-    loss: f64,
-    offset_ns: i64,
-    seed: u64,
+/// What to generate.
+pub struct Args {
+    /// Directory for the two captures and `truth.json`.
+    pub out: PathBuf,
+    /// Transport messages to generate (both directions).
+    pub packets: u64,
+    /// Tunnels between the vps and that many laptops.
+    pub tunnels: u32,
+    /// vps→laptop messages of this UDP payload size or more are lost (0: none).
+    pub threshold: u16,
+    /// Probability of a random loss, each message, both directions.
+    pub loss: f64,
+    /// How far the laptop's clock is ahead of the vps's.
+    pub offset_ns: i64,
+    /// Seed of the deterministic random generator.
+    pub seed: u64,
 }
 
+#[allow(dead_code)]
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let mut a = Args {
@@ -162,8 +171,15 @@ struct DirTruth {
     delivered_by_size: BTreeMap<u16, u64>,
 }
 
+#[allow(dead_code)] // the tests include this file for `generate` only
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = parse_args()?;
+    generate(&a)?;
+    Ok(())
+}
+
+/// Writes the pair and its truth into `a.out`; returns the truth.
+pub fn generate(a: &Args) -> Result<serde_json::Value, Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&a.out)?;
     let mut rng = Rng(a.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let mut vps_pcap = PcapWriter::create(&a.out.join("vps.pcap"), true)?;
@@ -327,5 +343,5 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         a.out.join("truth.json"),
         serde_json::to_string_pretty(&truth_json)?,
     )?;
-    Ok(())
+    Ok(truth_json)
 }

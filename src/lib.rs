@@ -5,12 +5,17 @@
 //! 1. [`capture`]: pcap / pcapng files (mapped, gzip or stdin) to frames;
 //! 2. [`decode`]: frames to compact, typed packet records (WireGuard recognised by content);
 //! 3. [`flow`]: records to WireGuard sessions and per-capture facts;
+//! 4. [`correlate`]: two captures matched packet by packet (clock, window, NAT, loss by size);
+//! 5. [`diagnose`]: facts and correlation to typed findings with evidence and fixes;
+//! 6. [`report`]: findings rendered as tables, Markdown and versioned JSON.
 //!
-//! The library never prints and never exits; the `wgtrace` binary renders.
+//! [`pipeline`] runs stages 1-6 for one incident. The library never prints and
+//! never exits; the `wgtrace` binary renders and chooses exit codes.
 
 pub mod capture;
 pub mod correlate;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
+pub mod pipeline;
 pub mod report;

@@ -21,6 +21,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Match the two ends of a tunnel packet by packet and say what is wrong (one capture: what it alone shows).
     Analyze(AnalyzeArgs),
+    /// Analyse many incidents offline (a directory of incident folders, or a manifest) into JSON Lines.
+    Batch(BatchArgs),
 }
 
 /// Output formats of `inspect`.
@@ -67,4 +69,30 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = AnalyzeFormat::Table)]
     pub format: AnalyzeFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BatchArgs {
+    /// A directory with one sub-directory per incident holding its captures, or a
+    /// manifest: CSV lines `id,capture,capture` or JSON lines `{"id":..,"captures":[..]}`.
+    #[arg(value_name = "DIR|MANIFEST")]
+    pub source: PathBuf,
+
+    /// Write the JSON Lines here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Skip incidents whose result is already in the output file, and append.
+    #[arg(long, requires = "output")]
+    pub resume: bool,
+
+    /// Process only shard I of N (0-based), a deterministic slice of the incidents.
+    /// Without it, taken from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or
+    /// SLURM_ARRAY_TASK_ID (Slurm array) when set.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
+    /// Number of shards, for the scheduler's index from the environment (or WGTRACE_SHARDS).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u64>,
 }

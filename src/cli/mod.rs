@@ -5,6 +5,7 @@
 
 mod analyze;
 mod args;
+mod batch;
 mod inspect;
 mod output;
 
@@ -14,7 +15,6 @@ use std::process::ExitCode;
 /// Exit code for "ran fine, found nothing wrong".
 pub const OK: u8 = 0;
 /// Exit code for "ran fine, found problems".
-#[allow(dead_code)] // `analyze` returns it
 pub const PROBLEMS: u8 = 1;
 /// Exit code for errors.
 pub const ERROR: u8 = 2;
@@ -38,6 +38,7 @@ pub fn main() -> ExitCode {
     let code = match args.command {
         args::Command::Inspect(a) => inspect::run(&a),
         args::Command::Analyze(a) => analyze::run(&a),
+        args::Command::Batch(a) => batch::main(&a),
     };
     ExitCode::from(code)
 }

@@ -16,6 +16,11 @@ pub fn error(line: &str) {
     let _ = writeln!(io::stderr().lock(), "wgtrace: {line}");
 }
 
+/// Prints a block (several lines) to standard error as it is.
+pub fn error_block(text: &str) {
+    let _ = io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// Width for tables: the terminal's, or 80 when output goes elsewhere.
 pub fn table_width() -> u16 {
     if io::stdout().is_terminal() {

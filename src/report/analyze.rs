@@ -269,9 +269,17 @@ impl AnalyzeReport {
         let mut t = table(width);
         t.set_header(vec!["severity", "finding", "evidence"]);
         for f in &self.findings {
-            let mut ev = f.summary.clone();
+            // Problems were summarised above the table; repeat only the info lines.
+            let mut ev = if f.severity == Severity::Info {
+                f.summary.clone()
+            } else {
+                String::new()
+            };
             for fr in &f.frames {
-                let _ = write!(ev, "\n{} frames: {}", fr.file, frames_text(fr));
+                if !ev.is_empty() {
+                    ev.push('\n');
+                }
+                let _ = write!(ev, "{} frames: {}", fr.file, frames_text(fr));
             }
             if let Some(filter) = &f.filter {
                 let _ = write!(ev, "\nfilter: {filter}");
@@ -349,16 +357,19 @@ impl AnalyzeReport {
             );
         }
         for m in &self.nat {
-            let _ = writeln!(
-                out,
-                "path: {} → {} sent, {} → {} received ({} packets){}",
-                m.sent_src,
-                m.sent_dst,
-                m.recv_src,
-                m.recv_dst,
-                m.packets,
-                if m.rewritten() { " NAT" } else { "" }
-            );
+            if m.rewritten() {
+                let _ = writeln!(
+                    out,
+                    "NAT: sent as {} → {}, received as {} → {} ({} packets)",
+                    m.sent_src, m.sent_dst, m.recv_src, m.recv_dst, m.packets
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "path: {} → {}, addresses unchanged between the ends ({} packets)",
+                    m.sent_src, m.sent_dst, m.packets
+                );
+            }
         }
         if self.duplicates.iter().any(|d| *d > 0) {
             let _ = writeln!(
@@ -503,8 +514,12 @@ fn num(n: u64) -> Cell {
     Cell::new(thousands(n)).set_alignment(CellAlignment::Right)
 }
 
-/// Delivered (█) vs lost (░) by UDP payload size, for one direction.
+/// Delivered (█) vs lost (░) by UDP payload size, for one direction: exact
+/// sizes when there are few, else ranges whose edges keep the common MTU
+/// boundaries apart.
 pub fn histogram(d: &DirectionReport) -> String {
+    const BAR: u64 = 30;
+    const EXACT: usize = 16;
     let mut sizes: std::collections::BTreeMap<u16, (u32, u64, u64)> = Default::default();
     for r in &d.delivered_by_size {
         let e = sizes.entry(r.udp_payload).or_default();
@@ -519,32 +534,68 @@ pub fn histogram(d: &DirectionReport) -> String {
     if sizes.is_empty() {
         return String::new();
     }
-    let max = sizes.values().map(|v| v.1 + v.2).max().unwrap_or(1).max(1);
-    let mut out = format!(
-        "{} → {}: delivered █ / lost ░ by UDP payload (IP) size\n",
-        d.from, d.to
-    );
-    for (udp, (ip, del, lost)) in &sizes {
-        let scale = |n: u64| -> usize {
-            if n == 0 {
-                0
-            } else {
-                ((n * 40).div_ceil(max)).max(1) as usize
+    let rows: Vec<(String, u64, u64)> = if sizes.len() <= EXACT {
+        sizes
+            .iter()
+            .map(|(udp, (ip, del, lost))| (format!("{udp} ({ip})"), *del, *lost))
+            .collect()
+    } else {
+        let edges: [u16; 15] = [
+            32,
+            64,
+            128,
+            256,
+            512,
+            1024,
+            1280,
+            1312,
+            1372,
+            1392,
+            1420,
+            1424,
+            1440,
+            1452,
+            u16::MAX,
+        ];
+        let mut lo = 0u16;
+        let mut rows = Vec::new();
+        for hi in edges {
+            let (del, lost) = sizes
+                .range(lo..=hi)
+                .fold((0, 0), |(a, b), (_, v)| (a + v.1, b + v.2));
+            if del + lost > 0 {
+                let label = match (lo, hi) {
+                    (_, u16::MAX) => format!("> {}", lo.saturating_sub(1)),
+                    (0, h) => format!("≤ {h}"),
+                    (l, h) if l == h => l.to_string(),
+                    (l, h) => format!("{l}-{h}"),
+                };
+                rows.push((label, del, lost));
             }
-        };
+            lo = hi.saturating_add(1);
+        }
+        rows
+    };
+    let max = rows.iter().map(|r| r.1 + r.2).max().unwrap_or(1).max(1);
+    let scale = |n: u64| -> usize {
+        if n == 0 {
+            0
+        } else {
+            (n * BAR).div_ceil(max).max(1) as usize
+        }
+    };
+    let mut out = format!(
+        "{} → {}: delivered █ / lost ░\n  {:>14} {:>9} {:>7}\n",
+        d.from, d.to, "UDP (IP) bytes", "delivered", "lost"
+    );
+    for (label, del, lost) in rows {
         let _ = writeln!(
             out,
-            "  {:>5} ({:>5}) {:>6} {:>6} {}{}",
-            udp,
-            ip,
-            thousands(*del),
-            if *lost > 0 {
-                format!("-{}", thousands(*lost))
-            } else {
-                String::new()
-            },
-            "█".repeat(scale(*del)),
-            "░".repeat(scale(*lost))
+            "  {label:>14} {:>9} {:>7} {}{}",
+            thousands(del),
+            thousands(lost),
+            "█".repeat(scale(del)),
+            "░".repeat(scale(lost))
         );
     }
     out

@@ -1,0 +1,116 @@
+//! The whole pipeline for one incident: capture files in, an `analyze` report out.
+//!
+//! Shared by `wgtrace analyze` and `wgtrace batch`. The two captures are read
+//! and decoded concurrently (each decode is itself parallel), so a pair takes
+//! about as long as its larger file.
+
+use crate::capture::{FileError, Input};
+use crate::correlate::{correlate, file_name};
+use crate::decode::{decode_capture, DecodedCapture};
+use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
+use crate::flow::facts;
+use crate::report::analyze::{AnalyzeReport, CaptureSummary};
+use std::path::{Path, PathBuf};
+
+/// An analysis: the report, and the damage of captures that were read only in part.
+#[derive(Debug)]
+pub struct Analysis {
+    /// The report (it marks partial captures itself).
+    pub report: AnalyzeReport,
+    /// One error per damaged capture (truncated, corrupt), with its byte offset.
+    pub damaged: Vec<FileError>,
+}
+
+fn decode(path: &Path) -> Result<DecodedCapture, FileError> {
+    Input::open(path)
+        .and_then(decode_capture)
+        .map_err(|error| FileError {
+            path: path.to_path_buf(),
+            error,
+        })
+}
+
+/// Analyses one capture, or two captures of the same tunnel.
+///
+/// Fails only when a capture cannot be read at all; damage after the file
+/// header leaves a partial result and is listed in [`Analysis::damaged`].
+pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
+    let caps: Vec<DecodedCapture> = match paths {
+        [a] => vec![decode(a)?],
+        [a, b] => {
+            let (a, b) = rayon::join(|| decode(a), || decode(b));
+            vec![a?, b?]
+        }
+        _ => {
+            return Err(FileError {
+                path: paths.get(2).cloned().unwrap_or_default(),
+                error: crate::capture::CaptureError::Open {
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        format!("analyze takes one or two captures, not {}", paths.len()),
+                    ),
+                },
+            })
+        }
+    };
+    let mut damaged = Vec::new();
+    for (cap, path) in caps.iter().zip(paths) {
+        if let Some(d) = &cap.info.damage {
+            damaged.push(FileError {
+                path: path.clone(),
+                error: clone_error(d),
+            });
+        }
+    }
+    let facts: Vec<_> = caps.iter().map(facts).collect();
+    let names: Vec<String> = caps.iter().map(file_name).collect();
+    let summaries: Vec<CaptureSummary> = caps
+        .iter()
+        .zip(&names)
+        .map(|(c, n)| CaptureSummary {
+            file: n.clone(),
+            packets: c.info.frames,
+            damage: c.info.damage.as_ref().map(ToString::to_string),
+        })
+        .collect();
+    let captures: Vec<Capture<'_>> = caps
+        .iter()
+        .zip(&facts)
+        .zip(&names)
+        .map(|((cap, facts), name)| Capture { name, cap, facts })
+        .collect();
+    let report = match captures.as_slice() {
+        [a, b] => {
+            let c = correlate(a.cap, b.cap);
+            let findings = diagnose_pair([*a, *b], &c);
+            AnalyzeReport::new(summaries, findings, Some(&c))
+        }
+        [a, ..] => AnalyzeReport::new(summaries, diagnose_single(*a), None),
+        [] => AnalyzeReport::new(summaries, Vec::new(), None),
+    };
+    Ok(Analysis { report, damaged })
+}
+
+/// Damage is reported twice (in the report and on stderr); errors hold an
+/// `io::Error`, which does not clone, so the copy keeps its message.
+fn clone_error(e: &crate::capture::CaptureError) -> crate::capture::CaptureError {
+    use crate::capture::CaptureError as E;
+    match e {
+        E::TruncatedRecord { offset, needed } => E::TruncatedRecord {
+            offset: *offset,
+            needed: *needed,
+        },
+        E::Corrupt { offset, reason } => E::Corrupt {
+            offset: *offset,
+            reason: reason.clone(),
+        },
+        E::Read { offset, source } => E::Read {
+            offset: *offset,
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => E::Corrupt {
+            offset: 0,
+            reason: other.to_string(),
+        },
+    }
+}

@@ -1,0 +1,193 @@
+//! `wgtrace batch`: directory and manifest input, JSON Lines output, resume, shards.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
+}
+
+/// Incidents from the recorded pairs, plus one whose capture is cut short.
+fn incident_dir(name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("wgtrace-batch-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for scenario in [
+        "healthy",
+        "mtu-blackhole",
+        "wrong-key",
+        "random-loss",
+        "nat-rewrite",
+    ] {
+        let dir = root.join(scenario);
+        std::fs::create_dir_all(&dir).unwrap();
+        for end in ["vps.pcap", "laptop.pcap"] {
+            std::fs::copy(testdata(&format!("{scenario}/{end}")), dir.join(end)).unwrap();
+        }
+    }
+    let cut = root.join("cut");
+    std::fs::create_dir_all(&cut).unwrap();
+    let bytes = std::fs::read(testdata("healthy/vps.pcap")).unwrap();
+    std::fs::write(cut.join("vps.pcap"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::copy(testdata("healthy/laptop.pcap"), cut.join("laptop.pcap")).unwrap();
+    root
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn batch(args: &[&str]) -> std::process::Output {
+    Command::cargo_bin("wgtrace")
+        .unwrap()
+        .arg("batch")
+        .args(args)
+        .env_remove("JOB_COMPLETION_INDEX")
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn one_line_per_incident_in_order_with_the_analyze_schema() {
+    let dir = incident_dir("order");
+    let out = dir.join("results.jsonl");
+    let o = batch(&[dir.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "the cut capture is an error");
+    let rows = lines(&out);
+    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        [
+            "cut",
+            "healthy",
+            "mtu-blackhole",
+            "nat-rewrite",
+            "random-loss",
+            "wrong-key"
+        ]
+    );
+    for r in &rows {
+        assert_eq!(r["schema"], "wgtrace.analyze/1");
+    }
+    let by_id = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap();
+    assert_eq!(by_id("healthy")["verdict"], "healthy");
+    assert_eq!(by_id("mtu-blackhole")["verdict"], "problems");
+    assert!(by_id("cut")["error"]
+        .as_str()
+        .unwrap()
+        .contains("cut short at byte"));
+    let summary = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        summary.contains("mtu_blackhole") && summary.contains("errors"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn resume_skips_what_is_done_and_appends_the_rest() {
+    let dir = incident_dir("resume");
+    let out = dir.join("results.jsonl");
+    // As if an earlier run stopped after two incidents, mid-line.
+    let full = {
+        let o = dir.join("full.jsonl");
+        batch(&[dir.to_str().unwrap(), "-o", o.to_str().unwrap()]);
+        std::fs::read_to_string(&o).unwrap()
+    };
+    let mut partial: String = full.lines().take(2).map(|l| format!("{l}\n")).collect();
+    partial.push_str("{\"id\":\"torn");
+    std::fs::write(&out, partial).unwrap();
+    batch(&[
+        dir.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--resume",
+    ]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    let unique: BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), 6, "{ids:?}");
+    assert_eq!(unique.len(), 6);
+}
+
+#[test]
+fn shards_split_the_incidents_and_merge_by_concatenation() {
+    let dir = incident_dir("shards");
+    let mut all = BTreeSet::new();
+    for i in 0..3 {
+        let out = dir.join(format!("shard{i}.jsonl"));
+        let shard = format!("{i}/3");
+        batch(&[
+            dir.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--shard",
+            &shard,
+        ]);
+        for r in lines(&out) {
+            assert!(
+                all.insert(r["id"].as_str().unwrap().to_string()),
+                "in two shards"
+            );
+        }
+    }
+    assert_eq!(all.len(), 6);
+    // The Kubernetes Indexed Job environment selects the same slice as --shard.
+    let a = dir.join("k8s.jsonl");
+    let o = Command::cargo_bin("wgtrace")
+        .unwrap()
+        .args([
+            "batch",
+            dir.to_str().unwrap(),
+            "-o",
+            a.to_str().unwrap(),
+            "--shards",
+            "3",
+        ])
+        .env("JOB_COMPLETION_INDEX", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.code().is_some());
+    assert_eq!(
+        std::fs::read_to_string(&a).unwrap(),
+        std::fs::read_to_string(dir.join("shard1.jsonl")).unwrap()
+    );
+}
+
+#[test]
+fn manifests_csv_and_json_lines() {
+    let dir = incident_dir("manifest");
+    let csv = dir.join("incidents.csv");
+    std::fs::write(
+        &csv,
+        "id,a,b\nt1,healthy/vps.pcap,healthy/laptop.pcap\nt2,wrong-key/vps.pcap,wrong-key/laptop.pcap\n",
+    )
+    .unwrap();
+    let o = batch(&[csv.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "t2 has problems");
+    let rows: Vec<Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["verdict"], "healthy");
+    let jl = dir.join("incidents.jsonl");
+    std::fs::write(&jl, "{\"id\":\"x\",\"captures\":[\"missing.pcap\"]}\n").unwrap();
+    let o = batch(&[jl.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let row: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(row["error"].as_str().unwrap().contains("missing.pcap"));
+}
