@@ -86,7 +86,7 @@ fn size_test(packets: &[SentPacket]) -> Option<Blackhole> {
         if p >= P_MAX {
             continue;
         }
-        let better = best.as_ref().map_or(true, |b| p < b.test.p_value);
+        let better = best.as_ref().is_none_or(|b| p < b.test.p_value);
         if better {
             best = Some(Blackhole {
                 threshold_ip: t,
