@@ -2,7 +2,6 @@
 
 use crate::decode::{Counter, PacketKind, PacketRecord, PeerIndex};
 use serde::Serialize;
-use std::collections::HashMap;
 
 /// The identity of one message, the same in both captures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,81 +92,183 @@ impl MsgKey {
     }
 }
 
-/// One message of a capture, counted once however often the capture recorded it.
-#[derive(Clone, Copy, Debug)]
-pub struct Message {
-    /// Identity.
-    pub key: MsgKey,
-    /// Index of its first record.
-    pub rec: usize,
-}
-
-/// The messages of one capture, by identity.
-#[derive(Clone, Debug, Default)]
-pub struct MessageIndex {
-    /// Messages in capture order.
-    pub messages: Vec<Message>,
-    /// Identity -> position in `messages`.
-    pub by_key: HashMap<MsgKey, usize>,
-    /// Records dropped as copies of an earlier one.
-    pub duplicates: u64,
-}
+/// `partner` value of a record that matched nothing (or is not a message).
+pub const NO_PARTNER: u32 = u32::MAX;
+/// `partner` value of a record that repeats an earlier message of its own capture.
+pub const DUPLICATE: u32 = u32::MAX - 1;
 
 /// Two copies of the same UDP payload closer than this are one packet recorded twice.
 const UDP_DUP_NS: i64 = 5_000_000;
 
-/// Indexes the WireGuard and UDP messages of a capture; duplicates (`-i any`) count once.
-pub fn index_messages(records: &[PacketRecord]) -> MessageIndex {
-    let mut idx = MessageIndex::default();
+/// The message keys of one capture, for a sort-merge join: each entry is
+/// `hash32(key) << 32 | record index`, sorted. Eight bytes per message keep the
+/// join within wgtrace's memory budget; equal hashes are told apart by
+/// comparing the full keys, recomputed from the records.
+pub(crate) struct Keys {
+    sorted: Vec<u64>,
+    /// Repetition number of non-WireGuard UDP payloads (part of their key).
+    udp_nth: rustc_hash::FxHashMap<u32, u32>,
+}
+
+/// The identity of a record, if it is a message.
+pub(crate) fn msg_key(r: &PacketRecord, udp_nth: Option<u32>) -> Option<MsgKey> {
+    Some(match r.kind {
+        PacketKind::WgInitiation { sender, ephemeral } => MsgKey::Initiation { sender, ephemeral },
+        PacketKind::WgResponse {
+            sender,
+            receiver,
+            ephemeral,
+        } => MsgKey::Response {
+            sender,
+            receiver,
+            ephemeral,
+        },
+        PacketKind::WgCookieReply { receiver } => MsgKey::Cookie {
+            receiver,
+            len: r.udp_len,
+        },
+        PacketKind::WgTransport { receiver, counter } => MsgKey::Transport { receiver, counter },
+        PacketKind::Udp { payload_hash } => MsgKey::Udp {
+            hash: payload_hash,
+            len: r.udp_len,
+            nth: udp_nth?,
+        },
+        _ => return None,
+    })
+}
+
+fn hash32(k: &MsgKey) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    k.hash(&mut h);
+    // FxHash mixes into the high bits.
+    h.finish() >> 32
+}
+
+impl Keys {
+    fn key(&self, records: &[PacketRecord], rec: u32) -> Option<MsgKey> {
+        let r = records.get(rec as usize)?;
+        msg_key(r, self.udp_nth.get(&rec).copied())
+    }
+}
+
+/// Builds the sorted keys of a capture and marks its duplicates in `partner`
+/// (a message recorded twice, as `tcpdump -i any` does, counts once).
+/// Returns the keys and the number of duplicates.
+pub(crate) fn index(records: &[PacketRecord], partner: &mut [u32]) -> (Keys, u64) {
+    let mut udp_nth = rustc_hash::FxHashMap::default();
     // (hash, len) -> (occurrences so far, time of the last one)
-    let mut udp_seen: HashMap<(u64, u16), (u32, i64)> = HashMap::new();
+    let mut udp_seen: rustc_hash::FxHashMap<(u64, u16), (u32, i64)> = Default::default();
+    let mut duplicates = 0;
+    let mut sorted: Vec<u64> = Vec::new();
     for (i, r) in records.iter().enumerate() {
-        let key = match r.kind {
-            PacketKind::WgInitiation { sender, ephemeral } => {
-                MsgKey::Initiation { sender, ephemeral }
-            }
-            PacketKind::WgResponse {
-                sender,
-                receiver,
-                ephemeral,
-            } => MsgKey::Response {
-                sender,
-                receiver,
-                ephemeral,
-            },
-            PacketKind::WgCookieReply { receiver } => MsgKey::Cookie {
-                receiver,
-                len: r.udp_len,
-            },
-            PacketKind::WgTransport { receiver, counter } => {
-                MsgKey::Transport { receiver, counter }
-            }
+        let nth = match r.kind {
             PacketKind::Udp { payload_hash } => {
                 let e = udp_seen
                     .entry((payload_hash, r.udp_len))
                     .or_insert((0, i64::MIN));
                 if e.1 != i64::MIN && r.ts.0.saturating_sub(e.1) < UDP_DUP_NS {
-                    idx.duplicates += 1;
                     e.1 = r.ts.0;
+                    duplicates += 1;
+                    if let Some(p) = partner.get_mut(i) {
+                        *p = DUPLICATE;
+                    }
                     continue;
                 }
-                let nth = e.0;
+                let n = e.0;
                 e.0 += 1;
                 e.1 = r.ts.0;
-                MsgKey::Udp {
-                    hash: payload_hash,
-                    len: r.udp_len,
-                    nth,
+                udp_nth.insert(i as u32, n);
+                Some(n)
+            }
+            _ => None,
+        };
+        if let Some(k) = msg_key(r, nth) {
+            sorted.push(hash32(&k) << 32 | i as u64);
+        }
+    }
+    {
+        use rayon::slice::ParallelSliceMut;
+        sorted.par_sort_unstable();
+    }
+    let keys = Keys { sorted, udp_nth };
+    // Equal keys sit in runs of equal hashes; the first record of each key stays.
+    let mut start = 0;
+    while start < keys.sorted.len() {
+        let h = keys.sorted[start] >> 32;
+        let end = keys.sorted[start..]
+            .iter()
+            .position(|e| e >> 32 != h)
+            .map_or(keys.sorted.len(), |n| start + n);
+        if end - start > 1 {
+            for j in start + 1..end {
+                let rj = keys.sorted[j] as u32;
+                let kj = keys.key(records, rj);
+                let repeat = keys.sorted[start..j].iter().any(|&e| {
+                    partner.get(e as u32 as usize) != Some(&DUPLICATE)
+                        && keys.key(records, e as u32) == kj
+                });
+                if repeat {
+                    duplicates += 1;
+                    if let Some(p) = partner.get_mut(rj as usize) {
+                        *p = DUPLICATE;
+                    }
                 }
             }
-            _ => continue,
-        };
-        if idx.by_key.contains_key(&key) {
-            idx.duplicates += 1;
+        }
+        start = end;
+    }
+    (keys, duplicates)
+}
+
+/// Joins the keys of two captures: sets `partner[0][i] = j` and `partner[1][j] = i`
+/// for every message present in both. Returns the number of matched messages.
+pub(crate) fn join(
+    records: [&[PacketRecord]; 2],
+    keys: [&Keys; 2],
+    partner: &mut [Vec<u32>; 2],
+) -> u64 {
+    let (ka, kb) = (&keys[0].sorted, &keys[1].sorted);
+    let (mut i, mut j, mut matched) = (0, 0, 0);
+    while i < ka.len() && j < kb.len() {
+        let (ha, hb) = (ka[i] >> 32, kb[j] >> 32);
+        if ha < hb {
+            i += 1;
             continue;
         }
-        idx.by_key.insert(key, idx.messages.len());
-        idx.messages.push(Message { key, rec: i });
+        if hb < ha {
+            j += 1;
+            continue;
+        }
+        let end_a = ka[i..]
+            .iter()
+            .position(|e| e >> 32 != ha)
+            .map_or(ka.len(), |n| i + n);
+        let end_b = kb[j..]
+            .iter()
+            .position(|e| e >> 32 != hb)
+            .map_or(kb.len(), |n| j + n);
+        for &ea in &ka[i..end_a] {
+            let ra = ea as u32;
+            if partner[0].get(ra as usize) != Some(&NO_PARTNER) {
+                continue;
+            }
+            let key_a = keys[0].key(records[0], ra);
+            for &eb in &kb[j..end_b] {
+                let rb = eb as u32;
+                if partner[1].get(rb as usize) != Some(&NO_PARTNER) {
+                    continue;
+                }
+                if key_a.is_some() && keys[1].key(records[1], rb) == key_a {
+                    partner[0][ra as usize] = rb;
+                    partner[1][rb as usize] = ra;
+                    matched += 1;
+                    break;
+                }
+            }
+        }
+        i = end_a;
+        j = end_b;
     }
-    idx
+    matched
 }

@@ -8,12 +8,13 @@
 
 mod key;
 
-pub use key::{index_messages, Message, MessageIndex, MsgClass, MsgKey};
+pub use key::{MsgClass, MsgKey, DUPLICATE, NO_PARTNER};
 
 use crate::capture::{FrameNo, Timestamp};
 use crate::decode::{DecodedCapture, Endpoint, EndpointId, Flags, PacketRecord};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 /// One of the two captures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -100,8 +101,6 @@ pub struct SentPacket {
     pub fragmented: bool,
     /// IPv6 underlay.
     pub v6: bool,
-    /// WireGuard identity (receiver, counter) of a transport message.
-    pub wg: Option<(u32, u64)>,
 }
 
 /// What one side sent the other.
@@ -125,9 +124,6 @@ pub struct Direction {
     pub hops: Vec<u8>,
     /// UDP payload size -> counts.
     pub by_size: BTreeMap<u16, SizeCount>,
-    /// Every packet counted in `sent`, in send order.
-    #[serde(skip)]
-    pub packets: Vec<SentPacket>,
 }
 
 impl Direction {
@@ -205,14 +201,62 @@ pub struct Correlation {
     pub unexplained: [Unexplained; 2],
     /// Matched messages.
     pub matched: u64,
+    /// Per record of A and of B: the index of the same message in the other
+    /// capture, [`NO_PARTNER`] or [`DUPLICATE`]. Four bytes a packet: the
+    /// per-packet outcome lives here rather than in a list of sent packets.
+    #[serde(skip)]
+    pub partner: [Vec<u32>; 2],
+    /// Per record of A and of B: its [`Role`], as a byte.
+    #[serde(skip)]
+    pub role: [Vec<u8>; 2],
 }
 
-/// A matched message: record indexes in A and B.
-#[derive(Clone, Copy, Debug)]
-struct Pair {
-    a: usize,
-    b: usize,
-    sender: Option<Side>,
+/// What a record is in the correlation (stored as a byte per record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Role {
+    /// Not a message, received, or not attributable.
+    Other = 0,
+    /// Sent by this capture's host while the far capture ran, and seen there.
+    Delivered = 1,
+    /// Sent by this capture's host while the far capture ran, never seen there.
+    Missing = 2,
+    /// Sent while the far capture was not running.
+    OutsideWindow = 3,
+}
+
+impl Correlation {
+    /// The packets `side` sent inside the far capture's window, in capture
+    /// order, with what became of each; computed on demand from the records.
+    pub fn sent_packets<'a>(
+        &'a self,
+        side: Side,
+        caps: [&'a DecodedCapture; 2],
+    ) -> impl Iterator<Item = SentPacket> + 'a {
+        let far = &caps[side.other().idx()].records;
+        caps[side.idx()]
+            .records
+            .iter()
+            .zip(self.role[side.idx()].iter().zip(&self.partner[side.idx()]))
+            .filter(|(_, (role, _))| {
+                **role == Role::Delivered as u8 || **role == Role::Missing as u8
+            })
+            .map(move |(r, (role, p))| SentPacket {
+                class: MsgClass::of(&r.kind),
+                ts: r.ts,
+                frame: r.frame,
+                received: if *role == Role::Delivered as u8 {
+                    far.get(*p as usize).map(|x| x.frame)
+                } else {
+                    None
+                },
+                udp_len: r.udp_len,
+                ip_len: r.ip_len,
+                df: r.flags.has(Flags::DF),
+                fragmented: r.flags.has(Flags::FIRST_FRAGMENT),
+                v6: r.flags.has(Flags::IPV6),
+            })
+    }
 }
 
 const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
@@ -249,42 +293,40 @@ pub fn looks_locally_sent(r: &PacketRecord) -> bool {
 /// Correlates two decoded captures of the same tunnel.
 pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let caps = [a, b];
-    let ia = index_messages(&a.records);
-    let ib = index_messages(&b.records);
-    let duplicates = [ia.duplicates, ib.duplicates];
-
-    // 1. Pairs, sender from TTL.
-    let mut pairs: Vec<Pair> = Vec::new();
-    let mut matched_a: HashSet<usize> = HashSet::new();
-    let mut matched_b: HashSet<usize> = HashSet::new();
-    for m in &ia.messages {
-        if let Some(&j) = ib.by_key.get(&m.key) {
-            let Some(mb) = ib.messages.get(j) else {
-                continue;
-            };
-            let (Some(ra), Some(rb)) = (a.records.get(m.rec), b.records.get(mb.rec)) else {
-                continue;
-            };
-            let sender = match ra.ttl.cmp(&rb.ttl) {
-                std::cmp::Ordering::Greater => Some(Side::A),
-                std::cmp::Ordering::Less => Some(Side::B),
-                std::cmp::Ordering::Equal => None,
-            };
-            pairs.push(Pair {
-                a: m.rec,
-                b: mb.rec,
-                sender,
-            });
-            matched_a.insert(m.rec);
-            matched_b.insert(mb.rec);
-        }
+    let mut partner = [
+        vec![NO_PARTNER; a.records.len()],
+        vec![NO_PARTNER; b.records.len()],
+    ];
+    // 1. Sort-merge join on message identity; the keys are dropped right after.
+    let matched;
+    let duplicates;
+    {
+        let (ka, da) = key::index(&a.records, &mut partner[0]);
+        let (kb, db) = key::index(&b.records, &mut partner[1]);
+        duplicates = [da, db];
+        matched = key::join([&a.records, &b.records], [&ka, &kb], &mut partner);
     }
+    let pairs = |partner: &[Vec<u32>; 2]| -> Vec<(u32, u32)> {
+        partner[0]
+            .iter()
+            .enumerate()
+            .filter(|(_, &j)| j < DUPLICATE)
+            .map(|(i, &j)| (i as u32, j))
+            .collect()
+    };
+    // Matched pairs (A record, B record): 8 bytes a matched message, for this function only.
+    let matched_pairs = pairs(&partner);
+    let rec = |s: Side, i: u32| &caps[s.idx()].records[i as usize];
+    let ttl_sender = |i: u32, j: u32| match rec(Side::A, i).ttl.cmp(&rec(Side::B, j).ttl) {
+        std::cmp::Ordering::Greater => Some(Side::A),
+        std::cmp::Ordering::Less => Some(Side::B),
+        std::cmp::Ordering::Equal => None,
+    };
 
-    // 2. Local endpoints from decided pairs; then decide ties.
-    let mut local: [HashSet<EndpointId>; 2] = [HashSet::new(), HashSet::new()];
-    for p in &pairs {
-        if let Some(s) = p.sender {
-            let (ra, rb) = (&a.records[p.a], &b.records[p.b]);
+    // 2. Local endpoints from TTL-decided pairs; then decide ties.
+    let mut local: [HashSet<EndpointId>; 2] = Default::default();
+    let learn =
+        |local: &mut [HashSet<EndpointId>; 2], s: Side, ra: &PacketRecord, rb: &PacketRecord| {
             match s {
                 Side::A => {
                     local[0].insert(ra.src);
@@ -295,54 +337,52 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                     local[0].insert(ra.dst);
                 }
             }
+        };
+    for &(i, j) in &matched_pairs {
+        if let Some(s) = ttl_sender(i, j) {
+            learn(&mut local, s, rec(Side::A, i), rec(Side::B, j));
         }
     }
-    let provisional = provisional_offset(&pairs, a, b);
-    for p in &mut pairs {
-        if p.sender.is_some() {
-            continue;
-        }
-        let (ra, rb) = (&a.records[p.a], &b.records[p.b]);
-        p.sender = Some(
-            if local[0].contains(&ra.src) || local[1].contains(&rb.dst) {
-                Side::A
-            } else if local[1].contains(&rb.src) || local[0].contains(&ra.dst) {
-                Side::B
-            } else if ra.flags.has(Flags::OUTGOING) || rb.flags.has(Flags::INCOMING) {
-                Side::A
-            } else if rb.flags.has(Flags::OUTGOING) || ra.flags.has(Flags::INCOMING) {
-                Side::B
-            } else if ra.ts.0 + provisional <= rb.ts.0 {
-                Side::A
-            } else {
-                Side::B
-            },
-        );
-    }
-    for p in &pairs {
-        let (ra, rb) = (&a.records[p.a], &b.records[p.b]);
-        match p.sender {
-            Some(Side::A) => {
-                local[0].insert(ra.src);
-                local[1].insert(rb.dst);
-            }
-            Some(Side::B) => {
-                local[1].insert(rb.src);
-                local[0].insert(ra.dst);
-            }
-            None => {}
-        }
+    let provisional = provisional_offset(&matched_pairs, ttl_sender, a, b);
+    let senders: Vec<Side> = matched_pairs
+        .iter()
+        .map(|&(i, j)| {
+            let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
+            ttl_sender(i, j).unwrap_or(
+                if local[0].contains(&ra.src) || local[1].contains(&rb.dst) {
+                    Side::A
+                } else if local[1].contains(&rb.src) || local[0].contains(&ra.dst) {
+                    Side::B
+                } else if ra.flags.has(Flags::OUTGOING) || rb.flags.has(Flags::INCOMING) {
+                    Side::A
+                } else if rb.flags.has(Flags::OUTGOING) || ra.flags.has(Flags::INCOMING) {
+                    Side::B
+                } else if ra.ts.0 + provisional <= rb.ts.0 {
+                    Side::A
+                } else {
+                    Side::B
+                },
+            )
+        })
+        .collect();
+    let decided = || {
+        matched_pairs
+            .iter()
+            .zip(&senders)
+            .map(|(&(i, j), &s)| (i, j, s))
+    };
+    for (i, j, s) in decided() {
+        learn(&mut local, s, rec(Side::A, i), rec(Side::B, j));
     }
 
     // 3. Clock.
     let mut d_ab: Vec<i64> = Vec::new();
     let mut d_ba: Vec<i64> = Vec::new();
-    for p in &pairs {
-        let (ta, tb) = (a.records[p.a].ts.0, b.records[p.b].ts.0);
-        match p.sender {
-            Some(Side::A) => d_ab.push(tb - ta),
-            Some(Side::B) => d_ba.push(ta - tb),
-            None => {}
+    for (i, j, s) in decided() {
+        let (ta, tb) = (rec(Side::A, i).ts.0, rec(Side::B, j).ts.0);
+        match s {
+            Side::A => d_ab.push(tb - ta),
+            Side::B => d_ba.push(ta - tb),
         }
     }
     let min_ab = d_ab.iter().copied().min();
@@ -363,6 +403,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         bracketed: min_ab.is_some() && min_ba.is_some(),
         samples,
     };
+    drop((d_ab, d_ba));
     // Worst delay seen each way, as a margin at the window's edges.
     let margin_ab = max_ab.map_or(0, |m| m - offset).max(0) + 5_000_000;
     let margin_ba = max_ba.map_or(0, |m| m + offset).max(0) + 5_000_000;
@@ -397,18 +438,17 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     // Known (src, dst) pairs of matched traffic in each capture, sent or received.
     let mut sent_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
     let mut recv_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
-    for p in &pairs {
-        let (ra, rb) = (&a.records[p.a], &b.records[p.b]);
-        match p.sender {
-            Some(Side::A) => {
+    for (i, j, s) in decided() {
+        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
+        match s {
+            Side::A => {
                 sent_pairs[0].insert((ra.src, ra.dst));
                 recv_pairs[1].insert((rb.src, rb.dst));
             }
-            Some(Side::B) => {
+            Side::B => {
                 sent_pairs[1].insert((rb.src, rb.dst));
                 recv_pairs[0].insert((ra.src, ra.dst));
             }
-            None => {}
         }
     }
 
@@ -424,27 +464,31 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         outside_window: 0,
         hops: Vec::new(),
         by_size: BTreeMap::new(),
-        packets: Vec::new(),
     };
     let mut dirs = [mk(Side::A), mk(Side::B)];
+    let mut role = [
+        vec![Role::Other as u8; a.records.len()],
+        vec![Role::Other as u8; b.records.len()],
+    ];
     let mut nat: Vec<NatMapping> = Vec::new();
-    let mut nat_of: HashMap<(Side, [EndpointId; 4]), usize> = HashMap::new();
-    for p in &pairs {
-        let Some(s) = p.sender else { continue };
-        let (rs, rr) = match s {
-            Side::A => (&a.records[p.a], &b.records[p.b]),
-            Side::B => (&b.records[p.b], &a.records[p.a]),
+    let mut nat_of: HashMap<(Side, [EndpointId; 4]), usize> = HashMap::default();
+    for (i, j, s) in decided() {
+        let (si, ri) = match s {
+            Side::A => (i, j),
+            Side::B => (j, i),
         };
+        let (rs, rr) = (rec(s, si), rec(s.other(), ri));
         let d = &mut dirs[s.idx()];
         let hop = rs.ttl.saturating_sub(rr.ttl);
         if !d.hops.contains(&hop) {
             d.hops.push(hop);
         }
         // The receiver saw it, so its capture was running: delivered.
-        push_sent(d, rs, Some(rr.frame));
+        count_sent(d, rs, true);
+        role[s.idx()][si as usize] = Role::Delivered as u8;
         let (se, re) = (&caps[s.idx()].endpoints, &caps[s.other().idx()].endpoints);
         let k = (s, [rs.src, rs.dst, rr.src, rr.dst]);
-        let i = *nat_of.entry(k).or_insert_with(|| {
+        let n = *nat_of.entry(k).or_insert_with(|| {
             nat.push(NatMapping {
                 from_side: s,
                 from: names[s.idx()].clone(),
@@ -456,27 +500,29 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
             });
             nat.len() - 1
         });
-        if let Some(m) = nat.get_mut(i) {
+        if let Some(m) = nat.get_mut(n) {
             m.packets += 1;
         }
     }
+    drop((matched_pairs, senders));
 
     // Unmatched messages: sent and lost, or received without a sent copy.
     let mut unexplained: [Unexplained; 2] = Default::default();
-    for (side, (idx, matched)) in [(Side::A, (&ia, &matched_a)), (Side::B, (&ib, &matched_b))] {
+    for side in [Side::A, Side::B] {
         let cap = caps[side.idx()];
         let any_sent = !sent_pairs[side.idx()].is_empty();
-        for m in &idx.messages {
-            if matched.contains(&m.rec) {
+        for (i, r) in cap.records.iter().enumerate() {
+            if partner[side.idx()][i] != NO_PARTNER {
                 continue;
             }
-            let Some(r) = cap.records.get(m.rec) else {
+            let class = MsgClass::of(&r.kind);
+            if class == MsgClass::Other {
                 continue;
-            };
+            }
             let pair = (r.src, r.dst);
             let sent = sent_pairs[side.idx()].contains(&pair)
                 || (!any_sent
-                    && m.key.class() != MsgClass::Udp
+                    && class != MsgClass::Udp
                     && (local[side.idx()].contains(&r.src) || looks_locally_sent(r)));
             if sent {
                 let margin = if side == Side::A {
@@ -488,9 +534,11 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                     recv_span_for(side).is_some_and(|(f, l)| r.ts.0 >= f && r.ts.0 + margin <= l);
                 let d = &mut dirs[side.idx()];
                 if in_window {
-                    push_sent(d, r, None);
+                    count_sent(d, r, false);
+                    role[side.idx()][i] = Role::Missing as u8;
                 } else {
                     d.outside_window += 1;
+                    role[side.idx()][i] = Role::OutsideWindow as u8;
                 }
             } else if recv_pairs[side.idx()].contains(&pair) {
                 // Received here; did the sender's capture run when it was sent?
@@ -516,7 +564,6 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         }
     }
     for d in &mut dirs {
-        d.packets.sort_by_key(|p| (p.ts, p.frame));
         d.hops.sort_unstable();
     }
     nat.sort_by(|x, y| {
@@ -545,34 +592,17 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         local: local_eps,
         duplicates,
         unexplained,
-        matched: pairs.len() as u64,
+        matched,
+        partner,
+        role,
     }
 }
 
-fn push_sent(d: &mut Direction, r: &PacketRecord, received: Option<FrameNo>) {
-    let class = MsgClass::of(&r.kind);
-    let wg = match r.kind {
-        crate::decode::PacketKind::WgTransport { receiver, counter } => {
-            Some((receiver.0, counter.0))
-        }
-        _ => None,
-    };
-    d.packets.push(SentPacket {
-        class,
-        ts: r.ts,
-        frame: r.frame,
-        received,
-        udp_len: r.udp_len,
-        ip_len: r.ip_len,
-        df: r.flags.has(Flags::DF),
-        fragmented: r.flags.has(Flags::FIRST_FRAGMENT),
-        v6: r.flags.has(Flags::IPV6),
-        wg,
-    });
+fn count_sent(d: &mut Direction, r: &PacketRecord, delivered: bool) {
     d.sent += 1;
     let e = d.by_size.entry(r.udp_len).or_default();
     e.ip_len = e.ip_len.max(r.ip_len);
-    if received.is_some() {
+    if delivered {
         d.delivered += 1;
         e.delivered += 1;
     } else {
@@ -582,12 +612,18 @@ fn push_sent(d: &mut Direction, r: &PacketRecord, received: Option<FrameNo>) {
 }
 
 /// Offset guess from TTL-decided pairs only (used to break TTL ties).
-fn provisional_offset(pairs: &[Pair], a: &DecodedCapture, b: &DecodedCapture) -> i64 {
+fn provisional_offset(
+    pairs: &[(u32, u32)],
+    ttl_sender: impl Fn(u32, u32) -> Option<Side>,
+    a: &DecodedCapture,
+    b: &DecodedCapture,
+) -> i64 {
+    let t = |c: &DecodedCapture, i: u32| c.records.get(i as usize).map_or(0, |r| r.ts.0);
     let mut min_ab: Option<i64> = None;
     let mut min_ba: Option<i64> = None;
-    for p in pairs {
-        let (ta, tb) = (a.records[p.a].ts.0, b.records[p.b].ts.0);
-        match p.sender {
+    for &(i, j) in pairs {
+        let (ta, tb) = (t(a, i), t(b, j));
+        match ttl_sender(i, j) {
             Some(Side::A) => min_ab = Some(min_ab.map_or(tb - ta, |m| m.min(tb - ta))),
             Some(Side::B) => min_ba = Some(min_ba.map_or(ta - tb, |m| m.min(ta - tb))),
             None => {}
@@ -597,13 +633,11 @@ fn provisional_offset(pairs: &[Pair], a: &DecodedCapture, b: &DecodedCapture) ->
         (Some(x), Some(y)) => (x - y) / 2,
         (Some(x), None) => x,
         (None, Some(y)) => -y,
-        (None, None) => {
-            // Nothing decided: assume the first matched packet went out first.
-            pairs
-                .iter()
-                .map(|p| b.records[p.b].ts.0 - a.records[p.a].ts.0)
-                .min_by_key(|d| d.abs())
-                .unwrap_or(0)
-        }
+        // Nothing decided: assume the first matched packet went out first.
+        (None, None) => pairs
+            .iter()
+            .map(|&(i, j)| t(b, j) - t(a, i))
+            .min_by_key(|d| d.abs())
+            .unwrap_or(0),
     }
 }

@@ -93,7 +93,11 @@ pub fn decode_capture(input: Input) -> Result<DecodedCapture, CaptureError> {
     let mut endpoints = Endpoints::default();
     let info = read_frames(input, |frames| {
         let decoded: Vec<Decoded> = frames.par_iter().map(decode_frame).collect();
-        records.reserve(decoded.len());
+        // Grow by a quarter rather than doubling: records are most of what
+        // wgtrace allocates, and doubling would leave up to half unused.
+        if records.capacity() - records.len() < decoded.len() {
+            records.reserve_exact(decoded.len().max(records.len() / 4));
+        }
         for d in decoded {
             let mut r = d.record;
             if let Some((s, t)) = d.endpoints {

@@ -13,10 +13,10 @@ pub use finding::{
 };
 
 use crate::capture::FrameNo;
-use crate::correlate::{looks_locally_sent, Correlation, Direction, MsgClass, SentPacket, Side};
+use crate::correlate::{looks_locally_sent, Correlation, Direction, SentPacket, Side};
 use crate::decode::{DecodedCapture, Endpoint, PacketKind};
 use crate::flow::{CaptureFacts, MartianReason, PmtuSignal};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
 
 /// One capture with its facts and display name.
@@ -57,48 +57,44 @@ struct Blackhole {
 }
 
 /// Finds the size threshold that best explains the losses of a direction.
-fn size_test(packets: &[SentPacket]) -> Option<Blackhole> {
-    let eligible: Vec<&SentPacket> = packets.iter().filter(|p| !p.fragmented).collect();
-    let mut lost_sizes: Vec<u32> = eligible
-        .iter()
-        .filter(|p| p.received.is_none())
-        .map(|p| p.ip_len)
-        .collect();
-    lost_sizes.sort_unstable();
-    lost_sizes.dedup();
+///
+/// Packets are first counted by IP size (fragmented ones left out: their
+/// size is not what crossed the path), so each candidate threshold costs one
+/// pass over the distinct sizes, not over the packets.
+fn size_test(packets: impl Iterator<Item = SentPacket>) -> Option<Blackhole> {
+    let mut by_size: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for p in packets.filter(|p| !p.fragmented) {
+        let e = by_size.entry(p.ip_len).or_default();
+        e.0 += 1;
+        e.1 += u64::from(p.received.is_none());
+    }
+    let (total_sent, total_lost) = by_size
+        .values()
+        .fold((0, 0), |(s, l), (a, b)| (s + a, l + b));
     let mut best: Option<Blackhole> = None;
-    for &t in &lost_sizes {
-        let (mut sa, mut la, mut sb, mut lb) = (0u64, 0u64, 0u64, 0u64);
-        for p in &eligible {
-            let lost = p.received.is_none();
-            if p.ip_len >= t {
-                sa += 1;
-                la += u64::from(lost);
-            } else {
-                sb += 1;
-                lb += u64::from(lost);
+    // Walk thresholds from the smallest size up, keeping the counts below.
+    let (mut sb, mut lb) = (0u64, 0u64);
+    for (&t, &(sent, lost)) in &by_size {
+        if lost > 0 {
+            let (sa, la) = (total_sent - sb, total_lost - lb);
+            if la >= MIN_BIG_LOST && la * 10 >= sa * 9 && lb * 5 <= sb {
+                let p = stats::fisher_greater(la, sa, lb, sb);
+                if p < P_MAX && best.as_ref().is_none_or(|b| p < b.test.p_value) {
+                    best = Some(Blackhole {
+                        threshold_ip: t,
+                        test: SizeTest {
+                            sent_above: sa,
+                            lost_above: la,
+                            sent_below: sb,
+                            lost_below: lb,
+                            p_value: p,
+                        },
+                    });
+                }
             }
         }
-        if la < MIN_BIG_LOST || la * 10 < sa * 9 || lb * 5 > sb {
-            continue;
-        }
-        let p = stats::fisher_greater(la, sa, lb, sb);
-        if p >= P_MAX {
-            continue;
-        }
-        let better = best.as_ref().is_none_or(|b| p < b.test.p_value);
-        if better {
-            best = Some(Blackhole {
-                threshold_ip: t,
-                test: SizeTest {
-                    sent_above: sa,
-                    lost_above: la,
-                    sent_below: sb,
-                    lost_below: lb,
-                    p_value: p,
-                },
-            });
-        }
+        sb += sent;
+        lb += lost;
     }
     best
 }
@@ -142,8 +138,8 @@ fn mtu_fix(path_mtu_min: u32, v: IpVersion, upper: u32, basis: &str) -> String {
     )
 }
 
-fn underlay(packets: &[SentPacket]) -> IpVersion {
-    if packets.iter().any(|p| p.v6) {
+fn underlay(mut packets: impl Iterator<Item = SentPacket>) -> IpVersion {
+    if packets.any(|p| p.v6) {
         IpVersion::Ipv6
     } else {
         IpVersion::Ipv4
@@ -160,13 +156,14 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         let receiver = caps[s.other().idx()];
         let local = &c.local[s.idx()];
         let signals = signals_for(sender.facts, local);
-        let bh = size_test(&d.packets);
+        // The direction's sent packets, rebuilt from the records for each
+        // question rather than stored: wgtrace's memory stays per record.
+        let sent = || c.sent_packets(s, [caps[0].cap, caps[1].cap]);
+        let bh = size_test(sent());
         let mut explained: HashSet<FrameNo> = HashSet::new();
-        let v = underlay(&d.packets);
-        let big_lost: Vec<&SentPacket> = match &bh {
-            Some(b) => d
-                .packets
-                .iter()
+        let v = underlay(sent());
+        let big_lost: Vec<SentPacket> = match &bh {
+            Some(b) => sent()
                 .filter(|p| p.received.is_none() && !p.fragmented && p.ip_len >= b.threshold_ip)
                 .collect(),
             None => Vec::new(),
@@ -183,9 +180,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     ip: b.threshold_ip,
                     udp: 0,
                 });
-            let largest = d
-                .packets
-                .iter()
+            let largest = sent()
                 .filter(|p| p.received.is_some() && !p.fragmented && p.ip_len < b.threshold_ip)
                 .max_by_key(|p| p.ip_len)
                 .map(|p| WireSize {
@@ -304,23 +299,22 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 .filter(|m| *m > 0)
                 .min()
                 .unwrap_or(0);
-            let after: Vec<&SentPacket> = d.packets.iter().filter(|p| p.ts > first_ts).collect();
-            let fragmented_after = after.iter().filter(|p| p.fragmented).count() as u64;
-            let too_big: Vec<&&SentPacket> = after
-                .iter()
-                .filter(|p| mtu > 0 && !p.fragmented && p.ip_len > mtu)
-                .collect();
-            for p in &d.packets {
+            let fragmented_after =
+                sent().filter(|p| p.ts > first_ts && p.fragmented).count() as u64;
+            let too_big = sent()
+                .filter(|p| p.ts > first_ts && mtu > 0 && !p.fragmented && p.ip_len > mtu)
+                .count();
+            for p in sent() {
                 if p.received.is_none() && mtu > 0 && !p.fragmented && p.ip_len > mtu {
                     explained.insert(p.frame);
                 }
             }
-            let severity = if too_big.is_empty() {
+            let severity = if too_big == 0 {
                 Severity::Info
             } else {
                 Severity::Warning
             };
-            let tail = if too_big.is_empty() {
+            let tail = if too_big == 0 {
                 format!(
                     "later packets were {} (fragmented: {fragmented_after}).",
                     if fragmented_after > 0 {
@@ -332,7 +326,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
             } else {
                 format!(
                     "but {} packets bigger than {mtu} were still sent whole afterwards.",
-                    too_big.len()
+                    too_big
                 )
             };
             out.push(Finding {
@@ -341,7 +335,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     icmp: signals.len() as u64,
                     announced_mtu: mtu,
                     fragmented_after,
-                    too_big_after: too_big.len() as u64,
+                    too_big_after: too_big as u64,
                 },
                 severity,
                 summary: format!(
@@ -351,7 +345,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 ),
                 frames: vec![FrameRefs::new(&d.from, signals.iter().map(|s| s.frame))],
                 filter: Some("icmp.type == 3 && icmp.code == 4 || icmpv6.type == 2".into()),
-                fix: if too_big.is_empty() {
+                fix: if too_big == 0 {
                     None
                 } else {
                     Some(format!(
@@ -364,9 +358,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
             });
         }
         // Loss not explained by size or PMTUD.
-        let unexplained: Vec<&SentPacket> = d
-            .packets
-            .iter()
+        let unexplained: Vec<SentPacket> = sent()
             .filter(|p| p.received.is_none() && !explained.contains(&p.frame))
             .collect();
         if !unexplained.is_empty() {
@@ -943,15 +935,4 @@ pub fn diagnose_single(cap: Capture<'_>) -> Vec<Finding> {
         }
     }
     out
-}
-
-/// Which message classes a direction's losses fall in (for summaries).
-pub fn lost_classes(d: &Direction) -> Vec<(MsgClass, u64)> {
-    let mut m: HashMap<MsgClass, u64> = HashMap::new();
-    for p in d.packets.iter().filter(|p| p.received.is_none()) {
-        *m.entry(p.class).or_default() += 1;
-    }
-    let mut v: Vec<_> = m.into_iter().collect();
-    v.sort();
-    v
 }
