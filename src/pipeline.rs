@@ -62,7 +62,15 @@ pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
             });
         }
     }
-    let facts: Vec<_> = caps.iter().map(facts).collect();
+    // Facts of each capture and the correlation of the pair are independent.
+    let (facts, correlation): (Vec<_>, _) = match caps.as_slice() {
+        [a, b] => {
+            let ((fa, fb), c) =
+                rayon::join(|| rayon::join(|| facts(a), || facts(b)), || correlate(a, b));
+            (vec![fa, fb], Some(c))
+        }
+        _ => (caps.iter().map(facts).collect(), None),
+    };
     let names: Vec<String> = caps.iter().map(file_name).collect();
     let summaries: Vec<CaptureSummary> = caps
         .iter()
@@ -79,14 +87,13 @@ pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
         .zip(&names)
         .map(|((cap, facts), name)| Capture { name, cap, facts })
         .collect();
-    let report = match captures.as_slice() {
-        [a, b] => {
-            let c = correlate(a.cap, b.cap);
-            let findings = diagnose_pair([*a, *b], &c);
-            AnalyzeReport::new(summaries, findings, Some(&c))
+    let report = match (captures.as_slice(), &correlation) {
+        ([a, b], Some(c)) => {
+            let findings = diagnose_pair([*a, *b], c);
+            AnalyzeReport::new(summaries, findings, Some(c))
         }
-        [a, ..] => AnalyzeReport::new(summaries, diagnose_single(*a), None),
-        [] => AnalyzeReport::new(summaries, Vec::new(), None),
+        ([a, ..], _) => AnalyzeReport::new(summaries, diagnose_single(*a), None),
+        ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),
     };
     Ok(Analysis { report, damaged })
 }

@@ -371,8 +371,14 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
             .zip(&senders)
             .map(|(&(i, j), &s)| (i, j, s))
     };
+    let mut last = None;
     for (i, j, s) in decided() {
-        learn(&mut local, s, rec(Side::A, i), rec(Side::B, j));
+        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
+        let here = (s, ra.src, ra.dst, rb.src, rb.dst);
+        if last != Some(here) {
+            learn(&mut local, s, ra, rb);
+            last = Some(here);
+        }
     }
 
     // 3. Clock.
@@ -438,8 +444,15 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     // Known (src, dst) pairs of matched traffic in each capture, sent or received.
     let mut sent_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
     let mut recv_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
+    let mut last = None;
     for (i, j, s) in decided() {
         let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
+        // Consecutive packets mostly share their endpoints: skip re-inserting them.
+        let here = (s, ra.src, ra.dst, rb.src, rb.dst);
+        if last == Some(here) {
+            continue;
+        }
+        last = Some(here);
         match s {
             Side::A => {
                 sent_pairs[0].insert((ra.src, ra.dst));
