@@ -6,7 +6,7 @@
 
 use crate::capture::{FileError, Input};
 use crate::correlate::{correlate, file_name};
-use crate::decode::{decode_capture, DecodedCapture};
+use crate::decode::{decode_capture, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::flow::facts;
 use crate::report::analyze::{AnalyzeReport, CaptureSummary};
@@ -30,12 +30,24 @@ fn decode(path: &Path) -> Result<DecodedCapture, FileError> {
         })
 }
 
-/// Analyses one capture, or two captures of the same tunnel.
+/// How to run the pipeline.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Anonymise every IP address (the same mapping for all captures of the run).
+    pub anonymize: Option<Anonymizer>,
+}
+
+/// Analyses one capture, or two captures of the same tunnel, with default options.
 ///
 /// Fails only when a capture cannot be read at all; damage after the file
 /// header leaves a partial result and is listed in [`Analysis::damaged`].
 pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
-    let caps: Vec<DecodedCapture> = match paths {
+    analyze_files_with(paths, &Options::default())
+}
+
+/// [`analyze_files`] with options.
+pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis, FileError> {
+    let mut caps: Vec<DecodedCapture> = match paths {
         [a] => vec![decode(a)?],
         [a, b] => {
             let (a, b) = rayon::join(|| decode(a), || decode(b));
@@ -53,6 +65,11 @@ pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
             })
         }
     };
+    if let Some(an) = &opts.anonymize {
+        for c in &mut caps {
+            c.anonymize(an);
+        }
+    }
     let mut damaged = Vec::new();
     for (cap, path) in caps.iter().zip(paths) {
         if let Some(d) = &cap.info.damage {

@@ -2,14 +2,14 @@
 
 use super::args::{AnalyzeArgs, AnalyzeFormat};
 use super::output;
-use wgtrace::pipeline::analyze_files;
+use wgtrace::pipeline::{analyze_files_with, Options};
 use wgtrace::report::analyze::Verdict;
 
 /// Runs `analyze`; returns the exit code.
-pub fn run(args: &AnalyzeArgs) -> u8 {
+pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
     let mut paths = vec![args.a.clone()];
     paths.extend(args.b.clone());
-    let analysis = match analyze_files(&paths) {
+    let analysis = match analyze_files_with(&paths, opts) {
         Ok(a) => a,
         Err(e) => {
             output::error(&e.to_string());

@@ -11,6 +11,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
     pub threads: Option<usize>,
 
+    /// Replace every IP address by a prefix-preserving anonymised one (consistent
+    /// across the captures of the run; ports and sizes kept), for tickets.
+    #[arg(long, global = true)]
+    pub anonymize: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

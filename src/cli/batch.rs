@@ -315,9 +315,9 @@ pub fn run<W: Write>(
 }
 
 /// Analyses one incident: its first two captures (or its only one).
-fn analyze_incident(inc: &Incident) -> Result<Value, String> {
+fn analyze_incident(inc: &Incident, opts: &wgtrace::pipeline::Options) -> Result<Value, String> {
     let pair: Vec<PathBuf> = inc.captures.iter().take(2).cloned().collect();
-    let analysis = wgtrace::pipeline::analyze_files(&pair).map_err(|e| e.to_string())?;
+    let analysis = wgtrace::pipeline::analyze_files_with(&pair, opts).map_err(|e| e.to_string())?;
     let mut v = serde_json::to_value(&analysis.report).map_err(|e| e.to_string())?;
     if let Value::Object(m) = &mut v {
         if !analysis.damaged.is_empty() {
@@ -338,7 +338,7 @@ fn analyze_incident(inc: &Incident) -> Result<Value, String> {
 }
 
 /// Runs `batch`; returns the exit code (2 when any incident failed, 1 when any had problems).
-pub fn main(args: &BatchArgs) -> u8 {
+pub fn main(args: &BatchArgs, opts: &wgtrace::pipeline::Options) -> u8 {
     let all = match incidents(&args.source) {
         Ok(list) => list,
         Err(e) => {
@@ -387,12 +387,12 @@ pub fn main(args: &BatchArgs) -> u8 {
             .open(path)
             .and_then(|f| {
                 let mut w = std::io::BufWriter::new(f);
-                run(&todo, chunk, &mut w, analyze_incident)
+                run(&todo, chunk, &mut w, |i| analyze_incident(i, opts))
             }),
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
-            run(&todo, chunk, &mut lock, analyze_incident)
+            run(&todo, chunk, &mut lock, |i| analyze_incident(i, opts))
         }
     };
     let mut summary = match result {

@@ -8,13 +8,16 @@ use wgtrace::flow::facts;
 use wgtrace::report::inspect::{CaptureEntry, InspectReport};
 
 /// Runs `inspect`; returns the exit code.
-pub fn run(args: &InspectArgs) -> u8 {
+pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options) -> u8 {
     let mut failed = false;
     let mut entries = Vec::with_capacity(args.files.len());
     for path in &args.files {
         let decoded = Input::open(path).and_then(decode_capture);
         match decoded {
-            Ok(cap) => {
+            Ok(mut cap) => {
+                if let Some(an) = &opts.anonymize {
+                    cap.anonymize(an);
+                }
                 if let Some(d) = &cap.info.damage {
                     failed = true;
                     output::error(&format!(

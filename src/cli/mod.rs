@@ -35,10 +35,13 @@ pub fn main() -> ExitCode {
             .num_threads(n)
             .build_global();
     }
+    let opts = wgtrace::pipeline::Options {
+        anonymize: args.anonymize.then(wgtrace::decode::Anonymizer::new),
+    };
     let code = match args.command {
-        args::Command::Inspect(a) => inspect::run(&a),
-        args::Command::Analyze(a) => analyze::run(&a),
-        args::Command::Batch(a) => batch::main(&a),
+        args::Command::Inspect(a) => inspect::run(&a, &opts),
+        args::Command::Analyze(a) => analyze::run(&a, &opts),
+        args::Command::Batch(a) => batch::main(&a, &opts),
     };
     ExitCode::from(code)
 }

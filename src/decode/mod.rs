@@ -5,11 +5,13 @@
 //! batch in parallel and interns addresses into a per-capture table, keeping
 //! frame order whatever the number of threads.
 
+mod anonymize;
 mod link;
 mod net;
 mod record;
 pub mod wireguard;
 
+pub use anonymize::Anonymizer;
 pub use link::network_layer;
 pub use record::{
     DecodeIssue, Endpoint, EndpointId, Endpoints, Flags, IcmpError, PacketKind, PacketRecord,
@@ -84,6 +86,22 @@ pub struct DecodedCapture {
     pub records: Vec<PacketRecord>,
     /// The endpoints the records refer to.
     pub endpoints: Endpoints,
+}
+
+impl DecodedCapture {
+    /// Replaces every IP address (endpoints, and the addresses quoted in ICMP
+    /// errors) by its anonymised form; see [`Anonymizer`].
+    pub fn anonymize(&mut self, an: &Anonymizer) {
+        self.endpoints.map_ips(|ip| an.map(ip));
+        for r in &mut self.records {
+            if let PacketKind::IcmpError(e) = &mut r.kind {
+                if let Some(q) = &mut e.quoted {
+                    q.src.ip = an.map(q.src.ip);
+                    q.dst.ip = an.map(q.dst.ip);
+                }
+            }
+        }
+    }
 }
 
 /// Reads and decodes a whole capture (batches decode in parallel on the current rayon pool).

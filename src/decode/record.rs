@@ -65,6 +65,19 @@ impl Endpoints {
         })
     }
 
+    /// Rewrites every address through `f`, which must be one-to-one (ids stay valid).
+    pub fn map_ips(&mut self, f: impl Fn(IpAddr) -> IpAddr) {
+        for e in &mut self.list {
+            e.ip = f(e.ip);
+        }
+        self.index = self
+            .list
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (*e, EndpointId(i as u32)))
+            .collect();
+    }
+
     /// Number of distinct endpoints.
     pub fn len(&self) -> usize {
         self.list.len()

@@ -1,0 +1,108 @@
+//! `--anonymize`: no real address in any output, the same diagnosis, the same
+//! mapping in both captures of a run, subnets kept.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use assert_cmd::Command;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
+}
+
+fn run(args: &[&str], files: &[PathBuf]) -> String {
+    let out = Command::cargo_bin("wgtrace")
+        .unwrap()
+        .args(args)
+        .args(files)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every IPv4 address written in a text.
+fn addresses(text: &str) -> BTreeSet<IpAddr> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.trim_matches('.').parse::<std::net::Ipv4Addr>().ok())
+        .map(IpAddr::V4)
+        .collect()
+}
+
+fn prefix(a: IpAddr, b: IpAddr) -> u32 {
+    match (a, b) {
+        (IpAddr::V4(x), IpAddr::V4(y)) => (u32::from(x) ^ u32::from(y)).leading_zeros(),
+        _ => 0,
+    }
+}
+
+#[test]
+fn no_real_address_survives_and_the_diagnosis_is_the_same() {
+    for pair in [
+        ["mtu-blackhole/vps.pcap", "mtu-blackhole/laptop.pcap"],
+        ["hairpin-nat/phone.pcap", "hairpin-nat/pi.pcap"],
+    ] {
+        let files: Vec<PathBuf> = pair.iter().map(|p| testdata(p)).collect();
+        let plain = run(&["analyze", "-f", "json"], &files);
+        let anon = run(&["--anonymize", "analyze", "-f", "json"], &files);
+        let real = addresses(&plain);
+        assert!(real.len() >= 2, "{real:?}");
+        for fmt in ["json", "table", "markdown"] {
+            let text = run(&["--anonymize", "analyze", "-f", fmt], &files);
+            let leaked: Vec<IpAddr> = addresses(&text).intersection(&real).copied().collect();
+            assert!(leaked.is_empty(), "{fmt}: {leaked:?} leaked");
+        }
+        let inspect = run(&["--anonymize", "inspect", "-f", "json"], &files);
+        assert!(addresses(&inspect).iter().all(|a| !real.contains(a)));
+        let (p, a): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_str(&plain).unwrap(),
+            serde_json::from_str(&anon).unwrap(),
+        );
+        let kinds = |v: &serde_json::Value| -> Vec<String> {
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["kind"].to_string())
+                .collect()
+        };
+        assert_eq!(kinds(&p), kinds(&a));
+        for k in ["sent", "delivered", "missing"] {
+            assert_eq!(p["directions"][0][k], a["directions"][0][k]);
+        }
+    }
+}
+
+#[test]
+fn one_mapping_for_both_captures_and_subnets_kept() {
+    let files = [
+        testdata("hairpin-nat/phone.pcap"),
+        testdata("hairpin-nat/pi.pcap"),
+    ];
+    let v: serde_json::Value =
+        serde_json::from_str(&run(&["--anonymize", "analyze", "-f", "json"], &files)).unwrap();
+    // The phone addressed the router's public address; the Pi received the
+    // hairpinned packets for the same public address in its NAT mapping: the
+    // two captures must agree on the fake address.
+    let nat = &v["nat"][0];
+    let sent_dst = nat["sent_dst"].as_str().unwrap();
+    let recv_dst = nat["recv_dst"].as_str().unwrap();
+    assert_eq!(sent_dst, recv_dst, "{nat}");
+    let ip = |s: &str| s.rsplit_once(':').unwrap().0.parse::<IpAddr>().unwrap();
+    // 192.168.2.10 (phone) and 192.168.1.2 (Pi) share exactly 22 leading bits.
+    let (phone, pi) = (
+        ip(nat["sent_src"].as_str().unwrap()),
+        ip(nat["recv_src"].as_str().unwrap()),
+    );
+    assert_eq!(
+        prefix(phone, pi),
+        prefix(
+            "192.168.2.10".parse().unwrap(),
+            "192.168.1.2".parse().unwrap()
+        )
+    );
+    assert_ne!(phone, "192.168.2.10".parse::<IpAddr>().unwrap());
+}
