@@ -9,8 +9,11 @@
 //! The leading bits that give an address its meaning to the diagnosis
 //! (loopback, multicast, broadcast, `0.0.0.0/8`, the private and link-local
 //! ranges) are kept, so martian detection and the reader's sense of "this is
-//! a LAN address" survive; the rest of the address is anonymised. Ports and
-//! sizes are not touched, and wgtrace never outputs payload bytes.
+//! a LAN address" survive; the rest of the address is anonymised. This is
+//! done inside the construction (the flip bit is forced to 0 on the paths
+//! that lead to those ranges), so the map stays one-to-one and prefix
+//! preserving for all addresses, and no other address lands in a kept range.
+//! Ports and sizes are not touched, and wgtrace never outputs payload bytes.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -43,8 +46,9 @@ const KEEP_V4: [([u8; 4], u32); 10] = [
 ];
 
 /// IPv6 prefixes kept as they are.
-const KEEP_V6: [(u128, u32); 5] = [
-    (0, 127),                                        // :: and ::1
+const KEEP_V6: [(u128, u32); 6] = [
+    (0, 128),                                        // ::
+    (1, 128),                                        // ::1
     (0xfc00 << 112, 7),                              // unique local
     (0xfe80 << 112, 10),                             // link local
     (0xff00 << 112, 8),                              // multicast
@@ -59,26 +63,30 @@ impl Anonymizer {
         }
     }
 
-    /// One pseudo-random bit from the first `len` bits of `prefix` (left-aligned).
-    fn bit(&self, prefix: u128, len: u32, width: u32) -> u128 {
-        let mut h = self.key.build_hasher();
-        let masked = if len == 0 {
+    /// One pseudo-random bit from the first `len` bits of `prefix` (left-aligned),
+    /// or 0 where those bits lead towards a kept range.
+    fn bit(&self, prefix: u128, len: u32, width: u32, keep: &[(u128, u32)]) -> u128 {
+        let mask = if len == 0 {
             0
         } else {
-            prefix & (u128::MAX << (128 - len))
+            u128::MAX << (128 - len)
         };
+        let masked = prefix & mask;
+        if keep.iter().any(|(net, l)| len < *l && net & mask == masked) {
+            return 0;
+        }
+        let mut h = self.key.build_hasher();
         h.write_u128(masked);
         h.write_u32(len);
         h.write_u32(width);
         u128::from(h.finish() & 1)
     }
 
-    /// Anonymises the low `width - keep` bits of a `width`-bit address held left-aligned.
-    fn permute(&self, addr: u128, width: u32, keep: u32) -> u128 {
+    /// Crypto-PAn over a `width`-bit address held left-aligned in a u128.
+    fn permute(&self, addr: u128, width: u32, keep: &[(u128, u32)]) -> u128 {
         let mut out = addr;
-        for i in keep..width {
-            let flip = self.bit(addr, i, width);
-            out ^= flip << (127 - i);
+        for i in 0..width {
+            out ^= self.bit(addr, i, width, keep) << (127 - i);
         }
         out
     }
@@ -87,29 +95,12 @@ impl Anonymizer {
     pub fn map(&self, ip: IpAddr) -> IpAddr {
         match ip {
             IpAddr::V4(a) => {
-                let v = u32::from(a);
-                let keep = KEEP_V4
-                    .iter()
-                    .filter(|(net, len)| {
-                        let mask = if *len == 0 { 0 } else { u32::MAX << (32 - len) };
-                        v & mask == u32::from_be_bytes(*net)
-                    })
-                    .map(|(_, len)| *len)
-                    .max()
-                    .unwrap_or(0);
-                let out = self.permute(u128::from(v) << 96, 32, keep);
+                let keep =
+                    KEEP_V4.map(|(net, len)| (u128::from(u32::from_be_bytes(net)) << 96, len));
+                let out = self.permute(u128::from(u32::from(a)) << 96, 32, &keep);
                 IpAddr::V4(Ipv4Addr::from((out >> 96) as u32))
             }
-            IpAddr::V6(a) => {
-                let v = u128::from(a);
-                let keep = KEEP_V6
-                    .iter()
-                    .filter(|(net, len)| v & (u128::MAX << (128 - len)) == *net)
-                    .map(|(_, len)| *len)
-                    .max()
-                    .unwrap_or(0);
-                IpAddr::V6(Ipv6Addr::from(self.permute(v, 128, keep)))
-            }
+            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(self.permute(u128::from(a), 128, &KEEP_V6))),
         }
     }
 }
@@ -153,6 +144,20 @@ mod tests {
             }
         }
         assert_ne!(an.map(v4("198.51.100.2")), v4("198.51.100.2"));
+        // One-to-one, and nothing else lands in a kept range.
+        let mapped: std::collections::HashSet<IpAddr> = (0..=255u8)
+            .map(|o| an.map(IpAddr::from([o, 7, 7, 7])))
+            .collect();
+        assert_eq!(mapped.len(), 256);
+        for o in 0..=255u8 {
+            let (a, b) = (
+                IpAddr::from([o, 7, 7, 7]),
+                an.map(IpAddr::from([o, 7, 7, 7])),
+            );
+            let private =
+                |ip: IpAddr| matches!(ip, IpAddr::V4(x) if x.is_private() || x.is_loopback());
+            assert_eq!(private(a), private(b), "{a} -> {b}");
+        }
         assert_eq!(an.map(v4("198.51.100.2")), an.map(v4("198.51.100.2")));
     }
 
