@@ -10,6 +10,7 @@ use crate::decode::{decode_capture, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::flow::facts;
 use crate::report::analyze::{AnalyzeReport, CaptureSummary};
+use crate::report::plots::plot_data;
 use std::path::{Path, PathBuf};
 
 /// An analysis: the report, and the damage of captures that were read only in part.
@@ -30,11 +31,27 @@ fn decode(path: &Path) -> Result<DecodedCapture, FileError> {
         })
 }
 
+/// What to compute besides the report itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AnalyzeOptions {
+    /// Aggregate the data of the HTML report's plots ([`AnalyzeReport::plots`]);
+    /// one more pass over the sent packets, so off for `batch`.
+    pub plots: bool,
+}
+
 /// Analyses one capture, or two captures of the same tunnel.
 ///
 /// Fails only when a capture cannot be read at all; damage after the file
 /// header leaves a partial result and is listed in [`Analysis::damaged`].
 pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
+    analyze_files_with(paths, AnalyzeOptions::default())
+}
+
+/// [`analyze_files`], with plot data when `options` ask for it.
+pub fn analyze_files_with(
+    paths: &[PathBuf],
+    options: AnalyzeOptions,
+) -> Result<Analysis, FileError> {
     let caps: Vec<DecodedCapture> = match paths {
         [a] => vec![decode(a)?],
         [a, b] => {
@@ -90,7 +107,12 @@ pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
     let report = match (captures.as_slice(), &correlation) {
         ([a, b], Some(c)) => {
             let findings = diagnose_pair([*a, *b], c);
-            AnalyzeReport::new(summaries, findings, Some(c))
+            let plots = options
+                .plots
+                .then(|| plot_data(c, [a.cap, b.cap], [a.facts, b.facts], &findings));
+            let mut report = AnalyzeReport::new(summaries, findings, Some(c));
+            report.plots = plots;
+            report
         }
         ([a, ..], _) => AnalyzeReport::new(summaries, diagnose_single(*a), None),
         ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),
