@@ -333,3 +333,31 @@ fn chromium_renders_every_pair() {
         let _ = std::fs::remove_dir_all(&profile);
     }
 }
+
+#[test]
+fn plot_data_counts_every_sent_packet_once() {
+    let Some(root) = testdata() else { return };
+    for (name, pair) in pairs(&root) {
+        let report = analyze_files_with(&pair, AnalyzeOptions { plots: true })
+            .unwrap()
+            .report;
+        let plots = report.plots.as_ref().unwrap();
+        assert_eq!(plots.directions.len(), report.directions.len(), "{name}");
+        for (p, d) in plots.directions.iter().zip(&report.directions) {
+            assert_eq!((&p.from, &p.to), (&d.from, &d.to), "{name}");
+            let (del, lost) = p
+                .scatter
+                .iter()
+                .fold((0, 0), |(a, b), c| (a + c.delivered, b + c.lost));
+            assert_eq!((del, lost), (d.delivered, d.missing), "{name}");
+            assert!(p
+                .scatter
+                .iter()
+                .all(|c| c.bin < wgtrace::report::plots::TIME_BINS));
+        }
+        // Not asked for: not computed, and never in the JSON.
+        let plain = wgtrace::pipeline::analyze_files(&pair).unwrap().report;
+        assert!(plain.plots.is_none());
+        assert_eq!(plain.to_json(), report.to_json(), "{name}");
+    }
+}

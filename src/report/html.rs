@@ -31,8 +31,8 @@ h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.25em;margin-top:1.6em;border-bot
 table{border-collapse:collapse;width:100%;margin:.5em 0;font-size:.92em}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .sev-error{color:#b71c1c;font-weight:600}.sev-warning{color:#e65100;font-weight:600}.sev-info{color:#555}
-code{background:#f3f3f3;padding:1px 4px;border-radius:3px;font-size:.92em;word-break:break-all}
-td code.kind{word-break:normal;white-space:nowrap}
+code{background:#f3f3f3;padding:1px 4px;border-radius:3px;font-size:.92em;overflow-wrap:anywhere}
+td code.kind{white-space:nowrap}
 .partial{background:#fff3e0;padding:6px 10px}
 svg{display:block;max-width:100%;height:auto;font-size:12px;font-family:inherit}
 svg .axis line,svg .axis path{stroke:#888}svg .grid line{stroke:#eee}svg text{fill:#333}
@@ -401,17 +401,24 @@ fn scatter_svg(o: &mut String, i: usize, p: &PlotData, dp: &DirectionPlot) {
     );
     time_axis(o, span_s, pw, TOP, ph);
     // Legend.
-    let lx = LEFT + pw - 250.0;
+    let lx = LEFT + pw - 300.0;
     let _ = write!(
         o,
-        "<g class=\"legend\"><circle class=\"delivered\" cx=\"{:.1}\" cy=\"14\" r=\"4\"/><text x=\"{:.1}\" y=\"18\">delivered</text><rect class=\"lost\" x=\"{:.1}\" y=\"10\" width=\"8\" height=\"8\"/><text x=\"{:.1}\" y=\"18\">lost</text><line class=\"threshold\" x1=\"{:.1}\" y1=\"14\" x2=\"{:.1}\" y2=\"14\"/><text x=\"{:.1}\" y=\"18\">threshold</text></g>",
+        "<g class=\"legend\"><circle class=\"delivered\" cx=\"{:.1}\" cy=\"14\" r=\"4\"/><text x=\"{:.1}\" y=\"18\">delivered</text><rect class=\"lost\" x=\"{:.1}\" y=\"10\" width=\"8\" height=\"8\"/><text x=\"{:.1}\" y=\"18\">lost</text>{}</g>",
         lx,
         lx + 8.0,
         lx + 80.0,
         lx + 92.0,
-        lx + 140.0,
-        lx + 170.0,
-        lx + 175.0
+        if dp.threshold.is_some() {
+            format!(
+                "<line class=\"threshold\" x1=\"{:.1}\" y1=\"14\" x2=\"{:.1}\" y2=\"14\"/><text x=\"{:.1}\" y=\"18\">blackhole threshold</text>",
+                lx + 140.0,
+                lx + 170.0,
+                lx + 175.0
+            )
+        } else {
+            String::new()
+        }
     );
     if dp.scatter.is_empty() {
         let _ = write!(
@@ -744,10 +751,17 @@ fn timeline_svg(o: &mut String, i: usize, p: &PlotData, dp: &DirectionPlot) {
                 e.count
             );
         } else if e.kind == EventKind::Unanswered {
+            // Inside a long bar, else beside it on the side with room.
+            let (tx, anchor, fill) = if x1 - x0 > 90.0 {
+                (x1 - 6.0, "end", "#fff")
+            } else if x1 + 90.0 < left + pw {
+                (x1 + 6.0, "start", "#333")
+            } else {
+                (x0 - 6.0, "end", "#333")
+            };
             let _ = write!(
                 o,
-                "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"10\">{} unanswered</text>",
-                x1 + 6.0,
+                "<text x=\"{tx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"{anchor}\" style=\"fill:{fill}\">{} unanswered</text>",
                 cy + 4.0,
                 e.count
             );
