@@ -10,6 +10,7 @@ use crate::decode::{decode_capture, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::flow::facts;
 use crate::report::analyze::{AnalyzeReport, CaptureSummary};
+use crate::report::plots::plot_data;
 use std::path::{Path, PathBuf};
 
 /// An analysis: the report, and the damage of captures that were read only in part.
@@ -35,6 +36,9 @@ fn decode(path: &Path) -> Result<DecodedCapture, FileError> {
 pub struct Options {
     /// Anonymise every IP address (the same mapping for all captures of the run).
     pub anonymize: Option<Anonymizer>,
+    /// Aggregate the data of the HTML report's plots ([`AnalyzeReport::plots`]);
+    /// one more pass over the sent packets, so off for `batch`.
+    pub plots: bool,
 }
 
 /// Analyses one capture, or two captures of the same tunnel, with default options.
@@ -107,7 +111,12 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
     let report = match (captures.as_slice(), &correlation) {
         ([a, b], Some(c)) => {
             let findings = diagnose_pair([*a, *b], c);
-            AnalyzeReport::new(summaries, findings, Some(c))
+            let plots = opts
+                .plots
+                .then(|| plot_data(c, [a.cap, b.cap], [a.facts, b.facts], &findings));
+            let mut report = AnalyzeReport::new(summaries, findings, Some(c));
+            report.plots = plots;
+            report
         }
         ([a, ..], _) => AnalyzeReport::new(summaries, diagnose_single(*a), None),
         ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),

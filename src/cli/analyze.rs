@@ -9,7 +9,11 @@ use wgtrace::report::analyze::Verdict;
 pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
     let mut paths = vec![args.a.clone()];
     paths.extend(args.b.clone());
-    let analysis = match analyze_files_with(&paths, opts) {
+    let opts = Options {
+        plots: args.format == AnalyzeFormat::Html || args.html.is_some(),
+        ..opts.clone()
+    };
+    let analysis = match analyze_files_with(&paths, &opts) {
         Ok(a) => a,
         Err(e) => {
             output::error(&e.to_string());
@@ -21,11 +25,25 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
     }
     let report = &analysis.report;
     let text = match args.format {
-        AnalyzeFormat::Table => report.to_table(output::table_width()),
+        AnalyzeFormat::Table => report.to_table(match args.output {
+            Some(_) => 80,
+            None => output::table_width(),
+        }),
         AnalyzeFormat::Markdown => report.to_markdown(),
         AnalyzeFormat::Json => report.to_json() + "\n",
+        AnalyzeFormat::Html => report.to_html(),
     };
-    if let Err(e) = output::stdout(&text) {
+    if let Some(path) = &args.html {
+        if let Err(e) = std::fs::write(path, report.to_html()) {
+            output::error(&format!("cannot write {}: {e}", path.display()));
+            return super::ERROR;
+        }
+    }
+    let written = match &args.output {
+        Some(path) => std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display())),
+        None => output::stdout(&text).map_err(|e| e.to_string()),
+    };
+    if let Err(e) = written {
         output::error(&format!("cannot write output: {e}"));
         return super::ERROR;
     }

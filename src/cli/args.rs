@@ -59,6 +59,8 @@ pub enum AnalyzeFormat {
     Markdown,
     /// Versioned JSON (schema `wgtrace.analyze/1`).
     Json,
+    /// One self-contained HTML page with plots (no scripts or external resources).
+    Html,
 }
 
 #[derive(Debug, clap::Args)]
@@ -74,6 +76,14 @@ pub struct AnalyzeArgs {
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = AnalyzeFormat::Table)]
     pub format: AnalyzeFormat,
+
+    /// Write the output here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Also write the HTML report (with plots) to FILE, whatever --format is.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -37,6 +37,7 @@ pub fn main() -> ExitCode {
     }
     let opts = wgtrace::pipeline::Options {
         anonymize: args.anonymize.then(wgtrace::decode::Anonymizer::new),
+        plots: false,
     };
     let code = match args.command {
         args::Command::Inspect(a) => inspect::run(&a, &opts),

@@ -1,6 +1,7 @@
 //! The `wgtrace analyze` report: verdict and fix first, evidence after; as a
 //! table, GitHub Markdown, or versioned JSON (schema [`SCHEMA`], see `docs/analyze-json.md`).
 
+use super::plots::PlotData;
 use super::{thousands, utc};
 use crate::correlate::{Correlation, Direction, NatMapping};
 use crate::diagnose::{Finding, Severity};
@@ -150,6 +151,9 @@ pub struct AnalyzeReport {
     pub matched: u64,
     /// Duplicate records ignored per capture.
     pub duplicates: Vec<u64>,
+    /// Plot data for the HTML report (two captures, when asked for); not part of the JSON.
+    #[serde(skip)]
+    pub plots: Option<PlotData>,
 }
 
 impl AnalyzeReport {
@@ -203,6 +207,7 @@ impl AnalyzeReport {
             nat,
             matched,
             duplicates,
+            plots: None,
         }
     }
 
@@ -211,7 +216,7 @@ impl AnalyzeReport {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
-    fn headline(&self) -> (String, Vec<String>) {
+    pub(super) fn headline(&self) -> (String, Vec<String>) {
         let files: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
         let errors = self
             .findings
@@ -324,7 +329,7 @@ impl AnalyzeReport {
         out
     }
 
-    fn context_lines(&self) -> String {
+    pub(super) fn context_lines(&self) -> String {
         let mut out = String::new();
         if let Some(c) = &self.clock {
             let ms = |d: Option<f64>| d.map_or("n/a".to_string(), |d| format!("{d:.3} ms"));
@@ -493,7 +498,7 @@ fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-fn frames_text(fr: &crate::diagnose::FrameRefs) -> String {
+pub(super) fn frames_text(fr: &crate::diagnose::FrameRefs) -> String {
     let list: Vec<String> = fr.frames.iter().map(|f| f.to_string()).collect();
     if fr.total as usize > fr.frames.len() {
         format!("{} … ({} in all)", list.join(", "), fr.total)
@@ -519,6 +524,39 @@ fn num(n: u64) -> Cell {
 /// boundaries apart.
 pub fn histogram(d: &DirectionReport) -> String {
     const BAR: u64 = 30;
+    let rows = size_rows(d);
+    if rows.is_empty() {
+        return String::new();
+    }
+    let max = rows.iter().map(|r| r.1 + r.2).max().unwrap_or(1).max(1);
+    let scale = |n: u64| -> usize {
+        if n == 0 {
+            0
+        } else {
+            (n * BAR).div_ceil(max).max(1) as usize
+        }
+    };
+    let mut out = format!(
+        "{} → {}: delivered █ / lost ░\n  {:>14} {:>9} {:>7}\n",
+        d.from, d.to, "UDP (IP) bytes", "delivered", "lost"
+    );
+    for (label, del, lost) in rows {
+        let _ = writeln!(
+            out,
+            "  {label:>14} {:>9} {:>7} {}{}",
+            thousands(del),
+            thousands(lost),
+            "█".repeat(scale(del)),
+            "░".repeat(scale(lost))
+        );
+    }
+    out
+}
+
+/// Histogram rows of one direction: (label, delivered, lost) per UDP payload
+/// size ("UDP (IP)") when there are few sizes, else per size range whose edges
+/// keep the common MTU boundaries apart. Shared by the text and HTML reports.
+pub(super) fn size_rows(d: &DirectionReport) -> Vec<(String, u64, u64)> {
     const EXACT: usize = 16;
     let mut sizes: std::collections::BTreeMap<u16, (u32, u64, u64)> = Default::default();
     for r in &d.delivered_by_size {
@@ -531,10 +569,7 @@ pub fn histogram(d: &DirectionReport) -> String {
         e.0 = r.ip_len;
         e.2 += r.packets;
     }
-    if sizes.is_empty() {
-        return String::new();
-    }
-    let rows: Vec<(String, u64, u64)> = if sizes.len() <= EXACT {
+    if sizes.len() <= EXACT {
         sizes
             .iter()
             .map(|(udp, (ip, del, lost))| (format!("{udp} ({ip})"), *del, *lost))
@@ -575,30 +610,7 @@ pub fn histogram(d: &DirectionReport) -> String {
             lo = hi.saturating_add(1);
         }
         rows
-    };
-    let max = rows.iter().map(|r| r.1 + r.2).max().unwrap_or(1).max(1);
-    let scale = |n: u64| -> usize {
-        if n == 0 {
-            0
-        } else {
-            (n * BAR).div_ceil(max).max(1) as usize
-        }
-    };
-    let mut out = format!(
-        "{} → {}: delivered █ / lost ░\n  {:>14} {:>9} {:>7}\n",
-        d.from, d.to, "UDP (IP) bytes", "delivered", "lost"
-    );
-    for (label, del, lost) in rows {
-        let _ = writeln!(
-            out,
-            "  {label:>14} {:>9} {:>7} {}{}",
-            thousands(del),
-            thousands(lost),
-            "█".repeat(scale(del)),
-            "░".repeat(scale(lost))
-        );
     }
-    out
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! Stage 6: reports rendered for people (tables, Markdown) and for scripts (versioned JSON).
+//! Stage 6: reports rendered for people (tables, Markdown, HTML with plots) and for scripts (versioned JSON).
 //!
 //! Renderers are pure: a report in, a `String` out. Only the CLI writes.
 
 pub mod analyze;
+mod html;
 pub mod inspect;
+pub mod plots;
 
 /// Renders a byte count with a thousands separator, for tables.
 pub fn thousands(n: u64) -> String {
