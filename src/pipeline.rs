@@ -6,12 +6,13 @@
 
 use crate::capture::{FileError, Input};
 use crate::correlate::{correlate, file_name};
-use crate::decode::{decode_capture, Anonymizer, DecodedCapture};
+use crate::decode::{decode_capture_with, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::flow::facts;
 use crate::report::analyze::{AnalyzeReport, CaptureSummary};
 use crate::report::plots::plot_data;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An analysis: the report, and the damage of captures that were read only in part.
 #[derive(Debug)]
@@ -22,9 +23,30 @@ pub struct Analysis {
     pub damaged: Vec<FileError>,
 }
 
-fn decode(path: &Path) -> Result<DecodedCapture, FileError> {
+/// Told, while a capture is read, its path, the bytes consumed so far and the
+/// total when known; for progress bars (the library itself never draws).
+#[derive(Clone)]
+pub struct Progress(pub Arc<ProgressFn>);
+
+/// The callback behind [`Progress`]: path, bytes consumed, total bytes if known.
+pub type ProgressFn = dyn Fn(&Path, u64, Option<u64>) + Send + Sync;
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
+/// Opens and decodes one capture, reporting progress if asked to.
+pub fn decode_file(path: &Path, progress: Option<&Progress>) -> Result<DecodedCapture, FileError> {
     Input::open(path)
-        .and_then(decode_capture)
+        .and_then(|input| {
+            let total = input.len_hint();
+            match progress {
+                Some(p) => decode_capture_with(input, &|n| (p.0)(path, n, total)),
+                None => decode_capture_with(input, &|_| {}),
+            }
+        })
         .map_err(|error| FileError {
             path: path.to_path_buf(),
             error,
@@ -39,6 +61,8 @@ pub struct Options {
     /// Aggregate the data of the HTML report's plots ([`AnalyzeReport::plots`]);
     /// one more pass over the sent packets, so off for `batch`.
     pub plots: bool,
+    /// Where to report reading progress.
+    pub progress: Option<Progress>,
 }
 
 /// Analyses one capture, or two captures of the same tunnel, with default options.
@@ -52,9 +76,10 @@ pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
 /// [`analyze_files`] with options.
 pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis, FileError> {
     let mut caps: Vec<DecodedCapture> = match paths {
-        [a] => vec![decode(a)?],
+        [a] => vec![decode_file(a, opts.progress.as_ref())?],
         [a, b] => {
-            let (a, b) = rayon::join(|| decode(a), || decode(b));
+            let p = opts.progress.as_ref();
+            let (a, b) = rayon::join(|| decode_file(a, p), || decode_file(b, p));
             vec![a?, b?]
         }
         _ => {

@@ -32,6 +32,15 @@ pub fn read_frames<F>(input: Input, mut sink: F) -> Result<CaptureInfo, CaptureE
 where
     F: FnMut(&[Frame<'_>]),
 {
+    read_frames_at(input, |frames, _| sink(frames))
+}
+
+/// [`read_frames`], also telling the sink how many bytes of the (decompressed)
+/// capture have been consumed after each batch, for progress displays.
+pub fn read_frames_at<F>(input: Input, mut sink: F) -> Result<CaptureInfo, CaptureError>
+where
+    F: FnMut(&[Frame<'_>], u64),
+{
     let mut parser = Parser::new();
     let gzip = input.gzip;
     let damage = match input.source {
@@ -55,7 +64,7 @@ where
 
 fn drive_slice<F>(parser: &mut Parser, data: &[u8], sink: &mut F) -> Option<CaptureError>
 where
-    F: FnMut(&[Frame<'_>]),
+    F: FnMut(&[Frame<'_>], u64),
 {
     if data.is_empty() {
         return Some(CaptureError::Empty);
@@ -75,7 +84,7 @@ where
 /// and why it stopped (`None`: the data ended exactly at a record boundary).
 fn parse_available<F>(parser: &mut Parser, data: &[u8], sink: &mut F) -> (usize, Option<Stop>)
 where
-    F: FnMut(&[Frame<'_>]),
+    F: FnMut(&[Frame<'_>], u64),
 {
     let mut pos = 0;
     let mut batch: Vec<Frame<'_>> = Vec::with_capacity(BATCH.min(data.len() / 64 + 1));
@@ -89,7 +98,7 @@ where
                 if let Some(f) = frame {
                     batch.push(f);
                     if batch.len() == BATCH {
-                        sink(&batch);
+                        sink(&batch, parser.offset());
                         batch.clear();
                     }
                 }
@@ -98,7 +107,7 @@ where
         }
     };
     if !batch.is_empty() {
-        sink(&batch);
+        sink(&batch, parser.offset());
     }
     (pos, stop)
 }
@@ -110,7 +119,7 @@ fn drive_stream<F>(
     sink: &mut F,
 ) -> Option<CaptureError>
 where
-    F: FnMut(&[Frame<'_>]),
+    F: FnMut(&[Frame<'_>], u64),
 {
     const CHUNK: usize = 1 << 20;
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);

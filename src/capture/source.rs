@@ -30,6 +30,15 @@ pub struct Input {
 }
 
 impl Input {
+    /// Size in bytes when known in advance (memory-mapped or in-memory input).
+    pub fn len_hint(&self) -> Option<u64> {
+        match &self.source {
+            Source::Mapped(m) => Some(m.len() as u64),
+            Source::Bytes(b) => Some(b.len() as u64),
+            Source::Stream(_) => None,
+        }
+    }
+
     /// Opens a capture: `-` is standard input; gzip is recognised by its magic bytes.
     pub fn open(path: &Path) -> Result<Input, CaptureError> {
         if path == Path::new("-") {

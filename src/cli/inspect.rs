@@ -2,8 +2,6 @@
 
 use super::args::{InspectArgs, InspectFormat};
 use super::output;
-use wgtrace::capture::{FileError, Input};
-use wgtrace::decode::decode_capture;
 use wgtrace::flow::facts;
 use wgtrace::report::inspect::{CaptureEntry, InspectReport};
 
@@ -12,7 +10,7 @@ pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options) -> u8 {
     let mut failed = false;
     let mut entries = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let decoded = Input::open(path).and_then(decode_capture);
+        let decoded = wgtrace::pipeline::decode_file(path, opts.progress.as_ref());
         match decoded {
             Ok(mut cap) => {
                 if let Some(an) = &opts.anonymize {
@@ -28,12 +26,8 @@ pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options) -> u8 {
                 }
                 entries.push(CaptureEntry::Read(Box::new(facts(&cap))));
             }
-            Err(error) => {
+            Err(e) => {
                 failed = true;
-                let e = FileError {
-                    path: path.clone(),
-                    error,
-                };
                 output::error(&e.to_string());
                 entries.push(CaptureEntry::Failed {
                     path: path.display().to_string(),

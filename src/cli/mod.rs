@@ -8,6 +8,7 @@ mod args;
 mod batch;
 mod inspect;
 mod output;
+mod progress;
 
 use clap::Parser as _;
 use std::process::ExitCode;
@@ -38,6 +39,7 @@ pub fn main() -> ExitCode {
     let opts = wgtrace::pipeline::Options {
         anonymize: args.anonymize.then(wgtrace::decode::Anonymizer::new),
         plots: false,
+        progress: progress::bars(),
     };
     let code = match args.command {
         args::Command::Inspect(a) => inspect::run(&a, &opts),

@@ -19,7 +19,7 @@ pub use record::{
 };
 pub use wireguard::{Counter, Message, PeerIndex};
 
-use crate::capture::{read_frames, CaptureError, CaptureInfo, Frame, Input};
+use crate::capture::{read_frames_at, CaptureError, CaptureInfo, Frame, Input};
 use rayon::prelude::*;
 use std::path::PathBuf;
 
@@ -106,10 +106,18 @@ impl DecodedCapture {
 
 /// Reads and decodes a whole capture (batches decode in parallel on the current rayon pool).
 pub fn decode_capture(input: Input) -> Result<DecodedCapture, CaptureError> {
+    decode_capture_with(input, &|_| {})
+}
+
+/// [`decode_capture`], calling `progress` with the bytes consumed after each batch.
+pub fn decode_capture_with(
+    input: Input,
+    progress: &dyn Fn(u64),
+) -> Result<DecodedCapture, CaptureError> {
     let path = input.path.clone();
     let mut records: Vec<PacketRecord> = Vec::new();
     let mut endpoints = Endpoints::default();
-    let info = read_frames(input, |frames| {
+    let info = read_frames_at(input, |frames, consumed| {
         let decoded: Vec<Decoded> = frames.par_iter().map(decode_frame).collect();
         // Grow by a quarter rather than doubling: records are most of what
         // wgtrace allocates, and doubling would leave up to half unused.
@@ -124,6 +132,7 @@ pub fn decode_capture(input: Input) -> Result<DecodedCapture, CaptureError> {
             }
             records.push(r);
         }
+        progress(consumed);
     })?;
     records.shrink_to_fit();
     Ok(DecodedCapture {
