@@ -372,3 +372,24 @@ fn unreadable_input_exits_2() {
 }
 
 use predicates::prelude::PredicateBooleanExt as _;
+
+#[test]
+fn output_does_not_depend_on_the_thread_count() {
+    let Some(root) = testdata() else { return };
+    for name in ["mtu-blackhole", "random-loss", "hairpin-nat"] {
+        let Some((a, b)) = pair(&root, name) else { continue };
+        let run = |threads: &str| {
+            bin()
+                .args(["--threads", threads, "analyze", "-f", "json"])
+                .arg(&a)
+                .arg(&b)
+                .output()
+                .unwrap()
+                .stdout
+        };
+        let one = run("1");
+        assert!(!one.is_empty(), "{name}");
+        assert_eq!(one, run("2"), "{name}");
+        assert_eq!(one, run("3"), "{name}");
+    }
+}
