@@ -377,7 +377,9 @@ use predicates::prelude::PredicateBooleanExt as _;
 fn output_does_not_depend_on_the_thread_count() {
     let Some(root) = testdata() else { return };
     for name in ["mtu-blackhole", "random-loss", "hairpin-nat"] {
-        let Some((a, b)) = pair(&root, name) else { continue };
+        let Some((a, b)) = pair(&root, name) else {
+            continue;
+        };
         let run = |threads: &str| {
             bin()
                 .args(["--threads", threads, "analyze", "-f", "json"])

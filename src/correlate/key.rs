@@ -80,6 +80,32 @@ impl MsgClass {
 }
 
 impl MsgKey {
+    /// The key as one number, one-to-one: the class in the top bits, the fields below.
+    pub fn packed(&self) -> u128 {
+        let (class, fields): (u128, u128) = match *self {
+            MsgKey::Initiation { sender, ephemeral } => {
+                (1, u128::from(sender.0) << 32 | u128::from(ephemeral))
+            }
+            MsgKey::Response {
+                sender,
+                receiver,
+                ephemeral,
+            } => (
+                2,
+                u128::from(sender.0) << 64 | u128::from(receiver.0) << 32 | u128::from(ephemeral),
+            ),
+            MsgKey::Cookie { receiver, len } => (3, u128::from(receiver.0) << 16 | u128::from(len)),
+            MsgKey::Transport { receiver, counter } => {
+                (4, u128::from(receiver.0) << 64 | u128::from(counter.0))
+            }
+            MsgKey::Udp { hash, len, nth } => (
+                5,
+                u128::from(hash) << 48 | u128::from(len) << 32 | u128::from(nth),
+            ),
+        };
+        class << 125 | fields
+    }
+
     /// The class of the message.
     pub fn class(&self) -> MsgClass {
         match self {
@@ -193,30 +219,25 @@ pub(crate) fn index(records: &[PacketRecord], partner: &mut [u32]) -> (Keys, u64
     }
     let keys = Keys { sorted, udp_nth };
     // Equal keys sit in runs of equal hashes; the first record of each key stays.
-    let mut start = 0;
-    while start < keys.sorted.len() {
-        let h = keys.sorted[start] >> 32;
-        let end = keys.sorted[start..]
+    // Equal keys sit in runs of equal hashes. Each run is resolved by sorting
+    // its full keys, so even a capture crafted to collide stays O(n log n).
+    for run in runs(&keys.sorted) {
+        if run.len() < 2 {
+            continue;
+        }
+        let mut full: Vec<(u128, u32)> = run
             .iter()
-            .position(|e| e >> 32 != h)
-            .map_or(keys.sorted.len(), |n| start + n);
-        if end - start > 1 {
-            for j in start + 1..end {
-                let rj = keys.sorted[j] as u32;
-                let kj = keys.key(records, rj);
-                let repeat = keys.sorted[start..j].iter().any(|&e| {
-                    partner.get(e as u32 as usize) != Some(&DUPLICATE)
-                        && keys.key(records, e as u32) == kj
-                });
-                if repeat {
-                    duplicates += 1;
-                    if let Some(p) = partner.get_mut(rj as usize) {
-                        *p = DUPLICATE;
-                    }
+            .filter_map(|&e| Some((keys.key(records, e as u32)?.packed(), e as u32)))
+            .collect();
+        full.sort_unstable();
+        for w in full.windows(2) {
+            if w[0].0 == w[1].0 {
+                duplicates += 1;
+                if let Some(p) = partner.get_mut(w[1].1 as usize) {
+                    *p = DUPLICATE;
                 }
             }
         }
-        start = end;
     }
     (keys, duplicates)
 }
@@ -228,47 +249,57 @@ pub(crate) fn join(
     keys: [&Keys; 2],
     partner: &mut [Vec<u32>; 2],
 ) -> u64 {
-    let (ka, kb) = (&keys[0].sorted, &keys[1].sorted);
-    let (mut i, mut j, mut matched) = (0, 0, 0);
-    while i < ka.len() && j < kb.len() {
-        let (ha, hb) = (ka[i] >> 32, kb[j] >> 32);
+    let mut matched = 0;
+    let mut ra = runs(&keys[0].sorted).peekable();
+    let mut rb = runs(&keys[1].sorted).peekable();
+    while let (Some(a), Some(b)) = (ra.peek(), rb.peek()) {
+        let (ha, hb) = (a[0] >> 32, b[0] >> 32);
         if ha < hb {
-            i += 1;
+            ra.next();
             continue;
         }
         if hb < ha {
-            j += 1;
+            rb.next();
             continue;
         }
-        let end_a = ka[i..]
-            .iter()
-            .position(|e| e >> 32 != ha)
-            .map_or(ka.len(), |n| i + n);
-        let end_b = kb[j..]
-            .iter()
-            .position(|e| e >> 32 != hb)
-            .map_or(kb.len(), |n| j + n);
-        for &ea in &ka[i..end_a] {
-            let ra = ea as u32;
-            if partner[0].get(ra as usize) != Some(&NO_PARTNER) {
-                continue;
-            }
-            let key_a = keys[0].key(records[0], ra);
-            for &eb in &kb[j..end_b] {
-                let rb = eb as u32;
-                if partner[1].get(rb as usize) != Some(&NO_PARTNER) {
-                    continue;
-                }
-                if key_a.is_some() && keys[1].key(records[1], rb) == key_a {
-                    partner[0][ra as usize] = rb;
-                    partner[1][rb as usize] = ra;
+        // Same hash: match by full key, first copies only.
+        let full = |side: usize, run: &[u64]| -> Vec<(u128, u32)> {
+            let mut v: Vec<(u128, u32)> = run
+                .iter()
+                .map(|&e| e as u32)
+                .filter(|&r| partner[side].get(r as usize) == Some(&NO_PARTNER))
+                .filter_map(|r| Some((keys[side].key(records[side], r)?.packed(), r)))
+                .collect();
+            v.sort_unstable();
+            v
+        };
+        let (fa, fb) = (full(0, a), full(1, b));
+        let (mut i, mut j) = (0, 0);
+        while i < fa.len() && j < fb.len() {
+            match fa[i].0.cmp(&fb[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    let (x, y) = (fa[i].1, fb[j].1);
+                    if let Some(p) = partner[0].get_mut(x as usize) {
+                        *p = y;
+                    }
+                    if let Some(p) = partner[1].get_mut(y as usize) {
+                        *p = x;
+                    }
                     matched += 1;
-                    break;
+                    i += 1;
+                    j += 1;
                 }
             }
         }
-        i = end_a;
-        j = end_b;
+        ra.next();
+        rb.next();
     }
     matched
+}
+
+/// Runs of entries with equal hashes in a sorted key list.
+fn runs(sorted: &[u64]) -> impl Iterator<Item = &[u64]> {
+    sorted.chunk_by(|x, y| x >> 32 == y >> 32)
 }
