@@ -165,3 +165,52 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Serves `data` and remembers the largest buffer the reader was offered.
+    struct Watch {
+        data: std::io::Cursor<Vec<u8>>,
+        largest: Arc<AtomicUsize>,
+    }
+
+    impl Read for Watch {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.largest.fetch_max(buf.len(), Ordering::Relaxed);
+            self.data.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_stream_claiming_16_mib_costs_no_16_mib_buffer() {
+        // pcap header (snaplen 16 MiB), one record header claiming 16 MiB, 100 bytes.
+        let mut data = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        data.extend([0; 8]);
+        data.extend((MAX_RECORD as u32).to_le_bytes());
+        data.extend(1u32.to_le_bytes());
+        data.extend([0; 8]);
+        data.extend((MAX_RECORD as u32).to_le_bytes());
+        data.extend((MAX_RECORD as u32).to_le_bytes());
+        data.extend([0; 100]);
+        let largest = Arc::new(AtomicUsize::new(0));
+        let input = Input {
+            path: "-".into(),
+            source: Source::Stream(Box::new(Watch {
+                data: std::io::Cursor::new(data),
+                largest: Arc::clone(&largest),
+            })),
+            gzip: false,
+        };
+        let info = read_frames(input, |_| {}).expect("header read");
+        assert!(matches!(
+            info.damage,
+            Some(CaptureError::TruncatedRecord { offset: 24, .. })
+        ));
+        let offered = largest.load(Ordering::Relaxed);
+        assert!(offered <= 2 << 20, "reader offered {offered} bytes");
+    }
+}
