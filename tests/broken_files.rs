@@ -252,3 +252,52 @@ fn ipv6_damaged_extension_chain() {
     assert!(run.code == 0 || run.code == 2, "{}", run.stderr);
     assert!(run.json["captures"][0].is_object());
 }
+
+/// Record boundaries of a classic little-endian pcap (offsets where a cut loses nothing).
+fn pcap_boundaries(b: &[u8]) -> Vec<usize> {
+    let mut at = vec![24];
+    let mut pos = 24;
+    while let Some(len) = b.get(pos + 8..pos + 12) {
+        pos += 16 + u32::from_le_bytes(len.try_into().unwrap()) as usize;
+        if pos > b.len() {
+            break;
+        }
+        at.push(pos);
+    }
+    at
+}
+
+/// Truncating a capture at every offset: the packets before the cut, and the cut
+/// reported as damage at the start of the record it falls in (plain and gzip).
+#[test]
+fn truncated_at_every_offset() {
+    let full = std::fs::read(testdata("broken/cut-mid-record.pcap")).unwrap();
+    let bounds = pcap_boundaries(&full);
+    for cut in 0..=full.len() {
+        let head = full[..cut].to_vec();
+        let complete = bounds.iter().filter(|&&b| b <= cut).count();
+        let gz = {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(&head).unwrap();
+            e.finish().unwrap()
+        };
+        for bytes in [head, gz] {
+            let input = wgtrace::capture::Input::from_bytes("cut", bytes).unwrap();
+            let got = wgtrace::capture::read_frames(input, |_| {});
+            if cut < 24 {
+                assert!(got.is_err(), "cut {cut}");
+                continue;
+            }
+            let info = got.unwrap_or_else(|e| panic!("cut {cut}: {e}"));
+            assert_eq!(info.frames, complete as u64 - 1, "cut {cut}");
+            match &info.damage {
+                None => assert!(bounds.contains(&cut), "cut {cut}"),
+                Some(wgtrace::capture::CaptureError::TruncatedRecord { offset, .. }) => {
+                    assert_eq!(*offset as usize, bounds[complete - 1], "cut {cut}");
+                }
+                Some(other) => panic!("cut {cut}: {other}"),
+            }
+        }
+    }
+}
