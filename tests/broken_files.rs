@@ -8,6 +8,7 @@
 use assert_cmd::Command;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use wgtrace::report::inspect::{CaptureEntry, InspectReport};
 
 fn testdata(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -218,7 +219,9 @@ fn a_missing_file() {
 fn read_like_the_fuzzer(bytes: Vec<u8>) {
     if let Ok(input) = wgtrace::capture::Input::from_bytes("regression", bytes) {
         if let Ok(cap) = wgtrace::decode::decode_capture(input) {
-            let _ = wgtrace::flow::facts(&cap);
+            let facts = wgtrace::flow::facts(&cap);
+            let report = InspectReport::new(vec![CaptureEntry::Read(Box::new(facts))]);
+            let _ = (report.to_json(), report.to_table(80));
         }
     }
 }
@@ -251,6 +254,21 @@ fn ipv6_damaged_extension_chain() {
     let run = inspect(&path);
     assert!(run.code == 0 || run.code == 2, "{}", run.stderr);
     assert!(run.json["captures"][0].is_object());
+}
+
+/// Found by reading (the report is now fuzzed too): pcapng timestamps span all
+/// of i64 (`if_tsoffset`), and the table's time span subtracted them in i64.
+#[test]
+fn timestamps_at_both_ends_of_i64() {
+    let path = testdata("fuzz-regressions/capture_file-ts-span-overflow");
+    let out = Command::cargo_bin("wgtrace")
+        .unwrap()
+        .arg("inspect")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UTC, 18223372036.855"));
 }
 
 /// Record boundaries of a classic little-endian pcap (offsets where a cut loses nothing).

@@ -7,6 +7,7 @@ use flate2::write::GzEncoder;
 use flate2::Compression;
 use libfuzzer_sys::fuzz_target;
 use std::io::Write;
+use wgtrace::report::inspect::{CaptureEntry, InspectReport};
 
 fuzz_target!(|data: &[u8]| {
     let bytes = if data.starts_with(&[0x1f, 0x8b]) {
@@ -25,6 +26,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(cap) = wgtrace::decode::decode_capture(input) {
-        let _ = wgtrace::flow::facts(&cap);
+        // Render the report too, as `inspect` would (tables and JSON).
+        let facts = wgtrace::flow::facts(&cap);
+        let report = InspectReport::new(vec![CaptureEntry::Read(Box::new(facts))]);
+        let _ = (report.to_json(), report.to_table(80));
     }
 });
