@@ -226,6 +226,28 @@ fn read_like_the_fuzzer(bytes: Vec<u8>) {
     }
 }
 
+/// fuzz/fuzz_targets/decode_frame.rs without the fuzzer: byte 0 picks the link
+/// type, bytes 1..5 are the wire length, the rest is the frame.
+fn decode_like_the_fuzzer(data: &[u8]) {
+    use wgtrace::capture::{Frame, FrameNo, LinkType, Timestamp};
+    const LINKS: [u16; 12] = [0, 1, 9, 12, 14, 101, 108, 113, 228, 229, 276, 147];
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let (wire, frame) = match rest.split_first_chunk::<4>() {
+        Some((w, f)) => (u32::from_le_bytes(*w), f),
+        None => (0, rest),
+    };
+    let _ = wgtrace::decode::decode_frame(&Frame {
+        no: FrameNo(1),
+        ts: Timestamp(0),
+        wire_len: wire.max(frame.len() as u32),
+        link: LinkType(LINKS[usize::from(pick) % LINKS.len()]),
+        iface: 0,
+        data: frame,
+    });
+}
+
 /// Every input a fuzzer found (`<target>-<name>`) is replayed here.
 #[test]
 fn fuzz_regressions() {
@@ -237,6 +259,8 @@ fn fuzz_regressions() {
         let bytes = std::fs::read(&path).unwrap();
         if name.starts_with("capture_file-") || name.starts_with("capture_gzip-") {
             read_like_the_fuzzer(bytes);
+        } else if name.starts_with("decode_frame-") {
+            decode_like_the_fuzzer(&bytes);
         } else {
             panic!("unknown fuzz target in {name}");
         }
