@@ -125,6 +125,11 @@ where
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut eof = false;
     let mut seen_any = false;
+    // A read error ends the stream like EOF, after the bytes before it are parsed.
+    let mut failed: Option<(u64, std::io::Error)> = None;
+    let read_error = |failed: Option<(u64, std::io::Error)>| {
+        failed.map(|(offset, source)| CaptureError::Read { offset, source })
+    };
     loop {
         let mut need = 1;
         if !buf.is_empty() {
@@ -134,44 +139,87 @@ where
                 Some(Stop::Damaged(e)) => return Some(e),
                 Some(Stop::NeedMore(n)) => {
                     if eof {
-                        return Some(parser.truncated(n));
+                        return read_error(failed).or_else(|| Some(parser.truncated(n)));
                     }
                     need = n;
                 }
-                None if eof => return None,
+                None if eof => return read_error(failed),
                 None => {}
             }
         } else if eof {
-            return if seen_any {
-                None
+            return if seen_any || failed.is_some() {
+                read_error(failed)
             } else {
                 Some(CaptureError::Empty)
             };
         }
-        // Read until the record in progress is complete, a chunk at a time.
+        // Read until the record in progress is complete, a chunk at a time. The
+        // buffer grows with the bytes that really arrive, never to the length a
+        // record claims: a stream that claims a 16 MiB record and ends after 100
+        // bytes costs a chunk, not 16 MiB.
         let want = buf.len() + need;
-        while buf.len() < want {
-            let old = buf.len();
-            buf.resize(old + CHUNK.max(want - old), 0);
-            match reader.read(&mut buf[old..]) {
-                Ok(0) => {
-                    buf.truncate(old);
-                    eof = true;
-                    break;
-                }
+        while buf.len() < want && !eof {
+            match (&mut reader).take(CHUNK as u64).read_to_end(&mut buf) {
+                // `read_to_end` stops early only at the end of the stream.
                 Ok(n) => {
-                    buf.truncate(old + n);
-                    seen_any = true;
+                    eof = n < CHUNK;
+                    seen_any |= n > 0;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => buf.truncate(old),
+                // `read_to_end` keeps what it read before the error.
                 Err(source) => {
-                    buf.truncate(old);
-                    return Some(CaptureError::Read {
-                        offset: parser.offset() + buf.len() as u64,
-                        source,
-                    });
+                    failed = Some((parser.offset() + buf.len() as u64, source));
+                    eof = true;
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// Serves `data` and remembers the largest buffer the reader was offered.
+    struct Watch {
+        data: std::io::Cursor<Vec<u8>>,
+        largest: Arc<AtomicUsize>,
+    }
+
+    impl Read for Watch {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.largest.fetch_max(buf.len(), Ordering::Relaxed);
+            self.data.read(buf)
+        }
+    }
+
+    #[test]
+    fn a_stream_claiming_16_mib_costs_no_16_mib_buffer() {
+        // pcap header (snaplen 16 MiB), one record header claiming 16 MiB, 100 bytes.
+        let mut data = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        data.extend([0; 8]);
+        data.extend((MAX_RECORD as u32).to_le_bytes());
+        data.extend(1u32.to_le_bytes());
+        data.extend([0; 8]);
+        data.extend((MAX_RECORD as u32).to_le_bytes());
+        data.extend((MAX_RECORD as u32).to_le_bytes());
+        data.extend([0; 100]);
+        let largest = Arc::new(AtomicUsize::new(0));
+        let input = Input {
+            path: "-".into(),
+            source: Source::Stream(Box::new(Watch {
+                data: std::io::Cursor::new(data),
+                largest: Arc::clone(&largest),
+            })),
+            gzip: false,
+        };
+        let info = read_frames(input, |_| {}).expect("header read");
+        assert!(matches!(
+            info.damage,
+            Some(CaptureError::TruncatedRecord { offset: 24, .. })
+        ));
+        let offered = largest.load(Ordering::Relaxed);
+        assert!(offered <= 2 << 20, "reader offered {offered} bytes");
     }
 }

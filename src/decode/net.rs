@@ -5,7 +5,7 @@ use super::record::{
 };
 use super::wireguard::{self, Message};
 use super::Decoded;
-use etherparse::{Icmpv4Slice, Icmpv6Slice, IpNumber, Ipv6ExtensionSlice, LaxIpSlice, UdpSlice};
+use etherparse::{Icmpv4Slice, Icmpv6Slice, IpNumber, LaxIpSlice, UdpSlice};
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
@@ -68,19 +68,48 @@ fn ip_facts<'a>(
                 facts.total_len = 40 + u32::from(h.payload_length());
             }
             facts.header_len = 40 + ext_len;
-            for ext in v6.extensions().clone() {
-                if let Ipv6ExtensionSlice::Fragment(f) = ext {
-                    if f.is_fragmenting_payload() {
-                        facts.fragment =
-                            Some((f.identification(), f.fragment_offset().value() * 8));
-                        // The fragment header itself is gone after reassembly.
-                        facts.header_len = facts.header_len.saturating_sub(8);
-                    }
-                }
+            if let Some(frag) = v6_fragment(h.next_header(), v6.extensions().slice()) {
+                facts.fragment = Some(frag);
+                // The fragment header itself is gone after reassembly.
+                facts.header_len = facts.header_len.saturating_sub(8);
             }
         }
     }
     facts
+}
+
+/// The fragment header among the IPv6 extension headers `exts` (which start with
+/// header type `first`): `(identification, offset in bytes)` if it fragments the payload.
+///
+/// Walks the headers with checked reads instead of etherparse's
+/// `Ipv6ExtensionSliceIter`: when the lax parse stopped at a damaged extension
+/// header, that iterator follows the last good header's next-header field past
+/// the end of the parsed slice with unchecked reads (an out-of-bounds read the
+/// `capture_file` fuzzer found; etherparse 0.21).
+fn v6_fragment(first: IpNumber, mut exts: &[u8]) -> Option<(u32, u16)> {
+    let mut next = first;
+    loop {
+        let len = match next {
+            IpNumber::IPV6_HEADER_HOP_BY_HOP
+            | IpNumber::IPV6_ROUTE_HEADER
+            | IpNumber::IPV6_DESTINATION_OPTIONS => (usize::from(*exts.get(1)?) + 1) * 8,
+            IpNumber::IPV6_FRAGMENTATION_HEADER => 8,
+            IpNumber::AUTHENTICATION_HEADER => (usize::from(*exts.get(1)?) + 2) * 4,
+            _ => return None,
+        };
+        let header = exts.get(..len)?;
+        if next == IpNumber::IPV6_FRAGMENTATION_HEADER {
+            let [_, _, o1, o2, i1, i2, i3, i4] = *header.first_chunk::<8>()?;
+            let offset_flags = u16::from_be_bytes([o1, o2]);
+            let (offset, more) = (offset_flags >> 3, offset_flags & 1 != 0);
+            if offset != 0 || more {
+                // 13 bits of 8-byte units: at most 65528, fits.
+                return Some((u32::from_be_bytes([i1, i2, i3, i4]), offset * 8));
+            }
+        }
+        next = IpNumber(*header.first()?);
+        exts = exts.get(len..)?;
+    }
 }
 
 fn port_pair(b: &[u8]) -> Option<(u16, u16)> {
@@ -273,4 +302,35 @@ fn quoted(bytes: &[u8]) -> Option<QuotedPacket> {
         }
     }
     Some(q)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOP: IpNumber = IpNumber::IPV6_HEADER_HOP_BY_HOP;
+
+    #[test]
+    fn v6_fragment_found_behind_other_headers() {
+        // hop-by-hop (8 bytes, next: fragment), fragment (offset 185 * 8, M, id 0x01020304).
+        let exts = [44, 0, 1, 4, 0, 0, 0, 0, 17, 0, 0x05, 0xc9, 1, 2, 3, 4];
+        assert_eq!(v6_fragment(HOP, &exts), Some((0x0102_0304, 1480)));
+        // An atomic fragment (offset 0, no M) does not fragment.
+        let atomic = [44, 0, 1, 4, 0, 0, 0, 0, 17, 0, 0, 0, 1, 2, 3, 4];
+        assert_eq!(v6_fragment(HOP, &atomic), None);
+    }
+
+    #[test]
+    fn v6_fragment_stops_at_a_damaged_chain() {
+        // hop-by-hop says destination options follow, which claim 16 bytes; 4 remain.
+        let exts = [60, 0, 1, 4, 0, 0, 0, 0, 44, 1, 0, 0];
+        assert_eq!(v6_fragment(HOP, &exts), None);
+        // A header that names itself forever still ends with the bytes.
+        let looping = [0u8; 64];
+        assert_eq!(v6_fragment(HOP, &looping), None);
+        assert_eq!(
+            v6_fragment(IpNumber::AUTHENTICATION_HEADER, &[51, 255]),
+            None
+        );
+    }
 }

@@ -75,7 +75,12 @@ fn table(width: u16) -> Table {
 
 fn duration(f: &CaptureFacts) -> String {
     match (f.first_ts, f.last_ts) {
-        (Some(a), Some(b)) => format!("{} UTC, {:.3} s", utc(a), (b.0 - a.0) as f64 / 1e9),
+        // i128: pcapng timestamps span all of i64, so the difference may not fit in it.
+        (Some(a), Some(b)) => format!(
+            "{} UTC, {:.3} s",
+            utc(a),
+            (i128::from(b.0) - i128::from(a.0)) as f64 / 1e9
+        ),
         _ => "no packets".into(),
     }
 }
