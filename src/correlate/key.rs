@@ -186,7 +186,7 @@ pub(crate) fn index(records: &[PacketRecord], partner: &mut [u32]) -> (Keys, u64
     // (hash, len) -> (occurrences so far, time of the last one)
     let mut udp_seen: rustc_hash::FxHashMap<(u64, u16), (u32, i64)> = Default::default();
     let mut duplicates = 0;
-    let mut sorted: Vec<u64> = Vec::new();
+    let mut sorted: Vec<u64> = Vec::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
         let nth = match r.kind {
             PacketKind::Udp { payload_hash } => {
@@ -262,7 +262,24 @@ pub(crate) fn join(
             rb.next();
             continue;
         }
-        // Same hash: match by full key, first copies only.
+        // Same hash: match by full key, first copies only. Almost every run
+        // holds one message on each side: compare those two directly.
+        if let ([ea], [eb]) = (a, b) {
+            let (x, y) = (*ea as u32, *eb as u32);
+            let free = partner[0].get(x as usize) == Some(&NO_PARTNER)
+                && partner[1].get(y as usize) == Some(&NO_PARTNER);
+            if free {
+                let kx = keys[0].key(records[0], x);
+                if kx.is_some() && kx == keys[1].key(records[1], y) {
+                    partner[0][x as usize] = y;
+                    partner[1][y as usize] = x;
+                    matched += 1;
+                }
+            }
+            ra.next();
+            rb.next();
+            continue;
+        }
         let full = |side: usize, run: &[u64]| -> Vec<(u128, u32)> {
             let mut v: Vec<(u128, u32)> = run
                 .iter()

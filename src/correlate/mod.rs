@@ -261,13 +261,14 @@ impl Correlation {
 
 const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
 
-/// Median of a non-empty slice (sorts it).
+/// Median of a slice (reorders it), `None` when empty.
 fn median(v: &mut [i64]) -> Option<i64> {
     if v.is_empty() {
         return None;
     }
-    v.sort_unstable();
-    v.get(v.len() / 2).copied()
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable(mid);
+    Some(*m)
 }
 
 /// The file name (last path component) of a capture.

@@ -117,6 +117,7 @@ pub fn decode_capture_with(
     let path = input.path.clone();
     let mut records: Vec<PacketRecord> = Vec::new();
     let mut endpoints = Endpoints::default();
+    let mut last: Option<((Endpoint, Endpoint), (EndpointId, EndpointId))> = None;
     let info = read_frames_at(input, |frames, consumed| {
         let decoded: Vec<Decoded> = frames.par_iter().map(decode_frame).collect();
         // Grow by a quarter rather than doubling: records are most of what
@@ -126,9 +127,17 @@ pub fn decode_capture_with(
         }
         for d in decoded {
             let mut r = d.record;
-            if let Some((s, t)) = d.endpoints {
-                r.src = endpoints.intern(s);
-                r.dst = endpoints.intern(t);
+            if let Some(pair) = d.endpoints {
+                // Packets come in runs of one flow: most need no table lookup.
+                let ids = match last {
+                    Some((p, ids)) if p == pair => ids,
+                    _ => {
+                        let ids = (endpoints.intern(pair.0), endpoints.intern(pair.1));
+                        last = Some((pair, ids));
+                        ids
+                    }
+                };
+                (r.src, r.dst) = ids;
             }
             records.push(r);
         }
