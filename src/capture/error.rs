@@ -66,19 +66,6 @@ pub enum CaptureError {
     },
 }
 
-impl CaptureError {
-    /// True when packets read before this error are still meaningful (the
-    /// damage is in the middle or at the end of the file, not at its start).
-    pub fn allows_partial(&self) -> bool {
-        matches!(
-            self,
-            CaptureError::TruncatedRecord { .. }
-                | CaptureError::Corrupt { .. }
-                | CaptureError::Read { .. }
-        )
-    }
-}
-
 /// A [`CaptureError`] together with the file it concerns: the one-line message users see.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {error}", path.display())]
