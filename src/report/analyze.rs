@@ -575,41 +575,14 @@ pub(super) fn size_rows(d: &DirectionReport) -> Vec<(String, u64, u64)> {
             .map(|(udp, (ip, del, lost))| (format!("{udp} ({ip})"), *del, *lost))
             .collect()
     } else {
-        let edges: [u16; 15] = [
-            32,
-            64,
-            128,
-            256,
-            512,
-            1024,
-            1280,
-            1312,
-            1372,
-            1392,
-            1420,
-            1424,
-            1440,
-            1452,
-            u16::MAX,
-        ];
-        let mut lo = 0u16;
-        let mut rows = Vec::new();
-        for hi in edges {
-            let (del, lost) = sizes
-                .range(lo..=hi)
-                .fold((0, 0), |(a, b), (_, v)| (a + v.1, b + v.2));
-            if del + lost > 0 {
-                let label = match (lo, hi) {
-                    (_, u16::MAX) => format!("> {}", lo.saturating_sub(1)),
-                    (0, h) => format!("≤ {h}"),
-                    (l, h) if l == h => l.to_string(),
-                    (l, h) => format!("{l}-{h}"),
-                };
-                rows.push((label, del, lost));
-            }
-            lo = hi.saturating_add(1);
-        }
-        rows
+        let by_size: std::collections::BTreeMap<u32, (u64, u64)> = sizes
+            .iter()
+            .map(|(udp, (_, del, lost))| (u32::from(*udp), (*del, *lost)))
+            .collect();
+        super::size_ranges(&by_size, |a, b| (a.0 + b.0, a.1 + b.1))
+            .into_iter()
+            .map(|(label, (del, lost))| (label, del, lost))
+            .collect()
     }
 }
 

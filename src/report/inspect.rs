@@ -339,37 +339,7 @@ pub fn size_histogram(d: &WgDirection) -> String {
     let bins: Vec<(String, u64)> = if d.sizes.len() <= 12 {
         d.sizes.iter().map(|(s, c)| (s.to_string(), *c)).collect()
     } else {
-        let edges = [
-            32,
-            128,
-            256,
-            512,
-            1024,
-            1280,
-            1312,
-            1372,
-            1392,
-            1420,
-            1452,
-            u32::MAX,
-        ];
-        let mut lo = 0;
-        let mut bins = Vec::new();
-        for hi in edges {
-            let c: u64 = d.sizes.range(lo..=hi).map(|(_, c)| c).sum();
-            if c > 0 {
-                let label = if hi == u32::MAX {
-                    format!("> {}", lo - 1)
-                } else if lo == hi || lo == 0 {
-                    format!("{hi}")
-                } else {
-                    format!("{lo}-{hi}")
-                };
-                bins.push((label, c));
-            }
-            lo = hi.saturating_add(1);
-        }
-        bins
+        super::size_ranges(&d.sizes, |a, b| a + b)
     };
     let max = bins.iter().map(|b| b.1).max().unwrap_or(1).max(1);
     for (label, c) in bins {

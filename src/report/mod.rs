@@ -7,6 +7,52 @@ mod html;
 pub mod inspect;
 pub mod plots;
 
+/// Size edges (UDP payload bytes) for histograms with many sizes: ranges that
+/// keep the common tunnel-MTU boundaries (1280 ... 1452) apart.
+const SIZE_EDGES: [u32; 15] = [
+    32,
+    64,
+    128,
+    256,
+    512,
+    1024,
+    1280,
+    1312,
+    1372,
+    1392,
+    1420,
+    1424,
+    1440,
+    1452,
+    u32::MAX,
+];
+
+/// Sums per-size values into the ranges of [`SIZE_EDGES`], labelled `≤ 32`,
+/// `33-64`, ..., `> 1452`; empty ranges are left out.
+pub(crate) fn size_ranges<V: Copy + Default + PartialEq>(
+    sizes: &std::collections::BTreeMap<u32, V>,
+    add: impl Fn(V, V) -> V,
+) -> Vec<(String, V)> {
+    let mut lo = 0u32;
+    let mut rows = Vec::new();
+    for hi in SIZE_EDGES {
+        let v = sizes
+            .range(lo..=hi)
+            .fold(V::default(), |acc, (_, v)| add(acc, *v));
+        if v != V::default() {
+            let label = match (lo, hi) {
+                (_, u32::MAX) => format!("> {}", lo.saturating_sub(1)),
+                (0, h) => format!("≤ {h}"),
+                (l, h) if l == h => l.to_string(),
+                (l, h) => format!("{l}-{h}"),
+            };
+            rows.push((label, v));
+        }
+        lo = hi.saturating_add(1);
+    }
+    rows
+}
+
 /// Renders a byte count with a thousands separator, for tables.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
