@@ -395,3 +395,26 @@ fn output_does_not_depend_on_the_thread_count() {
         assert_eq!(one, run("3"), "{name}");
     }
 }
+
+#[test]
+fn extreme_timestamps_do_not_overflow_the_correlation() {
+    // A pcapng whose timestamps span all of i64 (found by fuzzing inspect):
+    // analyze it against itself and against a real capture, in a debug build
+    // where any arithmetic overflow would panic.
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let odd = base.join("fuzz-regressions/capture_file-ts-span-overflow");
+    let real = base.join("healthy/vps.pcap");
+    for (a, b) in [(&odd, &odd), (&odd, &real), (&real, &odd)] {
+        for fmt in ["json", "html", "table"] {
+            let out = bin()
+                .args(["analyze", "-f", fmt])
+                .arg(a)
+                .arg(b)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(!err.contains("panicked"), "{fmt}: {err}");
+            assert!(matches!(out.status.code(), Some(0..=2)), "{fmt}: {err}");
+        }
+    }
+}

@@ -358,7 +358,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                     Side::A
                 } else if rb.flags.has(Flags::OUTGOING) || ra.flags.has(Flags::INCOMING) {
                     Side::B
-                } else if ra.ts.0 + provisional <= rb.ts.0 {
+                } else if ra.ts.0.saturating_add(provisional) <= rb.ts.0 {
                     Side::A
                 } else {
                     Side::B
@@ -388,8 +388,8 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     for (i, j, s) in decided() {
         let (ta, tb) = (rec(Side::A, i).ts.0, rec(Side::B, j).ts.0);
         match s {
-            Side::A => d_ab.push(tb - ta),
-            Side::B => d_ba.push(ta - tb),
+            Side::A => d_ab.push(tb.saturating_sub(ta)),
+            Side::B => d_ba.push(ta.saturating_sub(tb)),
         }
     }
     let min_ab = d_ab.iter().copied().min();
@@ -397,7 +397,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let max_ab = d_ab.iter().copied().max();
     let max_ba = d_ba.iter().copied().max();
     let offset = match (min_ab, min_ba) {
-        (Some(x), Some(y)) => (x - y) / 2,
+        (Some(x), Some(y)) => x / 2 - y / 2,
         (Some(x), None) => x,
         (None, Some(y)) => -y,
         (None, None) => 0,
@@ -405,15 +405,21 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let samples = (d_ab.len() + d_ba.len()) as u64;
     let clock = Clock {
         offset_ns: offset,
-        delay_ab_ns: median(&mut d_ab).map(|m| m - offset),
-        delay_ba_ns: median(&mut d_ba).map(|m| m + offset),
+        delay_ab_ns: median(&mut d_ab).map(|m| m.saturating_sub(offset)),
+        delay_ba_ns: median(&mut d_ba).map(|m| m.saturating_add(offset)),
         bracketed: min_ab.is_some() && min_ba.is_some(),
         samples,
     };
     drop((d_ab, d_ba));
     // Worst delay seen each way, as a margin at the window's edges.
-    let margin_ab = max_ab.map_or(0, |m| m - offset).max(0) + 5_000_000;
-    let margin_ba = max_ba.map_or(0, |m| m + offset).max(0) + 5_000_000;
+    let margin_ab = max_ab
+        .map_or(0, |m| m.saturating_sub(offset))
+        .max(0)
+        .saturating_add(5_000_000);
+    let margin_ba = max_ba
+        .map_or(0, |m| m.saturating_add(offset))
+        .max(0)
+        .saturating_add(5_000_000);
 
     // 4. Window on A's clock.
     let span = |c: &DecodedCapture| -> Option<(i64, i64)> {
@@ -422,7 +428,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         Some((first, last))
     };
     let sa = span(a);
-    let sb = span(b).map(|(f, l)| (f - offset, l - offset));
+    let sb = span(b).map(|(f, l)| (f.saturating_sub(offset), l.saturating_sub(offset)));
     let window = match (sa, sb) {
         (Some((fa, la)), Some((fb, lb))) => {
             let (s, e) = (fa.max(fb), la.min(lb));
@@ -438,7 +444,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let recv_span_for = |sender: Side| -> Option<(i64, i64)> {
         match sender {
             Side::A => sb,
-            Side::B => sa.map(|(f, l)| (f + offset, l + offset)),
+            Side::B => sa.map(|(f, l)| (f.saturating_add(offset), l.saturating_add(offset))),
         }
     };
 
@@ -544,8 +550,8 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                 } else {
                     margin_ba
                 };
-                let in_window =
-                    recv_span_for(side).is_some_and(|(f, l)| r.ts.0 >= f && r.ts.0 + margin <= l);
+                let in_window = recv_span_for(side)
+                    .is_some_and(|(f, l)| r.ts.0 >= f && r.ts.0.saturating_add(margin) <= l);
                 let d = &mut dirs[side.idx()];
                 if in_window {
                     count_sent(d, r, false);
@@ -564,10 +570,13 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                 };
                 // The sender's capture span on this side's clock.
                 let span_here = match side {
-                    Side::B => sa.map(|(f, l)| (f + offset, l + offset)),
+                    Side::B => {
+                        sa.map(|(f, l)| (f.saturating_add(offset), l.saturating_add(offset)))
+                    }
                     Side::A => sb,
                 };
-                if span_here.is_some_and(|(f, l)| r.ts.0 - margin >= f && r.ts.0 <= l) {
+                if span_here.is_some_and(|(f, l)| r.ts.0.saturating_sub(margin) >= f && r.ts.0 <= l)
+                {
                     let u = &mut unexplained[side.idx()];
                     u.packets += 1;
                     if u.frames.len() < 20 {
@@ -638,19 +647,25 @@ fn provisional_offset(
     for &(i, j) in pairs {
         let (ta, tb) = (t(a, i), t(b, j));
         match ttl_sender(i, j) {
-            Some(Side::A) => min_ab = Some(min_ab.map_or(tb - ta, |m| m.min(tb - ta))),
-            Some(Side::B) => min_ba = Some(min_ba.map_or(ta - tb, |m| m.min(ta - tb))),
+            Some(Side::A) => {
+                let d = tb.saturating_sub(ta);
+                min_ab = Some(min_ab.map_or(d, |m| m.min(d)));
+            }
+            Some(Side::B) => {
+                let d = ta.saturating_sub(tb);
+                min_ba = Some(min_ba.map_or(d, |m| m.min(d)));
+            }
             None => {}
         }
     }
     match (min_ab, min_ba) {
-        (Some(x), Some(y)) => (x - y) / 2,
+        (Some(x), Some(y)) => x / 2 - y / 2,
         (Some(x), None) => x,
         (None, Some(y)) => -y,
         // Nothing decided: assume the first matched packet went out first.
         (None, None) => pairs
             .iter()
-            .map(|&(i, j)| t(b, j) - t(a, i))
+            .map(|&(i, j)| t(b, j).saturating_sub(t(a, i)))
             .min_by_key(|d| d.abs())
             .unwrap_or(0),
     }

@@ -44,7 +44,7 @@ pub fn backoff_gaps(times_ns: &[i64]) -> Vec<u64> {
     let gaps: Vec<u64> = times_ns
         .windows(2)
         .filter_map(|w| match w {
-            [a, b] => Some(((b - a).max(0) / 1_000_000) as u64),
+            [a, b] => Some((b.saturating_sub(*a).max(0) / 1_000_000) as u64),
             _ => None,
         })
         .filter(|g| *g >= 100)

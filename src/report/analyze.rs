@@ -186,7 +186,7 @@ impl AnalyzeReport {
                     start_ns: c.window.start.0,
                     end_ns: c.window.end.0,
                     start: utc(c.window.start),
-                    seconds: (c.window.end.0 - c.window.start.0) as f64 / 1e9,
+                    seconds: c.window.end.0.saturating_sub(c.window.start.0) as f64 / 1e9,
                     overlap: c.window.overlap,
                 }),
                 c.nat.clone(),

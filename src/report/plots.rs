@@ -148,15 +148,15 @@ pub fn plot_data(
     findings: &[Finding],
 ) -> PlotData {
     let start = c.window.start.0;
-    let span_ns = (c.window.end.0 - start).max(1);
-    let bin_ns = (span_ns + i64::from(TIME_BINS) - 1) / i64::from(TIME_BINS);
+    let span_ns = c.window.end.0.saturating_sub(start).max(1);
+    let bin_ns = (span_ns - 1) / i64::from(TIME_BINS) + 1;
     let bin_ns = bin_ns.max(1);
     let offset = c.clock.offset_ns;
     // Relative time on A's clock.
     let rel = |side: Side, ts: Timestamp| -> i64 {
         match side {
-            Side::A => ts.0 - start,
-            Side::B => ts.0 - offset - start,
+            Side::A => ts.0.saturating_sub(start),
+            Side::B => ts.0.saturating_sub(offset).saturating_sub(start),
         }
     };
     let bin_of = |t: i64| -> u16 { (t.max(0) / bin_ns).min(i64::from(TIME_BINS) - 1) as u16 };
