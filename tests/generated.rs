@@ -28,6 +28,16 @@ fn generated(name: &str, threshold: u16, loss: f64, offset_ms: i64) -> (Value, V
     (truth, serde_json::to_value(&a.report).unwrap())
 }
 
+/// The kinds of the report's findings.
+fn kinds(report: &Value) -> Vec<&str> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect()
+}
+
 fn direction<'a>(report: &'a Value, from: &str) -> &'a Value {
     report["directions"]
         .as_array()
@@ -40,12 +50,7 @@ fn direction<'a>(report: &'a Value, from: &str) -> &'a Value {
 #[test]
 fn recovers_counts_threshold_and_offset() {
     let (truth, report) = generated("blackhole", 1424, 0.002, -1800);
-    let kinds: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds(&report);
     assert!(kinds.contains(&"mtu_blackhole"), "{kinds:?}");
     for t in truth["directions"].as_array().unwrap() {
         let d = direction(&report, t["from"].as_str().unwrap());
@@ -84,12 +89,7 @@ fn recovers_counts_threshold_and_offset() {
 #[test]
 fn random_loss_alone_is_not_a_blackhole() {
     let (_, report) = generated("random", 0, 0.01, 700);
-    let kinds: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["kind"].as_str().unwrap())
-        .collect();
+    let kinds = kinds(&report);
     assert!(!kinds.contains(&"mtu_blackhole"), "{kinds:?}");
     assert!(kinds.contains(&"random_loss"), "{kinds:?}");
 }
