@@ -209,6 +209,10 @@ pub(crate) fn index(records: &[PacketRecord], partner: &mut [u32]) -> (Keys, u64
             }
             _ => None,
         };
+        if matches!(r.kind, PacketKind::WgTransport { .. }) {
+            // Joined by `join_transport`.
+            continue;
+        }
         if let Some(k) = msg_key(r, nth) {
             sorted.push(hash32(&k) << 32 | i as u64);
         }
@@ -316,7 +320,255 @@ pub(crate) fn join(
     matched
 }
 
+/// Transport messages of one capture grouped by receiver index: the record
+/// indexes of group `g` are `order[start[g]..start[g + 1]]`, in capture order.
+struct TransportGroups {
+    start: Vec<usize>,
+    order: Vec<u32>,
+}
+
+fn transport(r: &PacketRecord) -> Option<(PeerIndex, u64)> {
+    match r.kind {
+        PacketKind::WgTransport { receiver, counter } => Some((receiver, counter.0)),
+        _ => None,
+    }
+}
+
+/// Groups the transport messages of `records` by receiver, numbering new
+/// receivers in `ids` (shared by both captures, so group `g` is the same
+/// session on both sides). A counting sort: two passes, exactly four bytes
+/// per message.
+fn group_transport(
+    records: &[PacketRecord],
+    ids: &mut rustc_hash::FxHashMap<PeerIndex, u32>,
+) -> TransportGroups {
+    // Packets come in runs of one session: remember the last receiver's group.
+    let mut last: Option<(PeerIndex, u32)> = None;
+    let mut group_of =
+        |receiver: PeerIndex, ids: &mut rustc_hash::FxHashMap<PeerIndex, u32>| match last {
+            Some((r, g)) if r == receiver => g,
+            _ => {
+                let n = ids.len() as u32;
+                let g = *ids.entry(receiver).or_insert(n);
+                last = Some((receiver, g));
+                g
+            }
+        };
+    let mut count: Vec<usize> = Vec::new();
+    for r in records {
+        if let Some((receiver, _)) = transport(r) {
+            let g = group_of(receiver, ids) as usize;
+            if count.len() <= g {
+                count.resize(g + 1, 0);
+            }
+            count[g] += 1;
+        }
+    }
+    let groups = ids.len();
+    count.resize(groups, 0);
+    let mut start = Vec::with_capacity(groups + 1);
+    let mut total = 0;
+    for c in &count {
+        start.push(total);
+        total += c;
+    }
+    start.push(total);
+    let mut fill = start.clone();
+    let mut order = vec![0u32; total];
+    for (i, r) in records.iter().enumerate() {
+        if let Some((receiver, _)) = transport(r) {
+            let g = group_of(receiver, ids) as usize;
+            order[fill[g]] = i as u32;
+            fill[g] += 1;
+        }
+    }
+    TransportGroups { start, order }
+}
+
+impl TransportGroups {
+    fn group(&self, g: usize) -> &[u32] {
+        match (self.start.get(g), self.start.get(g + 1)) {
+            (Some(&s), Some(&e)) => &self.order[s..e],
+            _ => &[],
+        }
+    }
+
+    /// Sorts each group by counter. A sender numbers its packets in order and
+    /// the capture mostly keeps that order, so each group is nearly sorted
+    /// already: the stable sort finds the runs and merges a few of them,
+    /// keeping capture order among equal counters (the first copy first).
+    fn sort_by_counter(&mut self, records: &[PacketRecord]) {
+        let counter = |i: &u32| {
+            records
+                .get(*i as usize)
+                .and_then(transport)
+                .map_or(0, |t| t.1)
+        };
+        for w in self.start.windows(2) {
+            self.order[w[0]..w[1]].sort_by_key(counter);
+        }
+    }
+}
+
+/// Joins the transport messages of two captures on (receiver, counter).
+///
+/// Transport data is nearly all of a tunnel's traffic and its key is ordered
+/// in each session, so instead of hashing it the messages are grouped by
+/// receiver, sorted by counter (a linear pass on nearly sorted input) and
+/// merged. Sets `partner` like [`join`], marks later copies of a message in
+/// one capture [`DUPLICATE`]; returns the matches and the duplicates per side.
+pub(crate) fn join_transport(
+    records: [&[PacketRecord]; 2],
+    partner: &mut [Vec<u32>; 2],
+) -> (u64, [u64; 2]) {
+    let mut ids = rustc_hash::FxHashMap::default();
+    let mut g = [
+        group_transport(records[0], &mut ids),
+        group_transport(records[1], &mut ids),
+    ];
+    for (groups, recs) in g.iter_mut().zip(records) {
+        groups.sort_by_counter(recs);
+    }
+    let counter = |side: usize, i: u32| {
+        records[side]
+            .get(i as usize)
+            .and_then(transport)
+            .map_or(0, |t| t.1)
+    };
+    let mut matched = 0;
+    let mut duplicates = [0u64; 2];
+    let mut mark = |side: usize, i: u32, to: u32| {
+        if let Some(p) = partner[side].get_mut(i as usize) {
+            *p = to;
+        }
+    };
+    for group in 0..ids.len() {
+        let (a, b) = (g[0].group(group), g[1].group(group));
+        let (mut x, mut y) = (0, 0);
+        // The counter of the previous entry on each side, to find repeats.
+        let mut prev: [Option<u64>; 2] = [None, None];
+        loop {
+            let ca = a.get(x).map(|&i| counter(0, i));
+            let cb = b.get(y).map(|&i| counter(1, i));
+            // Later copies of a counter already seen on one side are duplicates.
+            if let Some(c) = ca.filter(|c| prev[0] == Some(*c)) {
+                mark(0, a[x], DUPLICATE);
+                duplicates[0] += 1;
+                prev[0] = Some(c);
+                x += 1;
+                continue;
+            }
+            if let Some(c) = cb.filter(|c| prev[1] == Some(*c)) {
+                mark(1, b[y], DUPLICATE);
+                duplicates[1] += 1;
+                prev[1] = Some(c);
+                y += 1;
+                continue;
+            }
+            match (ca, cb) {
+                (Some(p), Some(q)) if p == q => {
+                    mark(0, a[x], b[y]);
+                    mark(1, b[y], a[x]);
+                    matched += 1;
+                    prev = [Some(p), Some(q)];
+                    x += 1;
+                    y += 1;
+                }
+                (Some(p), Some(q)) if p < q => {
+                    prev[0] = Some(p);
+                    x += 1;
+                }
+                (Some(p), None) => {
+                    prev[0] = Some(p);
+                    x += 1;
+                }
+                (_, Some(q)) => {
+                    prev[1] = Some(q);
+                    y += 1;
+                }
+                (None, None) => break,
+            }
+        }
+    }
+    (matched, duplicates)
+}
+
 /// Runs of entries with equal hashes in a sorted key list.
 fn runs(sorted: &[u64]) -> impl Iterator<Item = &[u64]> {
     sorted.chunk_by(|x, y| x >> 32 == y >> 32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{FrameNo, Timestamp};
+    use crate::decode::{EndpointId, Flags};
+    use proptest::prelude::*;
+
+    fn transport_record(receiver: u32, counter: u64, i: usize) -> PacketRecord {
+        PacketRecord {
+            ts: Timestamp(i as i64),
+            kind: PacketKind::WgTransport {
+                receiver: PeerIndex(receiver),
+                counter: Counter(counter),
+            },
+            frame: FrameNo(i as u32 + 1),
+            ip_len: 148,
+            src: EndpointId(0),
+            dst: EndpointId(1),
+            udp_len: 120,
+            frag_len: 148,
+            ttl: 64,
+            flags: Flags::default(),
+            iface: 0,
+        }
+    }
+
+    /// The obvious join: the first copy of each (receiver, counter) on each
+    /// side is matched, later copies are duplicates.
+    fn naive(records: [&[PacketRecord]; 2]) -> ([Vec<u32>; 2], u64, [u64; 2]) {
+        let mut partner = [
+            vec![NO_PARTNER; records[0].len()],
+            vec![NO_PARTNER; records[1].len()],
+        ];
+        let mut first: [std::collections::HashMap<(PeerIndex, u64), u32>; 2] = Default::default();
+        let mut dups = [0; 2];
+        for side in 0..2 {
+            for (i, r) in records[side].iter().enumerate() {
+                let k = transport(r).expect("transport");
+                if first[side].contains_key(&k) {
+                    partner[side][i] = DUPLICATE;
+                    dups[side] += 1;
+                } else {
+                    first[side].insert(k, i as u32);
+                }
+            }
+        }
+        let mut matched = 0;
+        for (k, &i) in &first[0] {
+            if let Some(&j) = first[1].get(k) {
+                partner[0][i as usize] = j;
+                partner[1][j as usize] = i;
+                matched += 1;
+            }
+        }
+        (partner, matched, dups)
+    }
+
+    proptest! {
+        #[test]
+        fn transport_join_equals_the_naive_join(
+            a in proptest::collection::vec((0u32..3, 0u64..40), 0..120),
+            b in proptest::collection::vec((0u32..3, 0u64..40), 0..120),
+        ) {
+            let ra: Vec<PacketRecord> = a.iter().enumerate().map(|(i, &(r, c))| transport_record(r, c, i)).collect();
+            let rb: Vec<PacketRecord> = b.iter().enumerate().map(|(i, &(r, c))| transport_record(r, c, i)).collect();
+            let mut partner = [vec![NO_PARTNER; ra.len()], vec![NO_PARTNER; rb.len()]];
+            let (matched, dups) = join_transport([&ra, &rb], &mut partner);
+            let (want, want_matched, want_dups) = naive([&ra, &rb]);
+            prop_assert_eq!(matched, want_matched);
+            prop_assert_eq!(dups, want_dups);
+            prop_assert_eq!(partner, want);
+        }
+    }
 }

@@ -302,10 +302,11 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let matched;
     let duplicates;
     {
+        let (tm, td) = key::join_transport([&a.records, &b.records], &mut partner);
         let (ka, da) = key::index(&a.records, &mut partner[0]);
         let (kb, db) = key::index(&b.records, &mut partner[1]);
-        duplicates = [da, db];
-        matched = key::join([&a.records, &b.records], [&ka, &kb], &mut partner);
+        duplicates = [da + td[0], db + td[1]];
+        matched = tm + key::join([&a.records, &b.records], [&ka, &kb], &mut partner);
     }
     let pairs = |partner: &[Vec<u32>; 2]| -> Vec<(u32, u32)> {
         partner[0]
