@@ -536,11 +536,11 @@ mod tests {
         for side in 0..2 {
             for (i, r) in records[side].iter().enumerate() {
                 let k = transport(r).expect("transport");
-                if first[side].contains_key(&k) {
+                if let std::collections::hash_map::Entry::Vacant(e) = first[side].entry(k) {
+                    e.insert(i as u32);
+                } else {
                     partner[side][i] = DUPLICATE;
                     dups[side] += 1;
-                } else {
-                    first[side].insert(k, i as u32);
                 }
             }
         }
