@@ -3,6 +3,8 @@
 //!
 //!     cargo run --release --example stage_times -- vps.pcap laptop.pcap [RUNS]
 
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a measuring tool prints its result
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use wgtrace::correlate::correlate;
