@@ -233,29 +233,43 @@ impl Correlation {
         side: Side,
         caps: [&'a DecodedCapture; 2],
     ) -> impl Iterator<Item = SentPacket> + 'a {
-        let far = &caps[side.other().idx()].records;
-        caps[side.idx()]
-            .records
+        self.role[side.idx()]
             .iter()
-            .zip(self.role[side.idx()].iter().zip(&self.partner[side.idx()]))
-            .filter(|(_, (role, _))| {
-                **role == Role::Delivered as u8 || **role == Role::Missing as u8
-            })
-            .map(move |(r, (role, p))| SentPacket {
-                class: MsgClass::of(&r.kind),
-                ts: r.ts,
-                frame: r.frame,
-                received: if *role == Role::Delivered as u8 {
-                    far.get(*p as usize).map(|x| x.frame)
-                } else {
-                    None
-                },
-                udp_len: r.udp_len,
-                ip_len: r.ip_len,
-                df: r.flags.has(Flags::DF),
-                fragmented: r.flags.has(Flags::FIRST_FRAGMENT),
-                v6: r.flags.has(Flags::IPV6),
-            })
+            .enumerate()
+            .filter_map(move |(i, _)| self.sent_packet(side, caps, i))
+    }
+
+    /// Record `i` of `side` as a [`SentPacket`], if `side` sent it inside the
+    /// far capture's window.
+    pub fn sent_packet(
+        &self,
+        side: Side,
+        caps: [&DecodedCapture; 2],
+        i: usize,
+    ) -> Option<SentPacket> {
+        let role = *self.role[side.idx()].get(i)?;
+        let delivered = role == Role::Delivered as u8;
+        if !delivered && role != Role::Missing as u8 {
+            return None;
+        }
+        let r = caps[side.idx()].records.get(i)?;
+        let far = &caps[side.other().idx()].records;
+        Some(SentPacket {
+            class: MsgClass::of(&r.kind),
+            ts: r.ts,
+            frame: r.frame,
+            received: if delivered {
+                let p = *self.partner[side.idx()].get(i)?;
+                far.get(p as usize).map(|x| x.frame)
+            } else {
+                None
+            },
+            udp_len: r.udp_len,
+            ip_len: r.ip_len,
+            df: r.flags.has(Flags::DF),
+            fragmented: r.flags.has(Flags::FIRST_FRAGMENT),
+            v6: r.flags.has(Flags::IPV6),
+        })
     }
 }
 

@@ -12,9 +12,9 @@ pub use finding::{
     WireSize, MAX_FRAMES,
 };
 
-use crate::capture::FrameNo;
-use crate::correlate::{looks_locally_sent, Correlation, Direction, SentPacket, Side};
-use crate::decode::{DecodedCapture, Endpoint, PacketKind};
+use crate::capture::{FrameNo, Timestamp};
+use crate::correlate::{looks_locally_sent, Correlation, Direction, Role, SentPacket, Side};
+use crate::decode::{DecodedCapture, Endpoint, Flags, PacketKind};
 use crate::flow::{CaptureFacts, MartianReason, PmtuSignal};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -56,25 +56,92 @@ struct Blackhole {
     test: SizeTest,
 }
 
+/// Whole (unfragmented) packets of one IP size that a direction sent.
+#[derive(Debug, Clone, Copy, Default)]
+struct SizeTally {
+    sent: u64,
+    lost: u64,
+    /// UDP payload size of the last one delivered.
+    delivered_udp: Option<u16>,
+}
+
+/// What one pass over a direction's sent packets tells every detector.
+///
+/// The sent packets are not stored (wgtrace's memory stays per record):
+/// one pass counts them by size and keeps the indexes of the lost ones,
+/// which are few next to the delivered.
+#[derive(Debug, Default)]
+struct SentSummary {
+    /// Whole packets by IP size (fragmented ones left out: their size is not
+    /// what crossed the path).
+    by_ip: BTreeMap<u32, SizeTally>,
+    /// Any packet sent over IPv6.
+    v6: bool,
+    /// Record indexes of the lost packets, in capture order.
+    lost: Vec<usize>,
+    /// Sent after the first PMTU signal: fragmented ones.
+    fragmented_after: u64,
+    /// Sent after the first PMTU signal: whole ones bigger than its MTU.
+    too_big_after: u64,
+}
+
+/// One pass over the packets `side` sent; `signal` is the first PMTU
+/// signal's time and MTU, for the counts after it.
+fn summarize(
+    c: &Correlation,
+    side: Side,
+    cap: &DecodedCapture,
+    signal: Option<(Timestamp, u32)>,
+) -> SentSummary {
+    let mut sum = SentSummary::default();
+    // Sizes repeat: count in a hash map, sort once at the end.
+    let mut by_ip: HashMap<u32, SizeTally> = HashMap::default();
+    for (i, (r, &role)) in cap.records.iter().zip(&c.role[side.idx()]).enumerate() {
+        let delivered = role == Role::Delivered as u8;
+        if !delivered && role != Role::Missing as u8 {
+            continue;
+        }
+        let fragmented = r.flags.has(Flags::FIRST_FRAGMENT);
+        sum.v6 |= r.flags.has(Flags::IPV6);
+        if !delivered {
+            sum.lost.push(i);
+        }
+        if !fragmented {
+            let t = by_ip.entry(r.ip_len).or_default();
+            t.sent += 1;
+            if delivered {
+                t.delivered_udp = Some(r.udp_len);
+            } else {
+                t.lost += 1;
+            }
+        }
+        if let Some((since, mtu)) = signal {
+            if r.ts > since {
+                if fragmented {
+                    sum.fragmented_after += 1;
+                } else if mtu > 0 && r.ip_len > mtu {
+                    sum.too_big_after += 1;
+                }
+            }
+        }
+    }
+    sum.by_ip = by_ip.into_iter().collect();
+    sum
+}
+
 /// Finds the size threshold that best explains the losses of a direction.
 ///
-/// Packets are first counted by IP size (fragmented ones left out: their
-/// size is not what crossed the path), so each candidate threshold costs one
-/// pass over the distinct sizes, not over the packets.
-fn size_test(packets: impl Iterator<Item = SentPacket>) -> Option<Blackhole> {
-    let mut by_size: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    for p in packets.filter(|p| !p.fragmented) {
-        let e = by_size.entry(p.ip_len).or_default();
-        e.0 += 1;
-        e.1 += u64::from(p.received.is_none());
-    }
+/// Each candidate threshold costs one pass over the distinct sizes, not
+/// over the packets.
+fn size_test(by_size: &BTreeMap<u32, SizeTally>) -> Option<Blackhole> {
     let (total_sent, total_lost) = by_size
         .values()
-        .fold((0, 0), |(s, l), (a, b)| (s + a, l + b));
+        .fold((0, 0), |(s, l), t| (s + t.sent, l + t.lost));
     let mut best: Option<Blackhole> = None;
     // Walk thresholds from the smallest size up, keeping the counts below.
     let (mut sb, mut lb) = (0u64, 0u64);
-    for (&t, &(sent, lost)) in &by_size {
+    for (&t, tally) in by_size {
+        let (sent, lost) = (tally.sent, tally.lost);
         if lost > 0 {
             let (sa, la) = (total_sent - sb, total_lost - lb);
             if la >= MIN_BIG_LOST && la * 10 >= sa * 9 && lb * 5 <= sb {
@@ -138,14 +205,6 @@ fn mtu_fix(path_mtu_min: u32, v: IpVersion, upper: u32, basis: &str) -> String {
     )
 }
 
-fn underlay(mut packets: impl Iterator<Item = SentPacket>) -> IpVersion {
-    if packets.any(|p| p.v6) {
-        IpVersion::Ipv6
-    } else {
-        IpVersion::Ipv4
-    }
-}
-
 /// Diagnoses two captures of one tunnel.
 pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -156,15 +215,31 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         let receiver = caps[s.other().idx()];
         let local = &c.local[s.idx()];
         let signals = signals_for(sender.facts, local);
-        // The direction's sent packets, rebuilt from the records for each
-        // question rather than stored: wgtrace's memory stays per record.
-        let sent = || c.sent_packets(s, [caps[0].cap, caps[1].cap]);
-        let bh = size_test(sent());
-        let mut explained: HashSet<FrameNo> = HashSet::new();
-        let v = underlay(sent());
+        let first_signal = (!signals.is_empty()).then(|| {
+            let first_ts = signals.iter().map(|s| s.ts).min().unwrap_or_default();
+            let mtu = signals
+                .iter()
+                .map(|s| s.mtu)
+                .filter(|m| *m > 0)
+                .min()
+                .unwrap_or(0);
+            (first_ts, mtu)
+        });
+        let sum = summarize(c, s, sender.cap, first_signal);
+        let lost = || {
+            sum.lost
+                .iter()
+                .filter_map(|&i| c.sent_packet(s, [caps[0].cap, caps[1].cap], i))
+        };
+        let bh = size_test(&sum.by_ip);
+        let v = if sum.v6 {
+            IpVersion::Ipv6
+        } else {
+            IpVersion::Ipv4
+        };
         let big_lost: Vec<SentPacket> = match &bh {
-            Some(b) => sent()
-                .filter(|p| p.received.is_none() && !p.fragmented && p.ip_len >= b.threshold_ip)
+            Some(b) => lost()
+                .filter(|p| !p.fragmented && p.ip_len >= b.threshold_ip)
                 .collect(),
             None => Vec::new(),
         };
@@ -180,13 +255,11 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     ip: b.threshold_ip,
                     udp: 0,
                 });
-            let largest = sent()
-                .filter(|p| p.received.is_some() && !p.fragmented && p.ip_len < b.threshold_ip)
-                .max_by_key(|p| p.ip_len)
-                .map(|p| WireSize {
-                    ip: p.ip_len,
-                    udp: p.udp_len,
-                });
+            let largest = sum
+                .by_ip
+                .range(..b.threshold_ip)
+                .rev()
+                .find_map(|(&ip, t)| t.delivered_udp.map(|udp| WireSize { ip, udp }));
             let floor = if v == IpVersion::Ipv6 { 1280 } else { 576 };
             let pmin = largest.map_or(floor, |l| l.ip);
             let pmax = smallest.ip.saturating_sub(1);
@@ -199,9 +272,6 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 .map(|p| p.ts.0)
                 .collect();
             let gaps = stats::backoff_gaps(&times);
-            for p in &big_lost {
-                explained.insert(p.frame);
-            }
             let delivered_txt = largest.map_or("none below it".to_string(), |l| {
                 format!("{} bytes (IP {})", l.udp, l.ip)
             });
@@ -291,24 +361,9 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 });
             }
         }
-        if !signals.is_empty() {
-            let first_ts = signals.iter().map(|s| s.ts).min().unwrap_or_default();
-            let mtu = signals
-                .iter()
-                .map(|s| s.mtu)
-                .filter(|m| *m > 0)
-                .min()
-                .unwrap_or(0);
-            let fragmented_after =
-                sent().filter(|p| p.ts > first_ts && p.fragmented).count() as u64;
-            let too_big = sent()
-                .filter(|p| p.ts > first_ts && mtu > 0 && !p.fragmented && p.ip_len > mtu)
-                .count();
-            for p in sent() {
-                if p.received.is_none() && mtu > 0 && !p.fragmented && p.ip_len > mtu {
-                    explained.insert(p.frame);
-                }
-            }
+        if let Some((_, mtu)) = first_signal {
+            let fragmented_after = sum.fragmented_after;
+            let too_big = sum.too_big_after;
             let severity = if too_big == 0 {
                 Severity::Info
             } else {
@@ -358,9 +413,12 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
             });
         }
         // Loss not explained by size or PMTUD.
-        let unexplained: Vec<SentPacket> = sent()
-            .filter(|p| p.received.is_none() && !explained.contains(&p.frame))
-            .collect();
+        let explained = |p: &SentPacket| {
+            !p.fragmented
+                && (bh.as_ref().is_some_and(|b| p.ip_len >= b.threshold_ip)
+                    || first_signal.is_some_and(|(_, mtu)| mtu > 0 && p.ip_len > mtu))
+        };
+        let unexplained: Vec<SentPacket> = lost().filter(|p| !explained(p)).collect();
         if !unexplained.is_empty() {
             let drops = receiver.facts.capture_drops.unwrap_or(0);
             if drops >= unexplained.len() as u64 {
@@ -532,6 +590,10 @@ fn handshakes(
     local: &[Endpoint],
 ) {
     let sessions = &init.facts.sessions;
+    if sessions.unanswered.is_empty() {
+        // Nothing to explain; spare the pass over the other capture.
+        return;
+    }
     // Initiations the responder's capture shows arriving with source == destination.
     let martian_at_other = other.is_some_and(|o| {
         o.facts
