@@ -390,7 +390,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     icmp: signals.len() as u64,
                     announced_mtu: mtu,
                     fragmented_after,
-                    too_big_after: too_big as u64,
+                    too_big_after: too_big,
                 },
                 severity,
                 summary: format!(
