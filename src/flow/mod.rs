@@ -231,28 +231,44 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     let mut martian_of: HashMap<(MartianReason, u32, u32), usize> = HashMap::default();
     let mut fragments = 0;
     let mut undecoded = Undecoded::default();
+    // Transport sizes per direction, counted in hash maps and sorted once at the end.
+    let mut sizes: Vec<HashMap<u32, u64>> = Vec::new();
+    let mut span: Option<(Timestamp, Timestamp)> = None;
+    // Packets come in runs of one flow: the last (src, dst) and its direction.
+    let mut last_dir: Option<((u32, u32), usize)> = None;
+    let mut last_martian: Option<((u32, u32), bool)> = None;
 
     for r in &cap.records {
+        span = Some(span.map_or((r.ts, r.ts), |(f, l)| (f.min(r.ts), l.max(r.ts))));
         if r.kind.is_wireguard() {
             count_message(&mut counts, r);
-            let d = *dir_of.entry((r.src.0, r.dst.0)).or_insert_with(|| {
-                dirs.push(WgDirection {
-                    from: eps.get(r.src),
-                    to: eps.get(r.dst),
-                    messages: MessageCounts::default(),
-                    sizes: BTreeMap::new(),
-                    max_ip_len: 0,
-                    df_set: 0,
-                    fragmented: 0,
-                    largest_fragment: 0,
-                    ttls: Vec::new(),
-                });
-                dirs.len() - 1
-            });
+            let pair = (r.src.0, r.dst.0);
+            let d = match last_dir {
+                Some((p, d)) if p == pair => d,
+                _ => {
+                    let d = *dir_of.entry(pair).or_insert_with(|| {
+                        dirs.push(WgDirection {
+                            from: eps.get(r.src),
+                            to: eps.get(r.dst),
+                            messages: MessageCounts::default(),
+                            sizes: BTreeMap::new(),
+                            max_ip_len: 0,
+                            df_set: 0,
+                            fragmented: 0,
+                            largest_fragment: 0,
+                            ttls: Vec::new(),
+                        });
+                        sizes.push(HashMap::default());
+                        dirs.len() - 1
+                    });
+                    last_dir = Some((pair, d));
+                    d
+                }
+            };
             let dir = &mut dirs[d];
             count_message(&mut dir.messages, r);
             if matches!(r.kind, PacketKind::WgTransport { .. }) {
-                *dir.sizes.entry(u32::from(r.udp_len)).or_default() += 1;
+                *sizes[d].entry(u32::from(r.udp_len)).or_default() += 1;
                 dir.max_ip_len = dir.max_ip_len.max(r.ip_len);
             }
             if r.flags.has(Flags::DF) {
@@ -297,7 +313,19 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
             PacketKind::NonIp { .. } => undecoded.non_ip += 1,
             _ => {}
         }
-        note_martian(r, cap, &mut martians, &mut martian_of);
+        // Whether a packet is a martian depends on its endpoints only.
+        let pair = (r.src.0, r.dst.0);
+        let maybe = match last_martian {
+            Some((p, m)) if p == pair => m,
+            _ => true,
+        };
+        if maybe {
+            let m = note_martian(r, cap, &mut martians, &mut martian_of);
+            last_martian = Some((pair, m));
+        }
+    }
+    for (dir, sizes) in dirs.iter_mut().zip(sizes) {
+        dir.sizes = sizes.into_iter().collect();
     }
 
     let mut warnings = Vec::new();
@@ -316,8 +344,8 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
         link_types: info.link_types(),
         interfaces: info.interfaces.clone(),
         packets: info.frames,
-        first_ts: cap.records.iter().map(|r| r.ts).min(),
-        last_ts: cap.records.iter().map(|r| r.ts).max(),
+        first_ts: span.map(|s| s.0),
+        last_ts: span.map(|s| s.1),
         capture_drops: info.capture_drops(),
         wireguard: counts,
         directions: dirs,
@@ -347,18 +375,19 @@ fn count_message(c: &mut MessageCounts, r: &PacketRecord) {
     }
 }
 
+/// Counts `r` if it is a martian; returns whether it was.
 fn note_martian(
     r: &PacketRecord,
     cap: &DecodedCapture,
     out: &mut Vec<Martian>,
     index: &mut HashMap<(MartianReason, u32, u32), usize>,
-) {
+) -> bool {
     if r.src == crate::decode::EndpointId::NONE {
-        return;
+        return false;
     }
     let (src, dst) = (cap.endpoints.get(r.src), cap.endpoints.get(r.dst));
     let Some(reason) = martian_reason(src.ip, dst.ip) else {
-        return;
+        return false;
     };
     let i = *index.entry((reason, r.src.0, r.dst.0)).or_insert_with(|| {
         out.push(Martian {
@@ -379,4 +408,5 @@ fn note_martian(
     if m.frames.len() < EXAMPLES {
         m.frames.push(r.frame);
     }
+    true
 }

@@ -198,8 +198,15 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
     let mut orphan_pairs: HashMap<(EndpointId, EndpointId), usize> = HashMap::default();
     let mut initiations: Vec<&PacketRecord> = Vec::new();
     let mut recent = Recent::default();
+    // The previous transport message's receiver index and sender, with its
+    // session and side: the rest of a stream needs neither the index lookup
+    // nor the sender check. Handshakes reset it (they move indexes).
+    let mut last: Option<(PeerIndex, EndpointId, usize, usize)> = None;
 
     for r in records {
+        if r.kind.is_wireguard() && !matches!(r.kind, PacketKind::WgTransport { .. }) {
+            last = None;
+        }
         match &r.kind {
             PacketKind::WgInitiation { sender, .. } => {
                 pending.insert(*sender, r);
@@ -235,27 +242,33 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                 if recent.seen_again(receiver.0, counter.0) {
                     continue;
                 }
-                let (s, side) = match b.by_index.get(receiver) {
-                    Some(&v) => v,
-                    None => {
-                        // Mid-session capture: pair with the mirrored stream if one exists.
-                        let (s, side) = match orphan_pairs.get(&(r.dst, r.src)) {
-                            Some(&s)
-                                if b.sessions[s].sides[0].index.is_some()
-                                    && b.sessions[s].sides[1].index.is_none() =>
-                            {
-                                (s, 1)
+                let (s, side) = match last {
+                    Some((i, src, s, side)) if i == *receiver && src == r.src => (s, side),
+                    _ => {
+                        let (s, side) = match b.by_index.get(receiver) {
+                            Some(&v) => v,
+                            None => {
+                                // Mid-session capture: pair with the mirrored stream if one exists.
+                                let (s, side) = match orphan_pairs.get(&(r.dst, r.src)) {
+                                    Some(&s)
+                                        if b.sessions[s].sides[0].index.is_some()
+                                            && b.sessions[s].sides[1].index.is_none() =>
+                                    {
+                                        (s, 1)
+                                    }
+                                    _ => (b.new_session(r, false), 0),
+                                };
+                                b.sessions[s].sides[side].index = Some(*receiver);
+                                b.by_index.insert(*receiver, (s, side));
+                                orphan_pairs.insert((r.src, r.dst), s);
+                                (s, side)
                             }
-                            _ => (b.new_session(r, false), 0),
                         };
-                        b.sessions[s].sides[side].index = Some(*receiver);
-                        b.by_index.insert(*receiver, (s, side));
-                        orphan_pairs.insert((r.src, r.dst), s);
+                        b.note_sender(s, 1 - side, r.src, r.frame);
+                        last = Some((*receiver, r.src, s, side));
                         (s, side)
                     }
                 };
-                let sender_side = 1 - side;
-                b.note_sender(s, sender_side, r.src, r.frame);
                 let sess = &mut b.sessions[s];
                 sess.last_seen = sess.last_seen.max(r.ts);
                 let st = &mut sess.sides[side].received;
