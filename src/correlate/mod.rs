@@ -275,6 +275,10 @@ impl Correlation {
 
 const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
 
+/// Temporary role bytes of A's matched records: which side sent the pair.
+const SENT_BY_A: u8 = 0x10;
+const SENT_BY_B: u8 = 0x11;
+
 /// Median of a slice (reorders it), `None` when empty.
 fn median(v: &mut [i64]) -> Option<i64> {
     if v.is_empty() {
@@ -322,25 +326,20 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         duplicates = [da + td[0], db + td[1]];
         matched = tm + key::join([&a.records, &b.records], [&ka, &kb], &mut partner);
     }
-    let pairs = |partner: &[Vec<u32>; 2]| -> Vec<(u32, u32)> {
+    // Matched pairs (A record, B record), in A's order, read off `partner`.
+    let matched_pairs = || {
         partner[0]
             .iter()
             .enumerate()
             .filter(|(_, &j)| j < DUPLICATE)
             .map(|(i, &j)| (i as u32, j))
-            .collect()
     };
-    // Matched pairs (A record, B record): 8 bytes a matched message, for this function only.
-    let matched_pairs = pairs(&partner);
     let rec = |s: Side, i: u32| &caps[s.idx()].records[i as usize];
-    let ttl_sender = |i: u32, j: u32| match rec(Side::A, i).ttl.cmp(&rec(Side::B, j).ttl) {
+    let ttl_sender = |ra: &PacketRecord, rb: &PacketRecord| match ra.ttl.cmp(&rb.ttl) {
         std::cmp::Ordering::Greater => Some(Side::A),
         std::cmp::Ordering::Less => Some(Side::B),
         std::cmp::Ordering::Equal => None,
     };
-
-    // 2. Local endpoints from TTL-decided pairs; then decide ties.
-    let mut local: [HashSet<EndpointId>; 2] = Default::default();
     let learn =
         |local: &mut [HashSet<EndpointId>; 2], s: Side, ra: &PacketRecord, rb: &PacketRecord| {
             match s {
@@ -354,59 +353,167 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                 }
             }
         };
-    for &(i, j) in &matched_pairs {
-        if let Some(s) = ttl_sender(i, j) {
-            learn(&mut local, s, rec(Side::A, i), rec(Side::B, j));
+    // Consecutive packets mostly share their endpoints: what depends on them
+    // only is skipped while they stay the same.
+    type Here = (Side, EndpointId, EndpointId, EndpointId, EndpointId);
+    let here = |s: Side, ra: &PacketRecord, rb: &PacketRecord| -> Here {
+        (s, ra.src, ra.dst, rb.src, rb.dst)
+    };
+
+    // 2. Local endpoints and a provisional offset from the pairs TTL decides.
+    let mut local: [HashSet<EndpointId>; 2] = Default::default();
+    let (mut ttl_min_ab, mut ttl_min_ba): (Option<i64>, Option<i64>) = (None, None);
+    // Without any TTL-decided pair: the delay of the pair nearest in time.
+    let mut nearest: Option<i64> = None;
+    let mut last: Option<Here> = None;
+    for (i, j) in matched_pairs() {
+        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
+        let d = rb.ts.0.saturating_sub(ra.ts.0);
+        if nearest.is_none_or(|n| d.unsigned_abs() < n.unsigned_abs()) {
+            nearest = Some(d);
+        }
+        if let Some(s) = ttl_sender(ra, rb) {
+            if last != Some(here(s, ra, rb)) {
+                learn(&mut local, s, ra, rb);
+                last = Some(here(s, ra, rb));
+            }
+            match s {
+                Side::A => ttl_min_ab = Some(ttl_min_ab.map_or(d, |m| m.min(d))),
+                Side::B => {
+                    let d = ra.ts.0.saturating_sub(rb.ts.0);
+                    ttl_min_ba = Some(ttl_min_ba.map_or(d, |m| m.min(d)));
+                }
+            }
         }
     }
-    let provisional = provisional_offset(&matched_pairs, ttl_sender, a, b);
-    let senders: Vec<Side> = matched_pairs
-        .iter()
-        .map(|&(i, j)| {
-            let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
-            ttl_sender(i, j).unwrap_or(
-                if local[0].contains(&ra.src) || local[1].contains(&rb.dst) {
-                    Side::A
-                } else if local[1].contains(&rb.src) || local[0].contains(&ra.dst) {
-                    Side::B
-                } else if ra.flags.has(Flags::OUTGOING) || rb.flags.has(Flags::INCOMING) {
-                    Side::A
-                } else if rb.flags.has(Flags::OUTGOING) || ra.flags.has(Flags::INCOMING) {
-                    Side::B
-                } else if ra.ts.0.saturating_add(provisional) <= rb.ts.0 {
-                    Side::A
-                } else {
-                    Side::B
-                },
-            )
-        })
-        .collect();
-    let decided = || {
-        matched_pairs
-            .iter()
-            .zip(&senders)
-            .map(|(&(i, j), &s)| (i, j, s))
+    let provisional = match (ttl_min_ab, ttl_min_ba) {
+        (Some(x), Some(y)) => x / 2 - y / 2,
+        (Some(x), None) => x,
+        (None, Some(y)) => -y,
+        // Nothing decided: assume the packet nearest in time went out first.
+        (None, None) => nearest.unwrap_or(0),
     };
-    let mut last = None;
-    for (i, j, s) in decided() {
+
+    // The sender of every matched pair, decided with what step 2 learnt and
+    // kept (until step 5 writes the roles) in A's role byte.
+    let mut role = [
+        vec![Role::Other as u8; a.records.len()],
+        vec![Role::Other as u8; b.records.len()],
+    ];
+    for (i, j) in matched_pairs() {
         let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
-        let here = (s, ra.src, ra.dst, rb.src, rb.dst);
-        if last != Some(here) {
-            learn(&mut local, s, ra, rb);
-            last = Some(here);
-        }
+        let s = ttl_sender(ra, rb).unwrap_or(
+            if local[0].contains(&ra.src) || local[1].contains(&rb.dst) {
+                Side::A
+            } else if local[1].contains(&rb.src) || local[0].contains(&ra.dst) {
+                Side::B
+            } else if ra.flags.has(Flags::OUTGOING) || rb.flags.has(Flags::INCOMING) {
+                Side::A
+            } else if rb.flags.has(Flags::OUTGOING) || ra.flags.has(Flags::INCOMING) {
+                Side::B
+            } else if ra.ts.0.saturating_add(provisional) <= rb.ts.0 {
+                Side::A
+            } else {
+                Side::B
+            },
+        );
+        role[0][i as usize] = match s {
+            Side::A => SENT_BY_A,
+            Side::B => SENT_BY_B,
+        };
     }
 
-    // 3. Clock.
+    // 3-5. One pass over the decided pairs: local endpoints, one-way delays,
+    // the (src, dst) pairs of matched traffic, and the delivered packets of
+    // each direction with their NAT mapping.
+    let names = [file_name(a), file_name(b)];
+    let mk = |s: Side| Direction {
+        from_side: s,
+        from: names[s.idx()].clone(),
+        to: names[s.other().idx()].clone(),
+        sent: 0,
+        delivered: 0,
+        missing: 0,
+        outside_window: 0,
+        hops: Vec::new(),
+        by_size: BTreeMap::new(),
+    };
+    let mut dirs = [mk(Side::A), mk(Side::B)];
+    // Per direction, UDP payload size -> counts (sorted into `by_size` at the end).
+    let mut sizes: [HashMap<u16, SizeCount>; 2] = Default::default();
     let mut d_ab: Vec<i64> = Vec::new();
     let mut d_ba: Vec<i64> = Vec::new();
-    for (i, j, s) in decided() {
-        let (ta, tb) = (rec(Side::A, i).ts.0, rec(Side::B, j).ts.0);
+    let mut sent_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
+    let mut recv_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
+    let mut nat: Vec<NatMapping> = Vec::new();
+    let mut nat_of: HashMap<(Side, [EndpointId; 4]), usize> = HashMap::default();
+    let mut last: Option<(Here, usize)> = None;
+    for (i, j) in matched_pairs() {
+        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
+        let s = if role[0][i as usize] == SENT_BY_A {
+            Side::A
+        } else {
+            Side::B
+        };
+        let (ta, tb) = (ra.ts.0, rb.ts.0);
         match s {
             Side::A => d_ab.push(tb.saturating_sub(ta)),
             Side::B => d_ba.push(ta.saturating_sub(tb)),
         }
+        let (si, ri) = match s {
+            Side::A => (i, j),
+            Side::B => (j, i),
+        };
+        let (rs, rr) = (rec(s, si), rec(s.other(), ri));
+        let h = here(s, ra, rb);
+        let n = match last {
+            Some((l, n)) if l == h => n,
+            _ => {
+                learn(&mut local, s, ra, rb);
+                match s {
+                    Side::A => {
+                        sent_pairs[0].insert((ra.src, ra.dst));
+                        recv_pairs[1].insert((rb.src, rb.dst));
+                    }
+                    Side::B => {
+                        sent_pairs[1].insert((rb.src, rb.dst));
+                        recv_pairs[0].insert((ra.src, ra.dst));
+                    }
+                }
+                let (se, re) = (&caps[s.idx()].endpoints, &caps[s.other().idx()].endpoints);
+                let n = *nat_of
+                    .entry((s, [rs.src, rs.dst, rr.src, rr.dst]))
+                    .or_insert_with(|| {
+                        nat.push(NatMapping {
+                            from_side: s,
+                            from: names[s.idx()].clone(),
+                            sent_src: se.get(rs.src),
+                            sent_dst: se.get(rs.dst),
+                            recv_src: re.get(rr.src),
+                            recv_dst: re.get(rr.dst),
+                            packets: 0,
+                        });
+                        nat.len() - 1
+                    });
+                last = Some((h, n));
+                n
+            }
+        };
+        if let Some(m) = nat.get_mut(n) {
+            m.packets += 1;
+        }
+        let d = &mut dirs[s.idx()];
+        let hop = rs.ttl.saturating_sub(rr.ttl);
+        if !d.hops.contains(&hop) {
+            d.hops.push(hop);
+        }
+        // The receiver saw it, so its capture was running: delivered.
+        count_sent(d, &mut sizes[s.idx()], rs, true);
+        role[0][i as usize] = Role::Other as u8;
+        role[s.idx()][si as usize] = Role::Delivered as u8;
     }
+
+    // Clock.
     let min_ab = d_ab.iter().copied().min();
     let min_ba = d_ba.iter().copied().min();
     let max_ab = d_ab.iter().copied().max();
@@ -436,11 +543,12 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         .max(0)
         .saturating_add(5_000_000);
 
-    // 4. Window on A's clock.
+    // Window on A's clock.
     let span = |c: &DecodedCapture| -> Option<(i64, i64)> {
-        let first = c.records.iter().map(|r| r.ts.0).min()?;
-        let last = c.records.iter().map(|r| r.ts.0).max()?;
-        Some((first, last))
+        c.records.iter().fold(None, |s, r| {
+            let t = r.ts.0;
+            Some(s.map_or((t, t), |(f, l): (i64, i64)| (f.min(t), l.max(t))))
+        })
     };
     let sa = span(a);
     let sb = span(b).map(|(f, l)| (f.saturating_sub(offset), l.saturating_sub(offset)));
@@ -462,84 +570,6 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
             Side::B => sa.map(|(f, l)| (f.saturating_add(offset), l.saturating_add(offset))),
         }
     };
-
-    // Known (src, dst) pairs of matched traffic in each capture, sent or received.
-    let mut sent_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
-    let mut recv_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
-    let mut last = None;
-    for (i, j, s) in decided() {
-        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
-        // Consecutive packets mostly share their endpoints: skip re-inserting them.
-        let here = (s, ra.src, ra.dst, rb.src, rb.dst);
-        if last == Some(here) {
-            continue;
-        }
-        last = Some(here);
-        match s {
-            Side::A => {
-                sent_pairs[0].insert((ra.src, ra.dst));
-                recv_pairs[1].insert((rb.src, rb.dst));
-            }
-            Side::B => {
-                sent_pairs[1].insert((rb.src, rb.dst));
-                recv_pairs[0].insert((ra.src, ra.dst));
-            }
-        }
-    }
-
-    // 5. Directions.
-    let names = [file_name(a), file_name(b)];
-    let mk = |s: Side| Direction {
-        from_side: s,
-        from: names[s.idx()].clone(),
-        to: names[s.other().idx()].clone(),
-        sent: 0,
-        delivered: 0,
-        missing: 0,
-        outside_window: 0,
-        hops: Vec::new(),
-        by_size: BTreeMap::new(),
-    };
-    let mut dirs = [mk(Side::A), mk(Side::B)];
-    let mut role = [
-        vec![Role::Other as u8; a.records.len()],
-        vec![Role::Other as u8; b.records.len()],
-    ];
-    let mut nat: Vec<NatMapping> = Vec::new();
-    let mut nat_of: HashMap<(Side, [EndpointId; 4]), usize> = HashMap::default();
-    for (i, j, s) in decided() {
-        let (si, ri) = match s {
-            Side::A => (i, j),
-            Side::B => (j, i),
-        };
-        let (rs, rr) = (rec(s, si), rec(s.other(), ri));
-        let d = &mut dirs[s.idx()];
-        let hop = rs.ttl.saturating_sub(rr.ttl);
-        if !d.hops.contains(&hop) {
-            d.hops.push(hop);
-        }
-        // The receiver saw it, so its capture was running: delivered.
-        count_sent(d, rs, true);
-        role[s.idx()][si as usize] = Role::Delivered as u8;
-        let (se, re) = (&caps[s.idx()].endpoints, &caps[s.other().idx()].endpoints);
-        let k = (s, [rs.src, rs.dst, rr.src, rr.dst]);
-        let n = *nat_of.entry(k).or_insert_with(|| {
-            nat.push(NatMapping {
-                from_side: s,
-                from: names[s.idx()].clone(),
-                sent_src: se.get(rs.src),
-                sent_dst: se.get(rs.dst),
-                recv_src: re.get(rr.src),
-                recv_dst: re.get(rr.dst),
-                packets: 0,
-            });
-            nat.len() - 1
-        });
-        if let Some(m) = nat.get_mut(n) {
-            m.packets += 1;
-        }
-    }
-    drop((matched_pairs, senders));
 
     // Unmatched messages: sent and lost, or received without a sent copy.
     let mut unexplained: [Unexplained; 2] = Default::default();
@@ -569,7 +599,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                     .is_some_and(|(f, l)| r.ts.0 >= f && r.ts.0.saturating_add(margin) <= l);
                 let d = &mut dirs[side.idx()];
                 if in_window {
-                    count_sent(d, r, false);
+                    count_sent(d, &mut sizes[side.idx()], r, false);
                     role[side.idx()][i] = Role::Missing as u8;
                 } else {
                     d.outside_window += 1;
@@ -601,7 +631,8 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
             }
         }
     }
-    for d in &mut dirs {
+    for (d, sizes) in dirs.iter_mut().zip(sizes) {
+        d.by_size = sizes.into_iter().collect();
         d.hops.sort_unstable();
     }
     nat.sort_by(|x, y| {
@@ -636,9 +667,14 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     }
 }
 
-fn count_sent(d: &mut Direction, r: &PacketRecord, delivered: bool) {
+fn count_sent(
+    d: &mut Direction,
+    sizes: &mut HashMap<u16, SizeCount>,
+    r: &PacketRecord,
+    delivered: bool,
+) {
     d.sent += 1;
-    let e = d.by_size.entry(r.udp_len).or_default();
+    let e = sizes.entry(r.udp_len).or_default();
     e.ip_len = e.ip_len.max(r.ip_len);
     if delivered {
         d.delivered += 1;
@@ -646,42 +682,5 @@ fn count_sent(d: &mut Direction, r: &PacketRecord, delivered: bool) {
     } else {
         d.missing += 1;
         e.missing += 1;
-    }
-}
-
-/// Offset guess from TTL-decided pairs only (used to break TTL ties).
-fn provisional_offset(
-    pairs: &[(u32, u32)],
-    ttl_sender: impl Fn(u32, u32) -> Option<Side>,
-    a: &DecodedCapture,
-    b: &DecodedCapture,
-) -> i64 {
-    let t = |c: &DecodedCapture, i: u32| c.records.get(i as usize).map_or(0, |r| r.ts.0);
-    let mut min_ab: Option<i64> = None;
-    let mut min_ba: Option<i64> = None;
-    for &(i, j) in pairs {
-        let (ta, tb) = (t(a, i), t(b, j));
-        match ttl_sender(i, j) {
-            Some(Side::A) => {
-                let d = tb.saturating_sub(ta);
-                min_ab = Some(min_ab.map_or(d, |m| m.min(d)));
-            }
-            Some(Side::B) => {
-                let d = ta.saturating_sub(tb);
-                min_ba = Some(min_ba.map_or(d, |m| m.min(d)));
-            }
-            None => {}
-        }
-    }
-    match (min_ab, min_ba) {
-        (Some(x), Some(y)) => x / 2 - y / 2,
-        (Some(x), None) => x,
-        (None, Some(y)) => -y,
-        // Nothing decided: assume the first matched packet went out first.
-        (None, None) => pairs
-            .iter()
-            .map(|&(i, j)| t(b, j).saturating_sub(t(a, i)))
-            .min_by_key(|d| d.abs())
-            .unwrap_or(0),
     }
 }
