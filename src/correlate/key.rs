@@ -186,7 +186,8 @@ pub(crate) fn index(records: &[PacketRecord], partner: &mut [u32]) -> (Keys, u64
     // (hash, len) -> (occurrences so far, time of the last one)
     let mut udp_seen: rustc_hash::FxHashMap<(u64, u16), (u32, i64)> = Default::default();
     let mut duplicates = 0;
-    let mut sorted: Vec<u64> = Vec::with_capacity(records.len());
+    // Transport data is joined apart: these are the few other messages.
+    let mut sorted: Vec<u64> = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let nth = match r.kind {
             PacketKind::Udp { payload_hash } => {

@@ -400,6 +400,8 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         vec![Role::Other as u8; a.records.len()],
         vec![Role::Other as u8; b.records.len()],
     ];
+    // Pairs each side sent, to size the delay lists exactly.
+    let mut sent_by = [0usize; 2];
     for (i, j) in matched_pairs() {
         let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
         let s = ttl_sender(ra, rb).unwrap_or(
@@ -421,6 +423,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
             Side::A => SENT_BY_A,
             Side::B => SENT_BY_B,
         };
+        sent_by[s.idx()] += 1;
     }
 
     // 3-5. One pass over the decided pairs: local endpoints, one-way delays,
@@ -441,8 +444,8 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let mut dirs = [mk(Side::A), mk(Side::B)];
     // Per direction, UDP payload size -> counts (sorted into `by_size` at the end).
     let mut sizes: [HashMap<u16, SizeCount>; 2] = Default::default();
-    let mut d_ab: Vec<i64> = Vec::new();
-    let mut d_ba: Vec<i64> = Vec::new();
+    let mut d_ab: Vec<i64> = Vec::with_capacity(sent_by[0]);
+    let mut d_ba: Vec<i64> = Vec::with_capacity(sent_by[1]);
     let mut sent_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
     let mut recv_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
     let mut nat: Vec<NatMapping> = Vec::new();

@@ -278,6 +278,30 @@ impl FrameRefs {
             total,
         }
     }
+
+    /// [`FrameRefs::new`] for frames in capture order (strictly ascending):
+    /// counts them without holding them all, however many there are.
+    pub fn ascending(file: &str, frames: impl IntoIterator<Item = FrameNo>) -> FrameRefs {
+        let mut kept = Vec::with_capacity(MAX_FRAMES);
+        let mut total = 0;
+        let mut prev: Option<FrameNo> = None;
+        for f in frames {
+            debug_assert!(prev.is_none_or(|p| p < f), "frames out of order");
+            if prev == Some(f) {
+                continue;
+            }
+            prev = Some(f);
+            total += 1;
+            if kept.len() < MAX_FRAMES {
+                kept.push(f);
+            }
+        }
+        FrameRefs {
+            file: file.to_string(),
+            frames: kept,
+            total,
+        }
+    }
 }
 
 /// One diagnosis.

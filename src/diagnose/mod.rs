@@ -78,7 +78,7 @@ struct SentSummary {
     /// Any packet sent over IPv6.
     v6: bool,
     /// Record indexes of the lost packets, in capture order.
-    lost: Vec<usize>,
+    lost: Vec<u32>,
     /// Sent after the first PMTU signal: fragmented ones.
     fragmented_after: u64,
     /// Sent after the first PMTU signal: whole ones bigger than its MTU.
@@ -104,7 +104,7 @@ fn summarize(
         let fragmented = r.flags.has(Flags::FIRST_FRAGMENT);
         sum.v6 |= r.flags.has(Flags::IPV6);
         if !delivered {
-            sum.lost.push(i);
+            sum.lost.push(i as u32);
         }
         if !fragmented {
             let t = by_ip.entry(r.ip_len).or_default();
@@ -229,7 +229,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         let lost = || {
             sum.lost
                 .iter()
-                .filter_map(|&i| c.sent_packet(s, [caps[0].cap, caps[1].cap], i))
+                .filter_map(|&i| c.sent_packet(s, [caps[0].cap, caps[1].cap], i as usize))
         };
         let bh = size_test(&sum.by_ip);
         let v = if sum.v6 {
@@ -237,15 +237,17 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         } else {
             IpVersion::Ipv4
         };
-        let big_lost: Vec<SentPacket> = match &bh {
-            Some(b) => lost()
-                .filter(|p| !p.fragmented && p.ip_len >= b.threshold_ip)
-                .collect(),
-            None => Vec::new(),
+        // Whole packets at or above the blackhole's threshold that were lost,
+        // rebuilt on demand (a blackhole can lose most of a direction).
+        let big_lost = || {
+            lost().filter(|p| {
+                bh.as_ref()
+                    .is_some_and(|b| !p.fragmented && p.ip_len >= b.threshold_ip)
+            })
         };
+        let big_lost_count = big_lost().count() as u64;
         if let Some(b) = &bh {
-            let smallest = big_lost
-                .iter()
+            let smallest = big_lost()
                 .min_by_key(|p| p.ip_len)
                 .map(|p| WireSize {
                     ip: p.ip_len,
@@ -265,9 +267,8 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
             let pmax = smallest.ip.saturating_sub(1);
             let tunnel_mtu = pmin.saturating_sub(v.overhead());
             blackhole_mtu.push((pmin, pmax, v));
-            let df = big_lost.iter().filter(|p| p.df).count() as u64;
-            let times: Vec<i64> = big_lost
-                .iter()
+            let df = big_lost().filter(|p| p.df).count() as u64;
+            let times: Vec<i64> = big_lost()
                 .filter(|p| p.ip_len == smallest.ip || p.udp_len == smallest.udp)
                 .map(|p| p.ts.0)
                 .collect();
@@ -306,7 +307,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     )
                 }
             );
-            let lost_frames: Vec<FrameNo> = big_lost.iter().map(|p| p.frame).collect();
+            let lost_frames = FrameRefs::ascending(&d.from, big_lost().map(|p| p.frame));
             out.push(Finding {
                 kind: FindingKind::MtuBlackhole {
                     direction: dir_ref(d),
@@ -319,12 +320,12 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     underlay: v,
                     tunnel_mtu,
                     df_set: df,
-                    big_lost: big_lost.len() as u64,
+                    big_lost: big_lost_count,
                     retry_gaps_ms: gaps,
                 },
                 severity: Severity::Error,
                 summary,
-                frames: vec![FrameRefs::new(&d.from, lost_frames.iter().copied())],
+                frames: vec![lost_frames.clone()],
                 filter: Some(format!(
                     "udp && {} && ip.len >= {}",
                     local
@@ -338,7 +339,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 out.push(Finding {
                     kind: FindingKind::IcmpFragNeededAbsent {
                         direction: dir_ref(d),
-                        big_lost: big_lost.len() as u64,
+                        big_lost: big_lost_count,
                         df_set: df,
                     },
                     severity: Severity::Error,
@@ -346,12 +347,12 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                         "No ICMP fragmentation-needed / packet-too-big reached {} although {} big packets \
                          ({} with DF set{}) to {} were dropped on the way: path-MTU discovery cannot work.",
                         d.from,
-                        big_lost.len(),
+                        big_lost_count,
                         df,
                         if df > 0 { ", as wireguard-go sets it" } else { "" },
                         d.to
                     ),
-                    frames: vec![FrameRefs::new(&d.from, lost_frames)],
+                    frames: vec![lost_frames],
                     filter: Some("icmp.type == 3 && icmp.code == 4 || icmpv6.type == 2".into()),
                     fix: Some(
                         "Let ICMP fragmentation-needed (IPv4 type 3 code 4) / packet-too-big (ICMPv6 type 2) \
@@ -418,10 +419,11 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 && (bh.as_ref().is_some_and(|b| p.ip_len >= b.threshold_ip)
                     || first_signal.is_some_and(|(_, mtu)| mtu > 0 && p.ip_len > mtu))
         };
-        let unexplained: Vec<SentPacket> = lost().filter(|p| !explained(p)).collect();
-        if !unexplained.is_empty() {
+        let unexplained = || lost().filter(|p| !explained(p));
+        let unexplained_count = unexplained().count() as u64;
+        if unexplained_count > 0 {
             let drops = receiver.facts.capture_drops.unwrap_or(0);
-            if drops >= unexplained.len() as u64 {
+            if drops >= unexplained_count {
                 out.push(capture_drops_finding(
                     receiver.name,
                     Some(drops),
@@ -429,7 +431,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     Vec::new(),
                 ));
             } else {
-                let lost = unexplained.len() as u64;
+                let lost = unexplained_count;
                 let percent = 100.0 * lost as f64 / d.sent.max(1) as f64;
                 out.push(Finding {
                     kind: FindingKind::RandomLoss {
@@ -444,7 +446,10 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                          that otherwise arrive: loss on the path not explained by size.",
                         d.sent, d.from, d.to
                     ),
-                    frames: vec![FrameRefs::new(&d.from, unexplained.iter().map(|p| p.frame))],
+                    frames: vec![FrameRefs::ascending(
+                        &d.from,
+                        unexplained().map(|p| p.frame),
+                    )],
                     filter: None,
                     fix: Some(
                         "Look for congestion, a bad link or a rate limit between the ends \
