@@ -322,8 +322,10 @@ pub(crate) fn join(
 }
 
 /// Transport messages of one capture grouped by receiver index: the record
-/// indexes of group `g` are `order[start[g]..start[g + 1]]`, in capture order.
+/// indexes of group `g` (receiver `receivers[g]`) are
+/// `order[start[g]..start[g + 1]]`, in capture order until sorted by counter.
 struct TransportGroups {
+    receivers: Vec<PeerIndex>,
     start: Vec<usize>,
     order: Vec<u32>,
 }
@@ -335,14 +337,12 @@ fn transport(r: &PacketRecord) -> Option<(PeerIndex, u64)> {
     }
 }
 
-/// Groups the transport messages of `records` by receiver, numbering new
-/// receivers in `ids` (shared by both captures, so group `g` is the same
-/// session on both sides). A counting sort: two passes, exactly four bytes
-/// per message.
-fn group_transport(
-    records: &[PacketRecord],
-    ids: &mut rustc_hash::FxHashMap<PeerIndex, u32>,
-) -> TransportGroups {
+/// Groups the transport messages of `records` by receiver, then sorts each
+/// group by counter. A counting sort: two passes, exactly four bytes per
+/// message.
+fn group_transport(records: &[PacketRecord]) -> TransportGroups {
+    let mut ids: rustc_hash::FxHashMap<PeerIndex, u32> = Default::default();
+    let ids = &mut ids;
     // Packets come in runs of one session: remember the last receiver's group.
     let mut last: Option<(PeerIndex, u32)> = None;
     let mut group_of =
@@ -383,7 +383,17 @@ fn group_transport(
             fill[g] += 1;
         }
     }
-    TransportGroups { start, order }
+    let mut receivers = vec![PeerIndex(0); groups];
+    for (r, g) in ids.iter() {
+        receivers[*g as usize] = *r;
+    }
+    let mut g = TransportGroups {
+        receivers,
+        start,
+        order,
+    };
+    g.sort_by_counter(records);
+    g
 }
 
 impl TransportGroups {
@@ -422,14 +432,32 @@ pub(crate) fn join_transport(
     records: [&[PacketRecord]; 2],
     partner: &mut [Vec<u32>; 2],
 ) -> (u64, [u64; 2]) {
-    let mut ids = rustc_hash::FxHashMap::default();
-    let mut g = [
-        group_transport(records[0], &mut ids),
-        group_transport(records[1], &mut ids),
-    ];
-    for (groups, recs) in g.iter_mut().zip(records) {
-        groups.sort_by_counter(recs);
+    let (ga, gb) = rayon::join(
+        || group_transport(records[0]),
+        || group_transport(records[1]),
+    );
+    // Pairs of groups (A's, B's) of one receiver; a group seen on one side
+    // only is still walked, for its duplicates.
+    let b_of: rustc_hash::FxHashMap<PeerIndex, usize> = gb
+        .receivers
+        .iter()
+        .enumerate()
+        .map(|(g, r)| (*r, g))
+        .collect();
+    let mut in_a = vec![false; gb.receivers.len()];
+    let mut pairs: Vec<(Option<usize>, Option<usize>)> = Vec::new();
+    for (g, r) in ga.receivers.iter().enumerate() {
+        let b = b_of.get(r).copied();
+        if let Some(b) = b {
+            in_a[b] = true;
+        }
+        pairs.push((Some(g), b));
     }
+    pairs.extend(
+        (0..gb.receivers.len())
+            .filter(|b| !in_a[*b])
+            .map(|b| (None, Some(b))),
+    );
     let counter = |side: usize, i: u32| {
         records[side]
             .get(i as usize)
@@ -443,8 +471,9 @@ pub(crate) fn join_transport(
             *p = to;
         }
     };
-    for group in 0..ids.len() {
-        let (a, b) = (g[0].group(group), g[1].group(group));
+    for (ia, ib) in pairs {
+        let a = ia.map_or(&[][..], |g| ga.group(g));
+        let b = ib.map_or(&[][..], |g| gb.group(g));
         let (mut x, mut y) = (0, 0);
         // The counter of the previous entry on each side, to find repeats.
         let mut prev: [Option<u64>; 2] = [None, None];

@@ -321,8 +321,9 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let duplicates;
     {
         let (tm, td) = key::join_transport([&a.records, &b.records], &mut partner);
-        let (ka, da) = key::index(&a.records, &mut partner[0]);
-        let (kb, db) = key::index(&b.records, &mut partner[1]);
+        let [pa, pb] = &mut partner;
+        let ((ka, da), (kb, db)) =
+            rayon::join(|| key::index(&a.records, pa), || key::index(&b.records, pb));
         duplicates = [da + td[0], db + td[1]];
         matched = tm + key::join([&a.records, &b.records], [&ka, &kb], &mut partner);
     }

@@ -172,10 +172,9 @@ impl Default for Recent {
 impl Recent {
     fn seen_again(&mut self, receiver: u32, counter: u64) -> bool {
         // Without early exit: all sixteen compares at once (vectorised).
-        let seen = self
-            .ring
-            .iter()
-            .fold(false, |seen, &(r, c)| seen | ((r == receiver) & (c == counter)));
+        let seen = self.ring.iter().fold(false, |seen, &(r, c)| {
+            seen | ((r == receiver) & (c == counter))
+        });
         if seen {
             return true;
         }
