@@ -245,18 +245,30 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     .is_some_and(|b| !p.fragmented && p.ip_len >= b.threshold_ip)
             })
         };
-        let big_lost_count = big_lost().count() as u64;
-        if let Some(b) = &bh {
-            let smallest = big_lost()
-                .min_by_key(|p| p.ip_len)
-                .map(|p| WireSize {
+        // One pass for their count, DF bits, smallest size and first frames.
+        let mut big_lost_count = 0u64;
+        let mut df = 0u64;
+        let mut smallest: Option<WireSize> = None;
+        let mut lost_frames = FrameRefs::ascending(&d.from, std::iter::empty());
+        for p in big_lost() {
+            big_lost_count += 1;
+            df += u64::from(p.df);
+            if smallest.is_none_or(|w| p.ip_len < w.ip) {
+                smallest = Some(WireSize {
                     ip: p.ip_len,
                     udp: p.udp_len,
-                })
-                .unwrap_or(WireSize {
-                    ip: b.threshold_ip,
-                    udp: 0,
                 });
+            }
+            if lost_frames.frames.len() < MAX_FRAMES {
+                lost_frames.frames.push(p.frame);
+            }
+        }
+        lost_frames.total = big_lost_count;
+        if let Some(b) = &bh {
+            let smallest = smallest.unwrap_or(WireSize {
+                ip: b.threshold_ip,
+                udp: 0,
+            });
             let largest = sum
                 .by_ip
                 .range(..b.threshold_ip)
@@ -267,7 +279,6 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
             let pmax = smallest.ip.saturating_sub(1);
             let tunnel_mtu = pmin.saturating_sub(v.overhead());
             blackhole_mtu.push((pmin, pmax, v));
-            let df = big_lost().filter(|p| p.df).count() as u64;
             let times: Vec<i64> = big_lost()
                 .filter(|p| p.ip_len == smallest.ip || p.udp_len == smallest.udp)
                 .map(|p| p.ts.0)
@@ -307,7 +318,6 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                     )
                 }
             );
-            let lost_frames = FrameRefs::ascending(&d.from, big_lost().map(|p| p.frame));
             out.push(Finding {
                 kind: FindingKind::MtuBlackhole {
                     direction: dir_ref(d),
@@ -419,8 +429,9 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 && (bh.as_ref().is_some_and(|b| p.ip_len >= b.threshold_ip)
                     || first_signal.is_some_and(|(_, mtu)| mtu > 0 && p.ip_len > mtu))
         };
-        let unexplained = || lost().filter(|p| !explained(p));
-        let unexplained_count = unexplained().count() as u64;
+        let unexplained =
+            FrameRefs::ascending(&d.from, lost().filter(|p| !explained(p)).map(|p| p.frame));
+        let unexplained_count = unexplained.total;
         if unexplained_count > 0 {
             let drops = receiver.facts.capture_drops.unwrap_or(0);
             if drops >= unexplained_count {
@@ -446,10 +457,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                          that otherwise arrive: loss on the path not explained by size.",
                         d.sent, d.from, d.to
                     ),
-                    frames: vec![FrameRefs::ascending(
-                        &d.from,
-                        unexplained().map(|p| p.frame),
-                    )],
+                    frames: vec![unexplained],
                     filter: None,
                     fix: Some(
                         "Look for congestion, a bad link or a rate limit between the ends \
