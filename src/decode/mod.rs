@@ -121,13 +121,12 @@ pub fn decode_capture_with(
     let mut endpoints = Endpoints::default();
     let mut last: Option<((Endpoint, Endpoint), (EndpointId, EndpointId))> = None;
     let info = read_frames_at(input, |frames, consumed| {
-        let decoded: Vec<Decoded> = frames.iter().map(decode_frame).collect();
         // Grow by a quarter rather than doubling: records are most of what
         // wgtrace allocates, and doubling would leave up to half unused.
-        if records.capacity() - records.len() < decoded.len() {
-            records.reserve_exact(decoded.len().max(records.len() / 4));
+        if records.capacity() - records.len() < frames.len() {
+            records.reserve_exact(frames.len().max(records.len() / 4));
         }
-        for d in decoded {
+        for d in frames.iter().map(decode_frame) {
             let mut r = d.record;
             if let Some(pair) = d.endpoints {
                 // Packets come in runs of one flow: most need no table lookup.
