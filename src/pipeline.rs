@@ -1,8 +1,9 @@
 //! The whole pipeline for one incident: capture files in, an `analyze` report out.
 //!
 //! Shared by `wgtrace analyze` and `wgtrace batch`. The two captures are read
-//! and decoded concurrently (each decode is itself parallel), so a pair takes
-//! about as long as its larger file.
+//! and decoded concurrently, one core each, so a pair takes about as long as
+//! its larger file; then the facts of each and their correlation run in
+//! parallel.
 
 use crate::capture::{FileError, Input};
 use crate::correlate::{correlate, file_name};

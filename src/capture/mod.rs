@@ -2,8 +2,8 @@
 //!
 //! [`read_frames`] reads pcap or pcapng (detected from the magic bytes),
 //! plain or gzip-compressed, from a memory map or a stream, and hands the
-//! frames to a sink in batches, so the next stage can decode a batch in
-//! parallel while the bytes are still borrowed. Damage after the file header
+//! frames to a sink in small batches, so the next stage decodes each batch
+//! while its bytes are borrowed and still in the CPU cache. Damage after the file header
 //! stops reading but keeps what was read (`CaptureInfo::damage`).
 
 mod error;
