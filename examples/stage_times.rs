@@ -33,16 +33,21 @@ fn main() {
         "diagnose",
         "report json",
     ];
+    let all = rayon::current_num_threads();
     for _ in 0..runs {
         let mut t = [Duration::ZERO; 7];
         let s = Instant::now();
-        drop(decode_file(&a, None).expect("decode A"));
+        drop(decode_file(&a, None, all).expect("decode A"));
         t[0] = s.elapsed();
         let s = Instant::now();
-        drop(decode_file(&b, None).expect("decode B"));
+        drop(decode_file(&b, None, all).expect("decode B"));
         t[1] = s.elapsed();
         let s = Instant::now();
-        let (ca, cb) = rayon::join(|| decode_file(&a, None), || decode_file(&b, None));
+        let half = all / 2;
+        let (ca, cb) = rayon::join(
+            || decode_file(&a, None, half),
+            || decode_file(&b, None, half),
+        );
         let (ca, cb) = (ca.expect("decode A"), cb.expect("decode B"));
         t[2] = s.elapsed();
         let s = Instant::now();

@@ -38,14 +38,19 @@ impl std::fmt::Debug for Progress {
     }
 }
 
-/// Opens and decodes one capture, reporting progress if asked to.
-pub fn decode_file(path: &Path, progress: Option<&Progress>) -> Result<DecodedCapture, FileError> {
+/// Opens and decodes one capture on at most `cores` threads (see
+/// [`decode_capture_with`]), reporting progress if asked to.
+pub fn decode_file(
+    path: &Path,
+    progress: Option<&Progress>,
+    cores: usize,
+) -> Result<DecodedCapture, FileError> {
     Input::open(path)
         .and_then(|input| {
             let total = input.len_hint();
             match progress {
-                Some(p) => decode_capture_with(input, &|n| (p.0)(path, n, total)),
-                None => decode_capture_with(input, &|_| {}),
+                Some(p) => decode_capture_with(input, &|n| (p.0)(path, n, total), cores),
+                None => decode_capture_with(input, &|_| {}, cores),
             }
         })
         .map_err(|error| FileError {
@@ -77,10 +82,16 @@ pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
 /// [`analyze_files`] with options.
 pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis, FileError> {
     let mut caps: Vec<DecodedCapture> = match paths {
-        [a] => vec![decode_file(a, opts.progress.as_ref())?],
+        [a] => vec![decode_file(
+            a,
+            opts.progress.as_ref(),
+            rayon::current_num_threads(),
+        )?],
         [a, b] => {
             let p = opts.progress.as_ref();
-            let (a, b) = rayon::join(|| decode_file(a, p), || decode_file(b, p));
+            // The two captures share the cores.
+            let cores = rayon::current_num_threads() / 2;
+            let (a, b) = rayon::join(|| decode_file(a, p, cores), || decode_file(b, p, cores));
             vec![a?, b?]
         }
         _ => {

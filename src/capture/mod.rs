@@ -136,6 +136,41 @@ fn warm_ahead(data: &[u8], pos: usize, warmed: usize) -> usize {
     at
 }
 
+/// How one piece of a capture (see [`Parser::pcap_cuts`]) was read.
+#[derive(Debug)]
+pub struct PieceEnd {
+    /// Frames and per-interface packet counts of the piece.
+    pub info: CaptureInfo,
+    /// Whether its records ended exactly at the end of the piece, so the cut
+    /// after it was a true record boundary.
+    pub clean: bool,
+}
+
+/// Reads the records in `data[range]` with a parser forked from `header`
+/// (which has read the file header of `data`), handing frames to `sink` in
+/// batches with the bytes of the piece consumed so far. Frame numbers start
+/// at 1 in every piece.
+pub fn read_piece<F>(
+    header: &Parser,
+    data: &[u8],
+    range: std::ops::Range<usize>,
+    mut sink: F,
+) -> PieceEnd
+where
+    F: FnMut(&[Frame<'_>], u64),
+{
+    let start = range.start;
+    let mut parser = header.fork_at(start as u64);
+    let piece = data.get(range).unwrap_or_default();
+    let (pos, stop) = parse_available(&mut parser, piece, &mut |frames, offset| {
+        sink(frames, offset - start as u64)
+    });
+    PieceEnd {
+        clean: stop.is_none() && pos == piece.len(),
+        info: parser.into_info(),
+    }
+}
+
 /// Streams: keep a buffer of at least one record, refill it, never hold the whole input.
 fn drive_stream<F>(
     parser: &mut Parser,

@@ -17,6 +17,11 @@ use pcap_parser::{PcapError, SHB_MAGIC};
 /// (tcpdump's largest snap length is 262144); anything above is a lying length.
 pub const MAX_RECORD: usize = 16 << 20;
 
+/// Plausible record headers in a row that make a piece boundary (see [`Parser::pcap_cuts`]).
+const CHAIN: usize = 8;
+/// How far past a cut the search for a record boundary goes before giving up that cut.
+const SCAN: usize = 1 << 20;
+
 /// Why the parser stopped before producing a record.
 #[derive(Debug)]
 pub enum Stop {
@@ -130,6 +135,124 @@ impl Parser {
             self.offset += *n as u64;
         }
         step
+    }
+
+    /// Whether this parser has read a classic pcap file header.
+    pub fn is_pcap(&self) -> bool {
+        matches!(self.state, State::Pcap { .. })
+    }
+
+    /// A parser for the records of the same classic pcap file that start at
+    /// `offset`: same format, frame numbers counted from 1 again, nothing
+    /// learnt yet (the caller adds the pieces up).
+    pub fn fork_at(&self, offset: u64) -> Parser {
+        let mut info = CaptureInfo {
+            format: self.info.format,
+            interfaces: self.info.interfaces.clone(),
+            ..CaptureInfo::default()
+        };
+        for i in &mut info.interfaces {
+            i.packets = 0;
+        }
+        Parser {
+            state: self.state,
+            offset,
+            next_no: 1,
+            section_base: self.section_base,
+            last_ts: Timestamp(0),
+            info,
+        }
+    }
+
+    /// Cuts the records of a classic pcap file (`data` is the whole file,
+    /// whose header this parser has read) into about `pieces` ranges that
+    /// start at record boundaries, to be read in parallel.
+    ///
+    /// A pcap record does not say where the next one starts except through
+    /// the chain from the file header, so each cut is moved forward to the
+    /// first offset where [`CHAIN`] consecutive record headers are plausible.
+    /// That is a guess: the reader checks that each piece ends exactly where
+    /// the next begins and reads the file in one piece otherwise.
+    pub fn pcap_cuts(&self, data: &[u8], pieces: usize) -> Vec<std::ops::Range<usize>> {
+        let start = (self.offset as usize).min(data.len());
+        // Records near a cut must carry times near the first record's (zeros
+        // in a padded payload look like a chain of empty records otherwise).
+        let Some(first_sec) = data.get(start..start + 4).map(|b| {
+            let b = [b[0], b[1], b[2], b[3]];
+            match self.state {
+                State::Pcap {
+                    big_endian: true, ..
+                } => u32::from_be_bytes(b),
+                _ => u32::from_le_bytes(b),
+            }
+        }) else {
+            return std::iter::once(start..data.len()).collect();
+        };
+        let mut bounds = vec![start];
+        let span = data.len() - start;
+        for k in 1..pieces.max(1) {
+            let at = start + span / pieces * k;
+            let last = *bounds.last().unwrap_or(&start);
+            if at <= last {
+                continue;
+            }
+            let until = at.saturating_add(SCAN).min(data.len());
+            if let Some(b) = (at..until).find(|&p| self.chain_at(data, p, first_sec)) {
+                bounds.push(b);
+            }
+        }
+        bounds.push(data.len());
+        bounds.windows(2).map(|w| w[0]..w[1]).collect()
+    }
+
+    /// Whether [`CHAIN`] plausible record headers follow each other from `p`
+    /// (or fewer that end exactly at the end of the file): non-empty, no
+    /// larger than the snap length allows, no more than the original length,
+    /// a valid fraction of a second, and within a year of `first_sec`.
+    fn chain_at(&self, data: &[u8], mut p: usize, first_sec: u32) -> bool {
+        let State::Pcap {
+            big_endian,
+            nanos,
+            modified,
+            snaplen,
+            ..
+        } = self.state
+        else {
+            return false;
+        };
+        let hdr_len = if modified { 24 } else { 16 };
+        let limit = (snaplen as usize).clamp(262_144, MAX_RECORD);
+        let frac_max = if nanos { 1_000_000_000 } else { 1_000_000 };
+        let mut prev_sec: Option<u32> = None;
+        for _ in 0..CHAIN {
+            if p == data.len() {
+                return true;
+            }
+            let Some(h) = data.get(p..p + hdr_len) else {
+                return false;
+            };
+            let field = |i: usize| {
+                let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
+                if big_endian {
+                    u32::from_be_bytes(b)
+                } else {
+                    u32::from_le_bytes(b)
+                }
+            };
+            let (sec, frac, caplen, origlen) = (field(0), field(4), field(8), field(12));
+            let plausible = frac < frac_max
+                && caplen > 0
+                && (caplen as usize) <= limit
+                && origlen >= caplen
+                && sec.abs_diff(first_sec) <= 366 * 86_400
+                && prev_sec.is_none_or(|s| s.abs_diff(sec) <= 86_400);
+            if !plausible {
+                return false;
+            }
+            prev_sec = Some(sec);
+            p += hdr_len + caplen as usize;
+        }
+        true
     }
 
     fn corrupt(&self, reason: impl Into<String>) -> Stop {

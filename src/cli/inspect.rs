@@ -10,7 +10,11 @@ pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options) -> u8 {
     let mut failed = false;
     let mut entries = Vec::with_capacity(args.files.len());
     for path in &args.files {
-        let decoded = wgtrace::pipeline::decode_file(path, opts.progress.as_ref());
+        let decoded = wgtrace::pipeline::decode_file(
+            path,
+            opts.progress.as_ref(),
+            rayon::current_num_threads(),
+        );
         match decoded {
             Ok(mut cap) => {
                 if let Some(an) = &opts.anonymize {

@@ -22,8 +22,13 @@ pub use record::{
 };
 pub use wireguard::{Counter, Message, PeerIndex};
 
-use crate::capture::{read_frames_at, CaptureError, CaptureInfo, Frame, Input};
+use crate::capture::{
+    read_frames_at, read_piece, CaptureError, CaptureInfo, Frame, FrameNo, Input, Parser, PieceEnd,
+    Source,
+};
+use rayon::prelude::*;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A frame decoded, with its endpoints not yet interned.
 #[derive(Clone, Debug)]
@@ -106,42 +111,81 @@ impl DecodedCapture {
     }
 }
 
-/// Reads and decodes a whole capture.
+/// Reads and decodes a whole capture, on all the rayon pool's threads.
 pub fn decode_capture(input: Input) -> Result<DecodedCapture, CaptureError> {
-    decode_capture_with(input, &|_| {})
+    decode_capture_with(input, &|_| {}, rayon::current_num_threads())
 }
 
-/// [`decode_capture`], calling `progress` with the bytes consumed after each batch.
+/// [`decode_capture`], calling `progress` with the bytes consumed after each
+/// batch, on at most `cores` of the rayon pool's threads.
+///
+/// A large mapped classic pcap file is read in pieces on those cores; other
+/// captures, and any capture with `cores` = 1, are read front to back. Pass
+/// the pool size divided by the number of captures decoded at the same
+/// time: one file per core is faster than pieces (reading is bound by memory
+/// latency and pieces cost an extra counting pass).
 pub fn decode_capture_with(
     input: Input,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
+    cores: usize,
+) -> Result<DecodedCapture, CaptureError> {
+    if cores > 1 {
+        if let Some(d) = decode_in_pieces(&input, cores * PIECES_PER_THREAD, MIN_PIECE, progress) {
+            return Ok(d);
+        }
+    }
+    decode_whole(input, progress)
+}
+
+/// A large classic pcap file is read in this many pieces per thread, so that
+/// the pieces of two captures balance over the cores.
+const PIECES_PER_THREAD: usize = 4;
+/// Pieces are no smaller than this (finding a boundary costs a short scan).
+const MIN_PIECE: usize = 16 << 20;
+
+/// Endpoints interned as frames are decoded, with the last pair looked up.
+#[derive(Default)]
+struct Interner {
+    endpoints: Endpoints,
+    last: Option<((Endpoint, Endpoint), (EndpointId, EndpointId))>,
+}
+
+impl Interner {
+    /// Decodes a frame and interns its endpoints.
+    fn decode(&mut self, frame: &Frame<'_>) -> PacketRecord {
+        let d = decode_frame(frame);
+        let mut r = d.record;
+        if let Some(pair) = d.endpoints {
+            // Packets come in runs of one flow: most need no table lookup.
+            let ids = match self.last {
+                Some((p, ids)) if p == pair => ids,
+                _ => {
+                    let ids = (self.endpoints.intern(pair.0), self.endpoints.intern(pair.1));
+                    self.last = Some((pair, ids));
+                    ids
+                }
+            };
+            (r.src, r.dst) = ids;
+        }
+        r
+    }
+}
+
+/// Reads and decodes the capture front to back on the calling thread.
+fn decode_whole(
+    input: Input,
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<DecodedCapture, CaptureError> {
     let path = input.path.clone();
+    let mut interner = Interner::default();
     let mut records: Vec<PacketRecord> = Vec::new();
-    let mut endpoints = Endpoints::default();
-    let mut last: Option<((Endpoint, Endpoint), (EndpointId, EndpointId))> = None;
     let info = read_frames_at(input, |frames, consumed| {
         // Grow by a quarter rather than doubling: records are most of what
         // wgtrace allocates, and doubling would leave up to half unused.
         if records.capacity() - records.len() < frames.len() {
             records.reserve_exact(frames.len().max(records.len() / 4));
         }
-        for d in frames.iter().map(decode_frame) {
-            let mut r = d.record;
-            if let Some(pair) = d.endpoints {
-                // Packets come in runs of one flow: most need no table lookup.
-                let ids = match last {
-                    Some((p, ids)) if p == pair => ids,
-                    _ => {
-                        let ids = (endpoints.intern(pair.0), endpoints.intern(pair.1));
-                        last = Some((pair, ids));
-                        ids
-                    }
-                };
-                (r.src, r.dst) = ids;
-            }
-            records.push(r);
-        }
+        records.extend(frames.iter().map(|f| interner.decode(f)));
         progress(consumed);
     })?;
     records.shrink_to_fit();
@@ -149,13 +193,268 @@ pub fn decode_capture_with(
         path,
         info,
         records,
+        endpoints: interner.endpoints,
+    })
+}
+
+/// Decodes a large mapped classic pcap file in `pieces` pieces of at least
+/// `min_piece` bytes, in parallel; `None` when the input is not one, or when
+/// a piece did not end exactly where the next began (damage, or a boundary
+/// guessed wrong): the caller then reads it whole, which also places the
+/// damage exactly.
+///
+/// A first parallel pass counts each piece's records (and checks the pieces
+/// meet), so the second decodes every piece straight into its place in one
+/// exactly sized vector: no concatenation, no growth slack. The result is
+/// the one [`decode_whole`] gives: frame numbers continue from piece to
+/// piece, and endpoints are interned piece by piece in order, which is their
+/// order of first appearance in the file.
+fn decode_in_pieces(
+    input: &Input,
+    pieces: usize,
+    min_piece: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Option<DecodedCapture> {
+    let data: &[u8] = match &input.source {
+        Source::Mapped(m) => m,
+        Source::Bytes(b) => b,
+        Source::Stream(_) => return None,
+    };
+    let pieces = pieces.min(data.len() / min_piece.max(1));
+    if pieces < 2 {
+        return None;
+    }
+    let mut header = Parser::new();
+    let (_, frame) = header.next(data).ok()?;
+    if !header.is_pcap() || frame.is_some() {
+        return None;
+    }
+    let cuts = header.pcap_cuts(data, pieces);
+    if cuts.len() < 2 {
+        return None;
+    }
+    // 1. Count.
+    let counted: Vec<PieceEnd> = cuts
+        .par_iter()
+        .map(|range| read_piece(&header, data, range.clone(), |_, _| {}))
+        .collect();
+    if counted.iter().any(|end| !end.clean) {
+        return None;
+    }
+    let counts: Vec<usize> = counted.iter().map(|e| e.info.frames as usize).collect();
+    let total: usize = counts.iter().sum();
+    // 2. Decode each piece into its slots.
+    let placeholder = PacketRecord {
+        ts: crate::capture::Timestamp(0),
+        kind: PacketKind::Undecodable(DecodeIssue::UnsupportedLinkType),
+        frame: FrameNo(0),
+        ip_len: 0,
+        src: EndpointId::NONE,
+        dst: EndpointId::NONE,
+        udp_len: 0,
+        frag_len: 0,
+        ttl: 0,
+        flags: Flags::default(),
+        iface: 0,
+    };
+    let mut records: Vec<PacketRecord> = Vec::new();
+    (0..total)
+        .into_par_iter()
+        .map(|_| placeholder.clone())
+        .collect_into_vec(&mut records);
+    let consumed = AtomicU64::new(header.offset());
+    let mut base = 0u32;
+    let bases: Vec<u32> = counts
+        .iter()
+        .map(|&n| {
+            let b = base;
+            base = base.saturating_add(n as u32);
+            b
+        })
+        .collect();
+    let decoded: Vec<Option<Interner>> = split_by(&mut records, &counts)
+        .into_par_iter()
+        .zip(cuts)
+        .zip(bases)
+        .map(|((slots, range), base)| {
+            let mut interner = Interner::default();
+            let mut k = 0;
+            let mut done = 0;
+            let end = read_piece(&header, data, range, |frames, at| {
+                for f in frames {
+                    let mut r = interner.decode(f);
+                    r.frame = FrameNo(r.frame.0.saturating_add(base));
+                    if let Some(slot) = slots.get_mut(k) {
+                        *slot = r;
+                    }
+                    k += 1;
+                }
+                let now = consumed.fetch_add(at - done, Ordering::Relaxed) + (at - done);
+                done = at;
+                progress(now);
+            });
+            (end.clean && k == slots.len()).then_some(interner)
+        })
+        .collect();
+    let decoded: Vec<Interner> = decoded.into_iter().collect::<Option<_>>()?;
+    // 3. One endpoint table: each piece's new endpoints in order of its ids.
+    let mut endpoints = Endpoints::default();
+    let maps: Vec<Vec<EndpointId>> = decoded
+        .iter()
+        .map(|i| i.endpoints.iter().map(|e| endpoints.intern(e)).collect())
+        .collect();
+    split_by(&mut records, &counts)
+        .into_par_iter()
+        .zip(maps)
+        .for_each(|(slots, ids)| {
+            let identity = ids.iter().enumerate().all(|(i, id)| id.0 as usize == i);
+            if identity {
+                return;
+            }
+            let global = |id: EndpointId| ids.get(id.0 as usize).copied().unwrap_or(id);
+            for r in slots {
+                r.src = global(r.src);
+                r.dst = global(r.dst);
+            }
+        });
+    let mut info = header.into_info();
+    info.frames = total as u64;
+    for end in &counted {
+        for (i, p) in info.interfaces.iter_mut().zip(&end.info.interfaces) {
+            i.packets += p.packets;
+        }
+    }
+    info.bytes = data.len() as u64;
+    Some(DecodedCapture {
+        path: input.path.clone(),
+        info,
+        records,
         endpoints,
     })
+}
+
+/// `v` cut into consecutive slices of the given lengths.
+fn split_by<'a, T>(mut v: &'a mut [T], lens: &[usize]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(lens.len());
+    for &n in lens {
+        let (head, tail) = v.split_at_mut(n.min(v.len()));
+        out.push(head);
+        v = tail;
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn testdata(rel: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(rel)
+    }
+
+    fn pcaps(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("testdata readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                pcaps(&p, out);
+            } else if p.extension().is_some_and(|x| x == "pcap" || x == "pcapng") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// Reading in pieces gives what reading front to back gives: records,
+    /// frame numbers, endpoint ids and counts, for every recorded capture
+    /// and with pieces cut as small as a few records.
+    #[test]
+    fn pieces_decode_like_the_whole_file() {
+        let mut files = Vec::new();
+        pcaps(&testdata(""), &mut files);
+        let mut split = 0;
+        for path in files {
+            let Ok(input) = Input::open(&path) else {
+                continue; // the empty file of testdata/broken
+            };
+            let whole = decode_whole(input, &|_| {});
+            for pieces in [2, 3, 7, 50] {
+                let input = Input::open(&path).expect("opened before");
+                let Some(p) = decode_in_pieces(&input, pieces, 512, &|_| {}) else {
+                    // Not classic pcap, too small, or damaged: read whole.
+                    continue;
+                };
+                split += 1;
+                let w = whole.as_ref().expect("a file read in pieces reads whole");
+                assert_eq!(p.records, w.records, "{} in {pieces}", path.display());
+                assert_eq!(
+                    p.endpoints.iter().collect::<Vec<_>>(),
+                    w.endpoints.iter().collect::<Vec<_>>()
+                );
+                assert_eq!(p.info.frames, w.info.frames);
+                assert_eq!(p.info.bytes, w.info.bytes);
+                assert_eq!(
+                    p.info
+                        .interfaces
+                        .iter()
+                        .map(|i| i.packets)
+                        .collect::<Vec<_>>(),
+                    w.info
+                        .interfaces
+                        .iter()
+                        .map(|i| i.packets)
+                        .collect::<Vec<_>>()
+                );
+                assert!(p.info.damage.is_none());
+            }
+        }
+        assert!(split >= 20, "only {split} splits exercised");
+    }
+
+    /// A cut that lands in a packet whose bytes look like pcap records is a
+    /// wrong boundary; the check that pieces meet exactly catches it.
+    #[test]
+    fn a_fake_boundary_inside_a_packet_falls_back() {
+        let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        file.extend([0; 8]);
+        file.extend(262_144u32.to_le_bytes());
+        file.extend(1u32.to_le_bytes());
+        let record = |file: &mut Vec<u8>, payload: &[u8]| {
+            file.extend(1_700_000_000u32.to_le_bytes());
+            file.extend(0u32.to_le_bytes());
+            file.extend((payload.len() as u32).to_le_bytes());
+            file.extend((payload.len() as u32).to_le_bytes());
+            file.extend(payload);
+        };
+        // One large packet whose payload is a chain of small fake records.
+        let mut fake = Vec::new();
+        while fake.len() < 60_000 {
+            record(&mut fake, &[0xab; 10]);
+        }
+        record(&mut file, &fake);
+        record(&mut file, &[0xcd; 60]);
+        let input = Input::from_bytes("fake.pcap", file).expect("input");
+        assert!(decode_in_pieces(&input, 2, 64, &|_| {}).is_none());
+        let whole = decode_whole(input, &|_| {}).expect("decodes");
+        assert_eq!(whole.records.len(), 2);
+    }
+
+    /// Damage anywhere makes a piece end unclean: the file is then read whole,
+    /// which reports the damage at its exact offset.
+    #[test]
+    fn damaged_files_are_not_read_in_pieces() {
+        for name in [
+            "cut-mid-record.pcap",
+            "caplen-over-file.pcap",
+            "caplen-over-snaplen.pcap",
+        ] {
+            let input = Input::open(&testdata("broken").join(name)).expect("open");
+            assert!(
+                decode_in_pieces(&input, 4, 64, &|_| {}).is_none(),
+                "{name} read in pieces"
+            );
+        }
+    }
 
     #[test]
     fn records_stay_compact() {

@@ -78,6 +78,11 @@ impl Endpoints {
             .collect();
     }
 
+    /// The endpoints in id order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Endpoint> + '_ {
+        self.list.iter().copied()
+    }
+
     /// Number of distinct endpoints.
     pub fn len(&self) -> usize {
         self.list.len()
