@@ -439,6 +439,32 @@ mod tests {
         assert_eq!(whole.records.len(), 2);
     }
 
+    fn same(p: &DecodedCapture, w: &DecodedCapture) -> bool {
+        p.records == w.records
+            && p.endpoints.iter().eq(w.endpoints.iter())
+            && p.info.frames == w.info.frames
+            && w.info.damage.is_none()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Whatever a damaged byte does, reading in pieces either declines or
+        /// gives exactly what reading front to back gives.
+        #[test]
+        fn pieces_agree_with_whole_on_damaged_input(at in 0usize..1_000_000, byte: u8, pieces in 2usize..9) {
+            let mut bytes = std::fs::read(testdata("random-loss/vps.pcap")).expect("testdata");
+            let at = at % bytes.len();
+            bytes[at] = byte;
+            let input = Input::from_bytes("damaged.pcap", bytes.clone()).expect("input");
+            let split = decode_in_pieces(&input, pieces, 256, &|_| {});
+            let whole = decode_whole(Input::from_bytes("damaged.pcap", bytes).expect("input"), &|_| {});
+            if let Some(p) = split {
+                let w = whole.expect("read in pieces, so readable whole");
+                proptest::prop_assert!(same(&p, &w), "byte {at} set to {byte}");
+            }
+        }
+    }
+
     /// Damage anywhere makes a piece end unclean: the file is then read whole,
     /// which reports the damage at its exact offset.
     #[test]
