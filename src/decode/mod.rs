@@ -3,10 +3,13 @@
 //! [`decode_frame`] is a pure function of one frame; [`decode_capture`]
 //! drives the reader and decodes each small batch of frames right after it
 //! was read, while its bytes are still in the CPU cache, interning addresses
-//! into a per-capture table. Parallelism is across captures (the two ends of
-//! a pair, the incidents of a batch): decoding a batch on other cores than
-//! the one that just read it was slower (1 GiB capture: 247 ms against 203
-//! ms), because reading is bound by memory latency, not by decoding.
+//! into a per-capture table. Decoding a batch on other cores than the one
+//! that just read it was slower (1 GiB capture: 247 ms against 203 ms):
+//! reading is bound by memory latency, not by decoding. So parallelism comes
+//! from splitting the file instead: a large classic pcap file is cut into
+//! pieces at record boundaries, each read and decoded on its own core
+//! ([`decode_capture_with`]); the two ends of a pair and the incidents of a
+//! batch also decode on separate cores.
 
 mod anonymize;
 mod link;
