@@ -170,7 +170,7 @@ impl Parser {
     ///
     /// A pcap record does not say where the next one starts except through
     /// the chain from the file header, so each cut is moved forward to the
-    /// first offset where [`CHAIN`] consecutive record headers are plausible.
+    /// first offset where eight consecutive record headers are plausible.
     /// That is a guess: the reader checks that each piece ends exactly where
     /// the next begins and reads the file in one piece otherwise.
     pub fn pcap_cuts(&self, data: &[u8], pieces: usize) -> Vec<std::ops::Range<usize>> {
