@@ -17,6 +17,28 @@ use pcap_parser::{PcapError, SHB_MAGIC};
 /// (tcpdump's largest snap length is 262144); anything above is a lying length.
 pub const MAX_RECORD: usize = 16 << 20;
 
+/// The four fields of a classic pcap record header (`h` holds at least 16
+/// bytes): seconds, fraction, captured length, original length.
+fn record_header(h: &[u8], big_endian: bool) -> [u32; 4] {
+    let mut f = [0u32; 4];
+    for (i, v) in f.iter_mut().enumerate() {
+        let b = [h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]];
+        *v = if big_endian {
+            u32::from_be_bytes(b)
+        } else {
+            u32::from_le_bytes(b)
+        };
+    }
+    f
+}
+
+/// The most bytes a record may claim: the snap length, but never less than
+/// tcpdump's 262144 (some writers put 0 or 65535 there and exceed it) nor
+/// more than [`MAX_RECORD`].
+fn caplen_limit(snaplen: u32) -> usize {
+    (snaplen as usize).clamp(262_144, MAX_RECORD)
+}
+
 /// Plausible record headers in a row that make a piece boundary (see [`Parser::pcap_cuts`]).
 const CHAIN: usize = 8;
 /// How far past a cut the search for a record boundary goes before giving up that cut.
@@ -177,15 +199,17 @@ impl Parser {
         let start = (self.offset as usize).min(data.len());
         // Records near a cut must carry times near the first record's (zeros
         // in a padded payload look like a chain of empty records otherwise).
-        let Some(first_sec) = data.get(start..start + 4).map(|b| {
-            let b = [b[0], b[1], b[2], b[3]];
-            match self.state {
-                State::Pcap {
-                    big_endian: true, ..
-                } => u32::from_be_bytes(b),
-                _ => u32::from_le_bytes(b),
+        let big_endian = matches!(
+            self.state,
+            State::Pcap {
+                big_endian: true,
+                ..
             }
-        }) else {
+        );
+        let Some(first_sec) = data
+            .get(start..start + 16)
+            .map(|h| record_header(h, big_endian)[0])
+        else {
             return std::iter::once(start..data.len()).collect();
         };
         let mut bounds = vec![start];
@@ -221,7 +245,7 @@ impl Parser {
             return false;
         };
         let hdr_len = if modified { 24 } else { 16 };
-        let limit = (snaplen as usize).clamp(262_144, MAX_RECORD);
+        let limit = caplen_limit(snaplen);
         let frac_max = if nanos { 1_000_000_000 } else { 1_000_000 };
         let mut prev_sec: Option<u32> = None;
         for _ in 0..CHAIN {
@@ -231,15 +255,7 @@ impl Parser {
             let Some(h) = data.get(p..p + hdr_len) else {
                 return false;
             };
-            let field = |i: usize| {
-                let b = [h[i], h[i + 1], h[i + 2], h[i + 3]];
-                if big_endian {
-                    u32::from_be_bytes(b)
-                } else {
-                    u32::from_le_bytes(b)
-                }
-            };
-            let (sec, frac, caplen, origlen) = (field(0), field(4), field(8), field(12));
+            let [sec, frac, caplen, origlen] = record_header(h, big_endian);
             let plausible = frac < frac_max
                 && caplen > 0
                 && (caplen as usize) <= limit
@@ -316,16 +332,8 @@ impl Parser {
         let Some(hdr) = buf.get(..hdr_len) else {
             return Err(Stop::NeedMore(hdr_len - buf.len()));
         };
-        let field = |i: usize| {
-            let b = [hdr[i], hdr[i + 1], hdr[i + 2], hdr[i + 3]];
-            if big_endian {
-                u32::from_be_bytes(b)
-            } else {
-                u32::from_le_bytes(b)
-            }
-        };
-        let (sec, frac, caplen, origlen) = (field(0), field(4), field(8), field(12));
-        let limit = (snaplen as usize).clamp(262_144, MAX_RECORD);
+        let [sec, frac, caplen, origlen] = record_header(hdr, big_endian);
+        let limit = caplen_limit(snaplen);
         if caplen as usize > limit {
             return Err(self.corrupt(format!(
                 "record claims {caplen} captured bytes, more than the snap length allows ({snaplen})"

@@ -474,49 +474,42 @@ pub(crate) fn join_transport(
     for (ia, ib) in pairs {
         let a = ia.map_or(&[][..], |g| ga.group(g));
         let b = ib.map_or(&[][..], |g| gb.group(g));
-        let (mut x, mut y) = (0, 0);
+        let runs = [a, b];
+        let mut at = [0usize; 2];
         // The counter of the previous entry on each side, to find repeats.
         let mut prev: [Option<u64>; 2] = [None, None];
-        loop {
-            let ca = a.get(x).map(|&i| counter(0, i));
-            let cb = b.get(y).map(|&i| counter(1, i));
+        'merge: loop {
+            let cur = [0, 1].map(|s| runs[s].get(at[s]).map(|&i| (i, counter(s, i))));
             // Later copies of a counter already seen on one side are duplicates.
-            if let Some(c) = ca.filter(|c| prev[0] == Some(*c)) {
-                mark(0, a[x], DUPLICATE);
-                duplicates[0] += 1;
-                prev[0] = Some(c);
-                x += 1;
-                continue;
+            for s in 0..2 {
+                if let Some((i, _)) = cur[s].filter(|(_, c)| prev[s] == Some(*c)) {
+                    mark(s, i, DUPLICATE);
+                    duplicates[s] += 1;
+                    at[s] += 1;
+                    continue 'merge;
+                }
             }
-            if let Some(c) = cb.filter(|c| prev[1] == Some(*c)) {
-                mark(1, b[y], DUPLICATE);
-                duplicates[1] += 1;
-                prev[1] = Some(c);
-                y += 1;
-                continue;
-            }
-            match (ca, cb) {
-                (Some(p), Some(q)) if p == q => {
-                    mark(0, a[x], b[y]);
-                    mark(1, b[y], a[x]);
+            match cur {
+                [Some((i, p)), Some((j, q))] if p == q => {
+                    mark(0, i, j);
+                    mark(1, j, i);
                     matched += 1;
                     prev = [Some(p), Some(q)];
-                    x += 1;
-                    y += 1;
+                    at = [at[0] + 1, at[1] + 1];
                 }
-                (Some(p), Some(q)) if p < q => {
+                [Some((_, p)), Some((_, q))] if p < q => {
                     prev[0] = Some(p);
-                    x += 1;
+                    at[0] += 1;
                 }
-                (Some(p), None) => {
+                [Some((_, p)), None] => {
                     prev[0] = Some(p);
-                    x += 1;
+                    at[0] += 1;
                 }
-                (_, Some(q)) => {
+                [_, Some((_, q))] => {
                     prev[1] = Some(q);
-                    y += 1;
+                    at[1] += 1;
                 }
-                (None, None) => break,
+                [None, None] => break,
             }
         }
     }

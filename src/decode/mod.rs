@@ -47,20 +47,31 @@ impl EndpointId {
     pub const NONE: EndpointId = EndpointId(u32::MAX);
 }
 
-/// Decodes one frame. Never fails: what cannot be read becomes [`PacketKind::Undecodable`].
-pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
-    let base = PacketRecord {
-        ts: frame.ts,
+/// A record of nothing: undecodable, no endpoints, all sizes zero.
+fn blank_record() -> PacketRecord {
+    PacketRecord {
+        ts: crate::capture::Timestamp(0),
         kind: PacketKind::Undecodable(DecodeIssue::UnsupportedLinkType),
-        frame: frame.no,
-        ip_len: frame.wire_len,
+        frame: FrameNo(0),
+        ip_len: 0,
         src: EndpointId::NONE,
         dst: EndpointId::NONE,
         udp_len: 0,
         frag_len: 0,
         ttl: 0,
         flags: Flags::default(),
+        iface: 0,
+    }
+}
+
+/// Decodes one frame. Never fails: what cannot be read becomes [`PacketKind::Undecodable`].
+pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
+    let base = PacketRecord {
+        ts: frame.ts,
+        frame: frame.no,
+        ip_len: frame.wire_len,
         iface: frame.iface,
+        ..blank_record()
     };
     match network_layer(frame.link, frame.data) {
         Err(issue) => Decoded {
@@ -247,19 +258,7 @@ fn decode_in_pieces(
     let counts: Vec<usize> = counted.iter().map(|e| e.info.frames as usize).collect();
     let total: usize = counts.iter().sum();
     // 2. Decode each piece into its slots.
-    let placeholder = PacketRecord {
-        ts: crate::capture::Timestamp(0),
-        kind: PacketKind::Undecodable(DecodeIssue::UnsupportedLinkType),
-        frame: FrameNo(0),
-        ip_len: 0,
-        src: EndpointId::NONE,
-        dst: EndpointId::NONE,
-        udp_len: 0,
-        frag_len: 0,
-        ttl: 0,
-        flags: Flags::default(),
-        iface: 0,
-    };
+    let placeholder = blank_record();
     let mut records: Vec<PacketRecord> = Vec::new();
     (0..total)
         .into_par_iter()
