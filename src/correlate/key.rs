@@ -126,7 +126,8 @@ pub const DUPLICATE: u32 = u32::MAX - 1;
 /// Two copies of the same UDP payload closer than this are one packet recorded twice.
 const UDP_DUP_NS: i64 = 5_000_000;
 
-/// The message keys of one capture, for a sort-merge join: each entry is
+/// The keys of one capture's messages other than transport data (handshakes,
+/// cookies, other UDP; see [`join_transport`]), for a sort-merge join: each entry is
 /// `hash32(key) << 32 | record index`, sorted. Eight bytes per message keep the
 /// join within wgtrace's memory budget; equal hashes are told apart by
 /// comparing the full keys, recomputed from the records.
@@ -178,7 +179,8 @@ impl Keys {
     }
 }
 
-/// Builds the sorted keys of a capture and marks its duplicates in `partner`
+/// Builds the sorted keys of a capture's non-transport messages and marks
+/// their duplicates in `partner`
 /// (a message recorded twice, as `tcpdump -i any` does, counts once).
 /// Returns the keys and the number of duplicates.
 pub(crate) fn index(records: &[PacketRecord], partner: &mut [u32]) -> (Keys, u64) {

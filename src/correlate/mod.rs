@@ -316,7 +316,8 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         vec![NO_PARTNER; a.records.len()],
         vec![NO_PARTNER; b.records.len()],
     ];
-    // 1. Sort-merge join on message identity; the keys are dropped right after.
+    // 1. Join on message identity: transport data per session by counter,
+    //    the rest by sorted hashed keys, which are dropped right after.
     let matched;
     let duplicates;
     {
