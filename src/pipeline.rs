@@ -6,7 +6,8 @@
 //! parallel.
 
 use crate::capture::{FileError, Input};
-use crate::correlate::{correlate, file_name};
+use crate::capture::display_names;
+use crate::correlate::{correlate, Side};
 use crate::decode::{decode_capture_with, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::flow::facts;
@@ -121,7 +122,7 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         }
     }
     // Facts of each capture and the correlation of the pair are independent.
-    let (facts, correlation): (Vec<_>, _) = match caps.as_slice() {
+    let (facts, mut correlation): (Vec<_>, _) = match caps.as_slice() {
         [a, b] => {
             let ((fa, fb), c) =
                 rayon::join(|| rayon::join(|| facts(a), || facts(b)), || correlate(a, b));
@@ -129,12 +130,20 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         }
         _ => (caps.iter().map(facts).collect(), None),
     };
-    let names: Vec<String> = caps.iter().map(file_name).collect();
+    let names = display_names(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    if let (Some(c), [a, b]) = (&mut correlation, names.as_slice()) {
+        c.rename([a.clone(), b.clone()]);
+    }
+    let sides = [Side::A, Side::B];
     let summaries: Vec<CaptureSummary> = caps
         .iter()
         .zip(&names)
-        .map(|(c, n)| CaptureSummary {
+        .zip(paths)
+        .zip(sides)
+        .map(|(((c, n), p), side)| CaptureSummary {
+            side,
             file: n.clone(),
+            path: p.display().to_string(),
             packets: c.info.frames,
             damage: c.info.damage.as_ref().map(ToString::to_string),
         })
@@ -143,7 +152,13 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         .iter()
         .zip(&facts)
         .zip(&names)
-        .map(|((cap, facts), name)| Capture { name, cap, facts })
+        .zip(sides)
+        .map(|(((cap, facts), name), side)| Capture {
+            side,
+            name,
+            cap,
+            facts,
+        })
         .collect();
     let report = match (captures.as_slice(), &correlation) {
         ([a, b], Some(c)) => {

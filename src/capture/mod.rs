@@ -9,12 +9,14 @@
 mod error;
 mod frame;
 mod info;
+mod names;
 mod parser;
 mod source;
 
 pub use error::{CaptureError, FileError};
 pub use frame::{Frame, FrameNo, LinkType, Timestamp};
 pub use info::{CaptureFormat, CaptureInfo, Interface};
+pub use names::display_names;
 pub use parser::{pcapng_ts, Parser, Stop, MAX_RECORD};
 pub use source::{Input, Source};
 

@@ -49,9 +49,11 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
     }
     if !analysis.damaged.is_empty() {
         super::ERROR
-    } else if report.verdict == Verdict::Problems {
-        super::PROBLEMS
     } else {
-        super::OK
+        match report.verdict {
+            Verdict::Problems => super::PROBLEMS,
+            Verdict::Inconclusive => super::INCONCLUSIVE,
+            Verdict::Healthy => super::OK,
+        }
     }
 }

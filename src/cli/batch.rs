@@ -253,6 +253,8 @@ pub struct Summary {
     pub skipped: u64,
     /// Incidents whose verdict was healthy.
     pub healthy: u64,
+    /// Incidents whose captures could not tell (verdict inconclusive).
+    pub inconclusive: u64,
     /// Incidents that could not be analysed.
     pub errors: u64,
     /// Findings by kind over all incidents (incidents with that kind).
@@ -296,6 +298,8 @@ pub fn run<W: Write>(
                 summary.errors += 1;
             } else if v["verdict"] == "healthy" {
                 summary.healthy += 1;
+            } else if v["verdict"] == "inconclusive" {
+                summary.inconclusive += 1;
             }
             let mut kinds: Vec<&str> = v["findings"]
                 .as_array()
@@ -407,8 +411,10 @@ pub fn main(args: &BatchArgs, opts: &wgtrace::pipeline::Options) -> u8 {
     output::error_block(&render_summary(&summary, all.len(), shard));
     if summary.errors > 0 {
         super::ERROR
-    } else if summary.analysed > summary.healthy {
+    } else if summary.analysed > summary.healthy + summary.inconclusive {
         super::PROBLEMS
+    } else if summary.inconclusive > 0 {
+        super::INCONCLUSIVE
     } else {
         super::OK
     }
@@ -427,6 +433,7 @@ fn render_summary(s: &Summary, total: usize, shard: Option<Shard>) -> String {
     t.add_row(vec![Cell::new("skipped (--resume)"), num(s.skipped)]);
     t.add_row(vec![Cell::new("analysed"), num(s.analysed)]);
     t.add_row(vec![Cell::new("healthy"), num(s.healthy)]);
+    t.add_row(vec![Cell::new("inconclusive"), num(s.inconclusive)]);
     t.add_row(vec![Cell::new("errors"), num(s.errors)]);
     for (kind, n) in &s.kinds {
         t.add_row(vec![Cell::new(format!("with {kind}")), num(*n)]);

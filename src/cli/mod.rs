@@ -1,7 +1,8 @@
 //! Stage 7: the command line. Only this module prints or decides exit codes.
 //!
-//! Exit codes: 0 nothing wrong, 1 problems found (`analyze`), 2 error
-//! (unreadable input, bad arguments). A closed pipe on output counts as success.
+//! Exit codes: 0 nothing wrong, 1 problems found, 2 error (unreadable
+//! input, bad arguments), 3 inconclusive (the captures cannot tell). A
+//! closed pipe on output counts as success.
 
 mod analyze;
 mod args;
@@ -19,6 +20,8 @@ pub const OK: u8 = 0;
 pub const PROBLEMS: u8 = 1;
 /// Exit code for errors.
 pub const ERROR: u8 = 2;
+/// Exit code for "ran fine, the captures cannot tell".
+pub const INCONCLUSIVE: u8 = 3;
 
 /// Parses arguments and runs the chosen command.
 pub fn main() -> ExitCode {

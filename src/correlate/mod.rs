@@ -226,6 +226,19 @@ pub enum Role {
 }
 
 impl Correlation {
+    /// Names the captures in every part of the correlation (display names
+    /// that tell the inputs apart, rather than bare file names).
+    pub fn rename(&mut self, names: [String; 2]) {
+        for d in &mut self.directions {
+            d.from = names[d.from_side.idx()].clone();
+            d.to = names[d.from_side.other().idx()].clone();
+        }
+        for m in &mut self.nat {
+            m.from = names[m.from_side.idx()].clone();
+        }
+        self.names = names;
+    }
+
     /// The packets `side` sent inside the far capture's window, in capture
     /// order, with what became of each; computed on demand from the records.
     pub fn sent_packets<'a>(

@@ -76,21 +76,23 @@ pub fn network_layer(link: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeI
         LinkType::LINUX_SLL => {
             // pkttype(2) arphrd(2) addrlen(2) addr(8) protocol(2)
             let pkttype = be16(data, 0).ok_or(Short)?;
+            let arphrd = be16(data, 2).ok_or(Short)?;
             let proto = be16(data, 14).ok_or(Short)?;
             Ok(by_ethertype(
                 proto,
                 data.get(16..).ok_or(Short)?,
-                sll_direction(pkttype),
+                sll_direction(pkttype) | arphrd_flags(arphrd),
             ))
         }
         LinkType::LINUX_SLL2 => {
             // protocol(2) reserved(2) ifindex(4) arphrd(2) pkttype(1) addrlen(1) addr(8)
             let proto = be16(data, 0).ok_or(Short)?;
+            let arphrd = be16(data, 8).ok_or(Short)?;
             let pkttype = *data.get(10).ok_or(Short)?;
             Ok(by_ethertype(
                 proto,
                 data.get(20..).ok_or(Short)?,
-                sll_direction(u16::from(pkttype)),
+                sll_direction(u16::from(pkttype)) | arphrd_flags(arphrd),
             ))
         }
         LinkType::NULL | LinkType::LOOP => {
@@ -108,7 +110,9 @@ pub fn network_layer(link: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeI
             };
             let rest = data.get(4..).ok_or(Short)?;
             if family == AF_INET || AF_INET6.contains(&family) {
-                Ok(ip(rest, 0))
+                // BSD and macOS loopback; macOS utun shares the header but
+                // carries tunnel traffic, which is never martian either.
+                Ok(ip(rest, Flags::LOOPBACK))
             } else {
                 Ok(Network::NonIp(family as u16))
             }
@@ -128,6 +132,15 @@ pub fn network_layer(link: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeI
         }
         LinkType(12 | 14 | 101) | LinkType::IPV4 | LinkType::IPV6 => Ok(ip(data, 0)),
         _ => Err(DecodeIssue::UnsupportedLinkType),
+    }
+}
+
+/// ARPHRD_LOOPBACK and ARPHRD_NONE (tun devices, WireGuard).
+fn arphrd_flags(arphrd: u16) -> u8 {
+    match arphrd {
+        772 => Flags::LOOPBACK,
+        65534 => Flags::TUNNEL_IF,
+        _ => 0,
     }
 }
 

@@ -111,6 +111,12 @@ impl Flags {
     pub const OUTGOING: u8 = 16;
     /// Linux cooked capture marked the packet as received by the capturing host.
     pub const INCOMING: u8 = 32;
+    /// Recorded on a loopback interface (Linux cooked ARPHRD_LOOPBACK, or a
+    /// NULL/LOOP link): never a martian, never on the path.
+    pub const LOOPBACK: u8 = 64;
+    /// Recorded on a Linux interface without link header (ARPHRD_NONE: a
+    /// WireGuard or other tun device), so an inner packet.
+    pub const TUNNEL_IF: u8 = 128;
 
     /// Whether `bit` is set.
     pub fn has(self, bit: u8) -> bool {

@@ -1,7 +1,8 @@
-//! Findings: typed, with a stable kind name, evidence, frames, a filter and a fix.
+//! Findings: a stable kind name, typed evidence, a severity and the frames
+//! that prove it. No words: `report` renders summaries, fixes and filters.
 
-use crate::capture::FrameNo;
-use crate::correlate::NatMapping;
+use crate::capture::{FrameNo, Timestamp};
+use crate::correlate::{NatMapping, Side};
 use crate::decode::Endpoint;
 use crate::flow::MartianReason;
 use serde::Serialize;
@@ -29,13 +30,22 @@ impl Severity {
     }
 }
 
-/// A direction of the tunnel, by capture file names.
+/// A direction of the tunnel: the sending and receiving captures, by side
+/// and display name (the shortest path suffix that tells them apart).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DirRef {
-    /// Sending capture.
+    /// Sending capture's side.
+    pub from_side: Side,
+    /// Sending capture's display name.
     pub from: String,
-    /// Receiving capture (empty with one capture).
+    /// Receiving capture's side (`None` with one capture).
+    pub to_side: Option<Side>,
+    /// Receiving capture's display name (empty with one capture).
     pub to: String,
+    /// Sender's endpoint as the sending capture sees it, when known.
+    pub from_endpoint: Option<Endpoint>,
+    /// Receiver's endpoint as the sending capture addressed it, when known.
+    pub to_endpoint: Option<Endpoint>,
 }
 
 /// A wire size: IP packet and UDP payload.
@@ -65,6 +75,13 @@ impl IpVersion {
             IpVersion::Ipv6 => 80,
         }
     }
+    /// IP header size.
+    pub fn header(self) -> u32 {
+        match self {
+            IpVersion::Ipv4 => 20,
+            IpVersion::Ipv6 => 40,
+        }
+    }
     /// Name.
     pub fn name(self) -> &'static str {
         match self {
@@ -85,21 +102,100 @@ pub struct SizeTest {
     pub sent_below: u64,
     /// Of which lost.
     pub lost_below: u64,
-    /// One-sided p-value.
+    /// One-sided p-value (0 when smaller than the smallest double: see `log10_p`).
     pub p_value: f64,
+    /// log10 of the p-value, exact where `p_value` underflows.
+    pub log10_p: f64,
+}
+
+/// The tunnel MTU to set, and how tightly the captures pin it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MtuAdvice {
+    /// The MTU to set on both peers.
+    pub tunnel_mtu: u32,
+    /// Largest tunnel MTU proven to work: its full-size packets were delivered.
+    pub proven: Option<u32>,
+    /// Largest tunnel MTU whose full-size packets stay below the smallest lost size.
+    pub at_most: u32,
+    /// Whether the captures pin the path MTU to one WireGuard padding step (16 bytes).
+    pub pinned: bool,
+    /// Where the value comes from.
+    pub basis: MtuBasis,
+    /// Inner `ping -M do -s N` sizes that would settle a wide bracket (empty when pinned).
+    pub probe_ping_sizes: Vec<u32>,
+}
+
+/// What an [`MtuAdvice`] rests on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MtuBasis {
+    /// The largest delivered and smallest lost sizes are one padding step apart.
+    Bracket,
+    /// The bracket is wide; the IPv6 minimum of 1280 (or the largest delivered size above it).
+    WideBracket,
+    /// The MTU an ICMP fragmentation-needed / packet-too-big announced.
+    Icmp,
+    /// One capture: the largest smaller packet the sender sent (not known to have arrived).
+    SentOnly,
 }
 
 /// Why a handshake went unanswered, counted per initiation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct HandshakeFate {
-    /// Never seen at the responder's capture (path blocked).
+    /// Never seen at the responder's capture while it ran (path blocked).
     pub never_arrived: u64,
     /// Arrived, no response sent (key or configuration mismatch, or dropped as martian).
     pub not_answered: u64,
     /// Responder answered, the response never came back.
     pub response_lost: u64,
-    /// Not known (one capture only, or outside the other capture's window).
+    /// Sent while the responder's capture was not running.
+    pub outside_window: u64,
+    /// Not known (one capture only).
     pub unknown: u64,
+}
+
+/// Where a capture's unanswered initiations were seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeView {
+    /// The capture's host sent them.
+    Initiator,
+    /// The capture's host received them and sent no response.
+    Responder,
+}
+
+/// How a loss count was obtained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LossBasis {
+    /// Packets sent in one capture and missing from the other.
+    Matched,
+    /// Gaps in the WireGuard counters the receiver saw (one capture).
+    CounterGaps,
+}
+
+/// A capture's time span.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Span {
+    /// First packet (ns since the epoch, the capture's own clock).
+    pub first: Timestamp,
+    /// Last packet.
+    pub last: Timestamp,
+}
+
+/// WireGuard traffic one capture holds, for [`FindingKind::NoCommonTunnel`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WgSeen {
+    /// Side.
+    pub side: Side,
+    /// Display name.
+    pub file: String,
+    /// (sender, receiver) endpoint pairs of its WireGuard messages, busiest first (at most 8).
+    pub flows: Vec<(Endpoint, Endpoint)>,
+    /// Sessions seen.
+    pub sessions: u64,
+    /// WireGuard messages.
+    pub messages: u64,
 }
 
 /// What a finding is, with its typed evidence.
@@ -114,19 +210,21 @@ pub enum FindingKind {
         confirmed: bool,
         /// The statistical test (two captures).
         test: Option<SizeTest>,
-        /// Largest size delivered below the threshold.
+        /// Largest whole packet delivered below the threshold.
         largest_delivered: Option<WireSize>,
         /// Smallest lost size.
         smallest_lost: WireSize,
-        /// Path MTU lies in this range (IP bytes).
+        /// The path MTU is at least this (IP bytes).
         path_mtu_min: u32,
-        /// Upper end of the range.
+        /// And at most this.
         path_mtu_max: u32,
         /// Underlay.
         underlay: IpVersion,
-        /// Tunnel MTU to set on both peers.
+        /// Tunnel MTU to set on both peers (`mtu.tunnel_mtu`).
         tunnel_mtu: u32,
-        /// Lost big packets had DF set (all / some / none counted).
+        /// The advice and its bounds.
+        mtu: MtuAdvice,
+        /// Lost big packets with DF set.
         df_set: u64,
         /// Lost big packets.
         big_lost: u64,
@@ -137,27 +235,38 @@ pub enum FindingKind {
     IcmpFragNeededAbsent {
         /// Direction.
         direction: DirRef,
+        /// Underlay (IPv6 has no DF: only the source fragments).
+        underlay: IpVersion,
         /// Lost big packets.
         big_lost: u64,
-        /// Of which with DF set.
+        /// Of which with DF set (IPv4).
         df_set: u64,
     },
-    /// ICMP reached the sender and it adapted (or not).
+    /// ICMP reached the sender, which now fragments or sends smaller packets:
+    /// it works, at a cost, because the tunnel MTU is above the path MTU.
     PmtudWorking {
         /// Direction.
         direction: DirRef,
+        /// Underlay.
+        underlay: IpVersion,
         /// ICMP messages that reached the sender.
         icmp: u64,
-        /// Smallest MTU announced.
+        /// Smallest MTU announced (0: not given).
         announced_mtu: u32,
         /// Packets sent fragmented after the first ICMP.
         fragmented_after: u64,
         /// Packets bigger than the announced MTU sent whole after the first ICMP.
         too_big_after: u64,
+        /// Packets lost before the sender adapted.
+        lost_before: u64,
+        /// The tunnel MTU to set, when the captures tell.
+        mtu: Option<MtuAdvice>,
     },
     /// Source == destination.
     MartianSameSrcDst {
         /// Capture.
+        side: Side,
+        /// Display name.
         file: String,
         /// The address and port.
         endpoint: Endpoint,
@@ -167,12 +276,16 @@ pub enum FindingKind {
         packets: u64,
         /// Of which handshake initiations.
         wg_initiations: u64,
+        /// Whether the capture holds any handshake response.
+        response_sent: bool,
         /// The public endpoint the sender addressed, when the other capture shows it.
         addressed: Option<Endpoint>,
     },
     /// Other martian sources.
     MartianSource {
         /// Capture.
+        side: Side,
+        /// Display name.
         file: String,
         /// Rule.
         reason: MartianReason,
@@ -182,11 +295,17 @@ pub enum FindingKind {
         dst: Endpoint,
         /// Packets.
         packets: u64,
+        /// Whether they are WireGuard traffic (or to a WireGuard port); others are info.
+        wireguard: bool,
     },
     /// Initiations without a response.
     HandshakeUnanswered {
-        /// Capture of the initiator.
+        /// Capture.
+        side: Side,
+        /// Display name.
         file: String,
+        /// Whether that capture is the initiator's or the responder's.
+        view: HandshakeView,
         /// Initiator.
         from: Endpoint,
         /// Responder as addressed.
@@ -198,20 +317,35 @@ pub enum FindingKind {
         /// Cookie replies received.
         cookie_replies: u64,
     },
+    /// Every packet of one direction lost while the other direction works.
+    OneWayLoss {
+        /// Direction that lost everything.
+        direction: DirRef,
+        /// Packets sent that way while the receiver's capture ran.
+        sent: u64,
+        /// Packets delivered the other way meanwhile.
+        reverse_delivered: u64,
+    },
     /// Loss not explained by size.
     RandomLoss {
         /// Direction.
         direction: DirRef,
+        /// How it was counted.
+        basis: LossBasis,
         /// Lost packets not explained otherwise.
         lost: u64,
-        /// Packets sent in the window.
+        /// Packets sent in the window (or counters spanned, for gaps).
         sent: u64,
         /// Loss rate in percent.
         percent: f64,
+        /// Sizes of the lost packets, when known: the smallest and largest.
+        sizes_ip: Option<(u32, u32)>,
     },
     /// The capture itself dropped packets.
     CaptureDrops {
         /// Capture.
+        side: Side,
+        /// Display name.
         file: String,
         /// Drops the capture's statistics report.
         reported: Option<u64>,
@@ -223,12 +357,59 @@ pub enum FindingKind {
         /// Mappings of matched packets.
         mappings: Vec<NatMapping>,
     },
+    /// The two captures cover times that do not overlap, and nothing matched.
+    CapturesDisjoint {
+        /// A's span.
+        a: Span,
+        /// B's span.
+        b: Span,
+        /// Time between the end of the earlier and the start of the later, ns.
+        gap_ns: i64,
+    },
+    /// Both captures hold WireGuard, but no message of one is in the other.
+    NoCommonTunnel {
+        /// What each holds.
+        seen: Vec<WgSeen>,
+    },
+    /// The two inputs hold the same packets.
+    SameCapture {
+        /// Packets in each.
+        packets: u64,
+    },
+    /// A capture holds no WireGuard message.
+    NoWireguard {
+        /// Capture.
+        side: Side,
+        /// Display name.
+        file: String,
+        /// Packets it holds.
+        packets: u64,
+        /// It looks like a capture of the tunnel interface (raw IP, inner packets).
+        tunnel_interface: bool,
+    },
+    /// A capture holds no packets at all.
+    EmptyCapture {
+        /// Capture.
+        side: Side,
+        /// Display name.
+        file: String,
+    },
     /// Nothing wrong.
     Healthy {
-        /// Matched packets.
+        /// Matched packets (two captures).
         matched: u64,
-        /// Packets missing (explained by informational findings, e.g. PMTUD's first drop).
+        /// Delivered A → B.
+        delivered_ab: u64,
+        /// Delivered B → A.
+        delivered_ba: u64,
+        /// Packets missing (explained by informational findings).
         missing: u64,
+        /// Length of the common window, seconds (two captures).
+        window_seconds: f64,
+        /// WireGuard messages (one capture).
+        messages: u64,
+        /// One capture only: what one end alone shows.
+        one_end: bool,
     },
 }
 
@@ -242,69 +423,61 @@ impl FindingKind {
             FindingKind::MartianSameSrcDst { .. } => "martian_same_src_dst",
             FindingKind::MartianSource { .. } => "martian_source",
             FindingKind::HandshakeUnanswered { .. } => "handshake_unanswered",
+            FindingKind::OneWayLoss { .. } => "one_way_loss",
             FindingKind::RandomLoss { .. } => "random_loss",
             FindingKind::CaptureDrops { .. } => "capture_drops",
             FindingKind::NatRewrite { .. } => "nat_rewrite",
+            FindingKind::CapturesDisjoint { .. } => "captures_disjoint",
+            FindingKind::NoCommonTunnel { .. } => "no_common_tunnel",
+            FindingKind::SameCapture { .. } => "same_capture",
+            FindingKind::NoWireguard { .. } => "no_wireguard",
+            FindingKind::EmptyCapture { .. } => "empty_capture",
             FindingKind::Healthy { .. } => "healthy",
         }
     }
+
+    /// Whether this finding means the captures cannot tell how the tunnel does.
+    pub fn is_inconclusive(&self) -> bool {
+        matches!(
+            self,
+            FindingKind::CapturesDisjoint { .. }
+                | FindingKind::NoCommonTunnel { .. }
+                | FindingKind::SameCapture { .. }
+                | FindingKind::NoWireguard { .. }
+                | FindingKind::EmptyCapture { .. }
+        )
+    }
 }
 
-/// Frames of one capture that prove a finding.
+/// Frames of one capture that prove a finding: all of them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FrameRefs {
-    /// Capture file name.
+    /// Capture side.
+    pub side: Side,
+    /// Capture display name.
     pub file: String,
-    /// Frame numbers (at most [`MAX_FRAMES`]).
+    /// Frame numbers, ascending, each once.
     pub frames: Vec<FrameNo>,
-    /// How many frames there are in all.
+    /// How many frames there are (`frames.len()`).
     pub total: u64,
 }
 
-/// Frame lists are capped at this length.
-pub const MAX_FRAMES: usize = 20;
-
 impl FrameRefs {
-    /// Keeps the first [`MAX_FRAMES`] frames.
-    pub fn new(file: &str, frames: impl IntoIterator<Item = FrameNo>) -> FrameRefs {
+    /// Sorts and de-duplicates `frames`.
+    pub fn new(side: Side, file: &str, frames: impl IntoIterator<Item = FrameNo>) -> FrameRefs {
         let mut all: Vec<FrameNo> = frames.into_iter().collect();
         all.sort_unstable();
         all.dedup();
-        let total = all.len() as u64;
-        all.truncate(MAX_FRAMES);
         FrameRefs {
+            side,
             file: file.to_string(),
+            total: all.len() as u64,
             frames: all,
-            total,
-        }
-    }
-
-    /// [`FrameRefs::new`] for frames in capture order (strictly ascending):
-    /// counts them without holding them all, however many there are.
-    pub fn ascending(file: &str, frames: impl IntoIterator<Item = FrameNo>) -> FrameRefs {
-        let mut kept = Vec::with_capacity(MAX_FRAMES);
-        let mut total = 0;
-        let mut prev: Option<FrameNo> = None;
-        for f in frames {
-            debug_assert!(prev.is_none_or(|p| p < f), "frames out of order");
-            if prev == Some(f) {
-                continue;
-            }
-            prev = Some(f);
-            total += 1;
-            if kept.len() < MAX_FRAMES {
-                kept.push(f);
-            }
-        }
-        FrameRefs {
-            file: file.to_string(),
-            frames: kept,
-            total,
         }
     }
 }
 
-/// One diagnosis.
+/// One diagnosis: what, how bad, and the frames that prove it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Finding {
     /// Kind and evidence (`kind`, `evidence` in JSON).
@@ -312,12 +485,25 @@ pub struct Finding {
     pub kind: FindingKind,
     /// Severity.
     pub severity: Severity,
-    /// One sentence with the numbers.
-    pub summary: String,
     /// Frames per capture.
     pub frames: Vec<FrameRefs>,
-    /// Wireshark display filter showing the packets.
-    pub filter: Option<String>,
-    /// What to do.
-    pub fix: Option<String>,
+}
+
+impl Finding {
+    /// A finding without frames.
+    pub fn new(kind: FindingKind, severity: Severity) -> Finding {
+        Finding {
+            kind,
+            severity,
+            frames: Vec::new(),
+        }
+    }
+
+    /// Adds frames of one capture (left out when empty).
+    pub fn with_frames(mut self, refs: FrameRefs) -> Finding {
+        if !refs.frames.is_empty() {
+            self.frames.push(refs);
+        }
+        self
+    }
 }

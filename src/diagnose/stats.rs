@@ -18,12 +18,22 @@ pub fn ln_factorial(x: u64) -> f64 {
 
 /// One-sided Fisher's exact test: the probability, with `lost` losses spread
 /// at random over `above + below` packets, that `above` packets hold at least
-/// `lost_above` of them.
+/// `lost_above` of them. Underflows to 0 for strong effects: decisions use
+/// [`ln_fisher_greater`].
 pub fn fisher_greater(lost_above: u64, above: u64, lost_below: u64, below: u64) -> f64 {
+    ln_fisher_greater(lost_above, above, lost_below, below)
+        .exp()
+        .min(1.0)
+}
+
+/// Natural logarithm of [`fisher_greater`], computed in log space so that
+/// tables of millions of packets keep their ordering (a p-value of 1e-5000 is
+/// still smaller than one of 1e-400).
+pub fn ln_fisher_greater(lost_above: u64, above: u64, lost_below: u64, below: u64) -> f64 {
     let n = above + below;
     let k = lost_above + lost_below;
     if n == 0 || above == 0 || k == 0 {
-        return 1.0;
+        return 0.0;
     }
     let ln_c = |a: u64, b: u64| -> f64 {
         if b > a {
@@ -32,28 +42,33 @@ pub fn fisher_greater(lost_above: u64, above: u64, lost_below: u64, below: u64) 
             ln_factorial(a) - ln_factorial(b) - ln_factorial(a - b)
         }
     };
-    // Hypergeometric terms P(x) for x = lost_above..=min(k, above); each
-    // follows from the previous by a ratio, so only the first needs factorials.
+    // Hypergeometric terms P(x) for x = lo..=min(k, above); each follows from
+    // the previous by a ratio, so only the first needs factorials. The sum is
+    // kept relative to the first term, rescaled whenever it grows large.
     let hi = k.min(above);
     // P(x) is zero while the losses left for the packets below do not fit there.
     let lo = lost_above.max(k.saturating_sub(below));
     if lo > hi {
-        return 0.0;
+        return f64::NEG_INFINITY;
     }
-    let ln_first = ln_c(k, lo) + ln_c(n - k, above - lo) - ln_c(n, above);
-    let mut term = ln_first.exp();
-    let mut p = 0.0;
+    let mut ln_scale = ln_c(k, lo) + ln_c(n - k, above - lo) - ln_c(n, above);
+    let (mut term, mut sum) = (1.0f64, 0.0f64);
     for x in lo..=hi {
-        p += term;
-        if x == hi || term < p * 1e-17 {
+        sum += term;
+        if x == hi || term < sum * 1e-17 {
             break;
         }
         // P(x + 1) / P(x) = (k − x)(above − x) / ((x + 1)(n − k − above + x + 1))
         let num = (k - x) as f64 * (above - x) as f64;
         let den = (x + 1) as f64 * (n + x + 1 - k - above) as f64;
         term *= num / den;
+        if sum > 1e200 {
+            ln_scale += sum.ln();
+            term /= sum;
+            sum = 1.0;
+        }
     }
-    p.min(1.0)
+    (ln_scale + sum.ln()).min(0.0)
 }
 
 /// The longest run of gaps (ms) between successive times where each gap is
@@ -101,6 +116,19 @@ mod tests {
         assert!((p - 1.0 / 4060.0).abs() < 1e-9, "{p}");
         assert!(fisher_greater(1, 10, 10, 100) > 0.3);
         assert_eq!(fisher_greater(0, 0, 0, 0), 1.0);
+    }
+
+    #[test]
+    fn log_space_keeps_order_where_the_value_underflows() {
+        // 10^5 of 10^5 big packets lost against 10 of 10^6 small ones: p far below 1e-300.
+        let strong = ln_fisher_greater(100_000, 100_000, 10, 1_000_000);
+        let weaker = ln_fisher_greater(1_000, 1_000, 10, 1_000_000);
+        assert!(strong.is_finite() && weaker.is_finite());
+        assert!(strong < weaker && weaker < (1e-300f64).ln(), "{strong} {weaker}");
+        assert_eq!(fisher_greater(100_000, 100_000, 10, 1_000_000), 0.0);
+        // All lost above, none below: exactly 1 / C(n, above).
+        let want = -(ln_factorial(30) - ln_factorial(3) - ln_factorial(27));
+        assert!((ln_fisher_greater(3, 3, 0, 27) - want).abs() < 1e-9);
     }
 
     /// The direct sum over exact ln-factorial tables, as the test used to be computed.

@@ -124,7 +124,9 @@ pub struct Martian {
     pub packets: u64,
     /// Of which WireGuard handshake initiations.
     pub wg_initiations: u64,
-    /// Example frames.
+    /// Of which WireGuard messages.
+    pub wireguard: u64,
+    /// Frames.
     pub frames: Vec<FrameNo>,
 }
 
@@ -191,7 +193,15 @@ fn martian_reason(src: IpAddr, dst: IpAddr) -> Option<MartianReason> {
     match src {
         IpAddr::V4(a) => {
             let o = a.octets();
-            if o[0] == 0 {
+            // Linux takes 0.0.0.0 to multicast (IGMP, mDNS) and to the limited
+            // broadcast (DHCP): `ip_mc_validate_source`, `ip_route_input_slow`.
+            let to_group = match dst {
+                IpAddr::V4(d) => d.is_multicast() || d.is_broadcast(),
+                IpAddr::V6(_) => false,
+            };
+            if o[0] == 0 && to_group {
+                None
+            } else if o[0] == 0 {
                 Some(MartianReason::ThisNetwork)
             } else if a.is_loopback() {
                 Some(MartianReason::Loopback)
@@ -382,7 +392,7 @@ fn note_martian(
     out: &mut Vec<Martian>,
     index: &mut HashMap<(MartianReason, u32, u32), usize>,
 ) -> bool {
-    if r.src == crate::decode::EndpointId::NONE {
+    if r.src == crate::decode::EndpointId::NONE || r.flags.has(Flags::LOOPBACK) {
         return false;
     }
     let (src, dst) = (cap.endpoints.get(r.src), cap.endpoints.get(r.dst));
@@ -396,6 +406,7 @@ fn note_martian(
             dst,
             packets: 0,
             wg_initiations: 0,
+            wireguard: 0,
             frames: Vec::new(),
         });
         out.len() - 1
@@ -405,8 +416,9 @@ fn note_martian(
     if matches!(r.kind, PacketKind::WgInitiation { .. }) {
         m.wg_initiations += 1;
     }
-    if m.frames.len() < EXAMPLES {
-        m.frames.push(r.frame);
+    if r.kind.is_wireguard() {
+        m.wireguard += 1;
     }
+    m.frames.push(r.frame);
     true
 }

@@ -2,31 +2,97 @@
 //! table, GitHub Markdown, or versioned JSON (schema [`SCHEMA`], see `docs/analyze-json.md`).
 
 use super::plots::PlotData;
-use super::{thousands, utc};
-use crate::correlate::{Correlation, Direction, NatMapping};
-use crate::diagnose::{Finding, Severity};
+use super::{filter, thousands, utc, words};
+use crate::capture::FrameNo;
+use crate::correlate::{Correlation, Direction, NatMapping, Side};
+use crate::decode::Endpoint;
+use crate::diagnose::{Finding, FindingKind, FrameRefs, Severity};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
 use serde::Serialize;
 use std::fmt::Write as _;
 
 /// The JSON schema identifier of `analyze --format json`; bumped on any incompatible change.
-pub const SCHEMA: &str = "wgtrace.analyze/1";
+pub const SCHEMA: &str = "wgtrace.analyze/2";
 
 /// Overall result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// No error or warning findings.
+    /// No error or warning findings, and the captures could be compared.
     Healthy,
     /// At least one error or warning.
     Problems,
+    /// The captures cannot tell (they do not overlap, share no tunnel, are
+    /// the same, hold no WireGuard): the first finding says why.
+    Inconclusive,
+}
+
+impl Verdict {
+    /// Upper-case word for headlines.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Healthy => "HEALTHY",
+            Verdict::Problems => "PROBLEMS",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        }
+    }
+}
+
+/// Frames of one capture that prove a finding, with the Wireshark filter
+/// that selects exactly them.
+#[derive(Clone, Debug, Serialize)]
+pub struct FramesReport {
+    /// Capture side.
+    pub side: Side,
+    /// Capture display name.
+    pub file: String,
+    /// Every frame, ascending.
+    pub frames: Vec<FrameNo>,
+    /// `frames.len()`.
+    pub total: u64,
+    /// `frame.number in {...}`; `None` when the set has too many ranges.
+    pub filter: Option<String>,
+}
+
+impl FramesReport {
+    fn from(r: &FrameRefs) -> FramesReport {
+        FramesReport {
+            side: r.side,
+            file: r.file.clone(),
+            frames: r.frames.clone(),
+            total: r.total,
+            filter: filter::frames_filter(&r.frames),
+        }
+    }
+}
+
+/// A finding with its words.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReportFinding {
+    /// Kind and evidence (`kind`, `evidence` in JSON).
+    #[serde(flatten)]
+    pub kind: FindingKind,
+    /// Severity.
+    pub severity: Severity,
+    /// One sentence with the numbers.
+    pub summary: String,
+    /// Frames per capture, each with its filter.
+    pub frames: Vec<FramesReport>,
+    /// The filter of the first capture's frames (see `frames[].filter`).
+    pub filter: Option<String>,
+    /// What to do.
+    pub fix: Option<String>,
 }
 
 /// One input capture.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaptureSummary {
-    /// File name.
+    /// `a` (first on the command line) or `b`.
+    pub side: Side,
+    /// Display name: the shortest path suffix that tells the inputs apart.
     pub file: String,
+    /// The path as given.
+    pub path: String,
     /// Packets read.
     pub packets: u64,
     /// Damage that stopped reading early (the report covers what came before).
@@ -47,10 +113,16 @@ pub struct SizeRow {
 /// One direction of the tunnel.
 #[derive(Clone, Debug, Serialize)]
 pub struct DirectionReport {
-    /// Sending capture's file name.
+    /// Sending capture's side.
+    pub from_side: Side,
+    /// Sending capture's display name.
     pub from: String,
-    /// Receiving capture's file name.
+    /// Receiving capture's display name.
     pub to: String,
+    /// Sender's address and port as the sending capture sees them (busiest mapping).
+    pub from_endpoint: Option<Endpoint>,
+    /// Receiver's address and port as the sender addressed them.
+    pub to_endpoint: Option<Endpoint>,
     /// Packets sent while the receiver's capture ran.
     pub sent: u64,
     /// Seen at the receiver.
@@ -68,7 +140,12 @@ pub struct DirectionReport {
 }
 
 impl DirectionReport {
-    fn from(d: &Direction) -> DirectionReport {
+    fn from(d: &Direction, nat: &[NatMapping]) -> DirectionReport {
+        let ends = nat
+            .iter()
+            .filter(|m| m.from_side == d.from_side)
+            .max_by_key(|m| m.packets)
+            .map(|m| (m.sent_src, m.sent_dst));
         let rows = |f: fn(&crate::correlate::SizeCount) -> u64| -> Vec<SizeRow> {
             d.by_size
                 .iter()
@@ -81,8 +158,11 @@ impl DirectionReport {
                 .collect()
         };
         DirectionReport {
+            from_side: d.from_side,
             from: d.from.clone(),
             to: d.to.clone(),
+            from_endpoint: ends.map(|e| e.0),
+            to_endpoint: ends.map(|e| e.1),
             sent: d.sent,
             delivered: d.delivered,
             missing: d.missing,
@@ -133,12 +213,14 @@ pub struct AnalyzeReport {
     pub schema: &'static str,
     /// Version of wgtrace.
     pub wgtrace_version: &'static str,
-    /// `healthy` or `problems`.
+    /// `healthy`, `problems` or `inconclusive`.
     pub verdict: Verdict,
+    /// Why, in one line (the first line of every format).
+    pub headline: String,
     /// Inputs.
     pub captures: Vec<CaptureSummary>,
     /// Findings, most severe first.
-    pub findings: Vec<Finding>,
+    pub findings: Vec<ReportFinding>,
     /// One per direction (empty with one capture).
     pub directions: Vec<DirectionReport>,
     /// Clock (two captures).
@@ -168,12 +250,33 @@ impl AnalyzeReport {
             .any(|f| matches!(f.severity, Severity::Error | Severity::Warning))
         {
             Verdict::Problems
+        } else if findings.iter().any(|f| f.kind.is_inconclusive()) {
+            Verdict::Inconclusive
         } else {
             Verdict::Healthy
         };
+        let names: Vec<String> = captures.iter().map(|c| c.file.clone()).collect();
+        let rendered: Vec<ReportFinding> = findings
+            .iter()
+            .map(|f| {
+                let frames: Vec<FramesReport> = f.frames.iter().map(FramesReport::from).collect();
+                ReportFinding {
+                    kind: f.kind.clone(),
+                    severity: f.severity,
+                    summary: words::summary(f, &findings, &names),
+                    filter: frames.first().and_then(|r| r.filter.clone()),
+                    frames,
+                    fix: words::fix(f, &findings),
+                }
+            })
+            .collect();
+        let headline = headline(verdict, &names, &rendered);
         let (directions, clock, window, nat, matched, duplicates) = match correlation {
             Some(c) => (
-                c.directions.iter().map(DirectionReport::from).collect(),
+                c.directions
+                    .iter()
+                    .map(|d| DirectionReport::from(d, &c.nat))
+                    .collect(),
                 Some(ClockReport {
                     offset_ns: c.clock.offset_ns,
                     offset_ms: c.clock.offset_ns as f64 / 1e6,
@@ -199,8 +302,9 @@ impl AnalyzeReport {
             schema: SCHEMA,
             wgtrace_version: env!("CARGO_PKG_VERSION"),
             verdict,
+            headline,
             captures,
-            findings,
+            findings: rendered,
             directions,
             clock,
             window,
@@ -216,27 +320,8 @@ impl AnalyzeReport {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
+    /// The headline and the distinct fixes, most severe first.
     pub(super) fn headline(&self) -> (String, Vec<String>) {
-        let files: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
-        let errors = self
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
-            .count();
-        let warnings = self
-            .findings
-            .iter()
-            .filter(|f| f.severity == Severity::Warning)
-            .count();
-        let verdict = match self.verdict {
-            Verdict::Healthy => format!("HEALTHY: {}", files.join(" ↔ ")),
-            Verdict::Problems => format!(
-                "PROBLEMS: {} ({errors} error{}, {warnings} warning{})",
-                files.join(" ↔ "),
-                if errors == 1 { "" } else { "s" },
-                if warnings == 1 { "" } else { "s" }
-            ),
-        };
         let mut fixes: Vec<String> = Vec::new();
         for f in &self.findings {
             if let Some(fix) = &f.fix {
@@ -245,7 +330,7 @@ impl AnalyzeReport {
                 }
             }
         }
-        (verdict, fixes)
+        (self.headline.clone(), fixes)
     }
 
     /// Tables for a terminal `width` columns wide.
@@ -472,6 +557,49 @@ impl AnalyzeReport {
     }
 }
 
+/// The first line of every format: the verdict, the captures, and what it
+/// rests on or why the captures cannot tell.
+fn headline(verdict: Verdict, names: &[String], findings: &[ReportFinding]) -> String {
+    let files = names.join(" ↔ ");
+    let alone = if names.len() == 1 {
+        " (from this end alone)"
+    } else {
+        ""
+    };
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    match verdict {
+        Verdict::Problems => {
+            let (e, w) = (count(Severity::Error), count(Severity::Warning));
+            let why = findings
+                .iter()
+                .find(|f| f.kind.is_inconclusive())
+                .map_or(String::new(), |f| {
+                    format!("; the pair could not be compared: {}", f.kind.name())
+                });
+            format!(
+                "PROBLEMS: {files}{alone} ({e} error{}, {w} warning{}{why})",
+                plural(e),
+                plural(w)
+            )
+        }
+        Verdict::Inconclusive => {
+            let why = findings
+                .iter()
+                .find(|f| f.kind.is_inconclusive())
+                .map_or(String::new(), |f| f.summary.clone());
+            format!("INCONCLUSIVE: {files}: {why}")
+        }
+        Verdict::Healthy => {
+            let why = findings
+                .iter()
+                .find(|f| matches!(f.kind, FindingKind::Healthy { .. }))
+                .map_or(String::new(), |f| format!(": {}", f.summary));
+            format!("HEALTHY: {files}{alone}{why}")
+        }
+    }
+}
+
 /// Word-wraps `text` to `width` columns; continuation lines start with `indent`.
 fn wrap(text: &str, width: usize, indent: &str) -> String {
     let mut out = String::new();
@@ -498,10 +626,22 @@ fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
-pub(super) fn frames_text(fr: &crate::diagnose::FrameRefs) -> String {
-    let list: Vec<String> = fr.frames.iter().map(|f| f.to_string()).collect();
-    if fr.total as usize > fr.frames.len() {
-        format!("{} … ({} in all)", list.join(", "), fr.total)
+/// Frames shown in text formats; JSON lists them all.
+const SHOWN_FRAMES: usize = 20;
+
+pub(super) fn frames_text(fr: &FramesReport) -> String {
+    let list: Vec<String> = fr
+        .frames
+        .iter()
+        .take(SHOWN_FRAMES)
+        .map(|f| f.to_string())
+        .collect();
+    if fr.frames.len() > SHOWN_FRAMES {
+        format!(
+            "{} … ({} in all; every frame is in --format json)",
+            list.join(", "),
+            fr.total
+        )
     } else {
         list.join(", ")
     }

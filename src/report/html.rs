@@ -71,6 +71,7 @@ impl AnalyzeReport {
         let class = match self.verdict {
             Verdict::Healthy => "healthy",
             Verdict::Problems => "problems",
+            Verdict::Inconclusive => "inconclusive",
         };
         let _ = write!(
             o,

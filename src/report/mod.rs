@@ -3,9 +3,11 @@
 //! Renderers are pure: a report in, a `String` out. Only the CLI writes.
 
 pub mod analyze;
+pub mod filter;
 mod html;
 pub mod inspect;
 pub mod plots;
+pub mod words;
 
 /// Size edges (UDP payload bytes) for histograms with many sizes: ranges that
 /// keep the common tunnel-MTU boundaries (1280 ... 1452) apart.

@@ -293,7 +293,7 @@ pub fn plot_data(
                 smallest_lost,
                 tunnel_mtu,
                 ..
-            } if direction.from == d.from && direction.to == d.to => Some(Threshold {
+            } if direction.from_side == d.from_side && direction.to_side.is_some() => Some(Threshold {
                 largest_delivered: largest_delivered.map(|w| w.udp),
                 smallest_lost: smallest_lost.udp,
                 tunnel_mtu: *tunnel_mtu,

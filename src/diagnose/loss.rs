@@ -1,0 +1,203 @@
+//! Loss that size does not explain: one-way (total) loss, random loss, and
+//! the capture's own drops; for one capture, gaps in the counters.
+
+use super::finding::{DirRef, Finding, FindingKind, FrameRefs, LossBasis, Severity};
+use super::Capture;
+use super::direction::Lost;
+use crate::capture::FrameNo;
+use crate::correlate::{Correlation, Direction, SentPacket, Side};
+use crate::decode::{PacketKind, PeerIndex};
+use std::collections::HashMap;
+
+/// `one_way_loss`: nothing `d` sent arrived while the receiver's capture
+/// ran, although the other direction delivered. Returns whether it fired.
+pub(super) fn one_way(
+    out: &mut Vec<Finding>,
+    dir: &DirRef,
+    d: &Direction,
+    reverse: &Direction,
+    sender: Capture<'_>,
+    lost: &Lost<'_>,
+) -> bool {
+    if d.sent == 0 || d.delivered > 0 || reverse.delivered == 0 {
+        return false;
+    }
+    out.push(
+        Finding::new(
+            FindingKind::OneWayLoss {
+                direction: dir.clone(),
+                sent: d.sent,
+                reverse_delivered: reverse.delivered,
+            },
+            Severity::Error,
+        )
+        .with_frames(FrameRefs::new(
+            sender.side,
+            sender.name,
+            lost().map(|p| p.frame),
+        )),
+    );
+    true
+}
+
+/// `random_loss` or `capture_drops` for the lost packets of a direction that
+/// `explained` leaves.
+pub(super) fn random(
+    out: &mut Vec<Finding>,
+    dir: &DirRef,
+    d: &Direction,
+    sender: Capture<'_>,
+    receiver: Capture<'_>,
+    lost: &mut dyn Iterator<Item = SentPacket>,
+) {
+    let mut frames: Vec<FrameNo> = Vec::new();
+    let mut sizes: Option<(u32, u32)> = None;
+    for p in lost {
+        frames.push(p.frame);
+        sizes = Some(sizes.map_or((p.ip_len, p.ip_len), |(a, b)| {
+            (a.min(p.ip_len), b.max(p.ip_len))
+        }));
+    }
+    let n = frames.len() as u64;
+    if n == 0 {
+        return;
+    }
+    let drops = receiver.facts.capture_drops.unwrap_or(0);
+    if drops >= n {
+        out.push(drops_finding(receiver, Some(drops), 0, Vec::new()));
+        return;
+    }
+    out.push(
+        Finding::new(
+            FindingKind::RandomLoss {
+                direction: dir.clone(),
+                basis: LossBasis::Matched,
+                lost: n,
+                sent: d.sent,
+                percent: 100.0 * n as f64 / d.sent.max(1) as f64,
+                sizes_ip: sizes,
+            },
+            Severity::Warning,
+        )
+        .with_frames(FrameRefs::new(sender.side, sender.name, frames)),
+    );
+}
+
+/// `capture_drops` for one capture.
+pub(super) fn drops_finding(
+    cap: Capture<'_>,
+    reported: Option<u64>,
+    unexplained: u64,
+    frames: Vec<FrameNo>,
+) -> Finding {
+    Finding::new(
+        FindingKind::CaptureDrops {
+            side: cap.side,
+            file: cap.name.to_string(),
+            reported,
+            unexplained,
+        },
+        Severity::Warning,
+    )
+    .with_frames(FrameRefs::new(cap.side, cap.name, frames))
+}
+
+/// Capture drops of a pair: the statistics, or packets received that the
+/// sender's capture lacks.
+pub(super) fn capture_drops(out: &mut Vec<Finding>, caps: [Capture<'_>; 2], c: &Correlation) {
+    for s in [Side::A, Side::B] {
+        let cap = caps[s.idx()];
+        let reported = cap.facts.capture_drops.filter(|d| *d > 0);
+        let unexpl = &c.unexplained[s.other().idx()];
+        let already = out.iter().any(
+            |f| matches!(&f.kind, FindingKind::CaptureDrops { side, .. } if *side == cap.side),
+        );
+        if !already && (reported.is_some() || unexpl.packets > 0) {
+            // The frames are the receiver's: packets it has that this capture lacks.
+            let mut f = drops_finding(cap, reported, unexpl.packets, Vec::new());
+            let other = caps[s.other().idx()];
+            f = f.with_frames(FrameRefs::new(
+                other.side,
+                other.name,
+                unexpl.frames.iter().copied(),
+            ));
+            out.push(f);
+        }
+    }
+}
+
+/// Counter reordering tolerated (Linux's replay window is about 8,000): only
+/// gaps are counted, after sorting, so order does not matter; a jump larger
+/// than this is taken as a new start (a capture cut, not loss).
+const MAX_GAP: u64 = 8192;
+
+/// One capture: loss estimated from gaps in the counters of the transport
+/// messages it received, per session (receiver index).
+pub(super) fn counter_gaps(out: &mut Vec<Finding>, cap: Capture<'_>) {
+    // Received (not locally sent) transport counters by (receiver endpoint, index).
+    let mut by_session: HashMap<(u32, PeerIndex), Vec<(u64, FrameNo)>> = HashMap::new();
+    for r in &cap.cap.records {
+        if let PacketKind::WgTransport { receiver, counter } = r.kind {
+            if !crate::correlate::looks_locally_sent(r) {
+                by_session
+                    .entry((r.dst.0, receiver))
+                    .or_default()
+                    .push((counter.0, r.frame));
+            }
+        }
+    }
+    let (mut missing, mut spanned) = (0u64, 0u64);
+    // Frames right after each gap: where to look.
+    let mut after_gap: Vec<FrameNo> = Vec::new();
+    let mut sessions: Vec<_> = by_session.into_iter().collect();
+    sessions.sort_by_key(|(k, _)| *k);
+    for (_, mut v) in sessions {
+        v.sort_unstable();
+        v.dedup_by_key(|x| x.0);
+        let Some(&(first, _)) = v.first() else {
+            continue;
+        };
+        let mut prev = first;
+        let mut span = 1u64;
+        for &(ctr, frame) in v.iter().skip(1) {
+            let gap = ctr - prev - 1;
+            if gap > 0 && gap <= MAX_GAP {
+                missing += gap;
+                after_gap.push(frame);
+            }
+            span += if gap <= MAX_GAP { gap + 1 } else { 1 };
+            prev = ctr;
+        }
+        spanned += span;
+    }
+    if missing == 0 {
+        return;
+    }
+    let dir = DirRef {
+        from_side: cap.side,
+        from: String::new(),
+        to_side: Some(cap.side),
+        to: cap.name.to_string(),
+        from_endpoint: None,
+        to_endpoint: None,
+    };
+    let drops = cap.facts.capture_drops.unwrap_or(0);
+    if drops >= missing {
+        out.push(drops_finding(cap, Some(drops), 0, Vec::new()));
+        return;
+    }
+    out.push(
+        Finding::new(
+            FindingKind::RandomLoss {
+                direction: dir,
+                basis: LossBasis::CounterGaps,
+                lost: missing,
+                sent: spanned,
+                percent: 100.0 * missing as f64 / spanned.max(1) as f64,
+                sizes_ip: None,
+            },
+            Severity::Warning,
+        )
+        .with_frames(FrameRefs::new(cap.side, cap.name, after_gap)),
+    );
+}

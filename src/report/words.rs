@@ -1,0 +1,689 @@
+//! Findings in words: one summary sentence with the numbers, and the fix.
+//! Every number comes from the finding's evidence.
+
+use super::utc;
+use crate::diagnose::{
+    DirRef, Finding, FindingKind, HandshakeView, IpVersion, LossBasis, MtuAdvice, MtuBasis,
+    SizeTest, WgSeen,
+};
+use crate::flow::MartianReason;
+use std::fmt::Write as _;
+
+/// The summary of `f`; `all` is every finding of the report (some words
+/// depend on what else was found), `names` the captures' display names.
+pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
+    use FindingKind as K;
+    match &f.kind {
+        K::MtuBlackhole {
+            direction,
+            confirmed: true,
+            test,
+            largest_delivered,
+            smallest_lost,
+            path_mtu_min,
+            path_mtu_max,
+            underlay,
+            retry_gaps_ms,
+            ..
+        } => {
+            let mut s = String::new();
+            if let Some(t) = test {
+                let _ = write!(
+                    s,
+                    "{} of {} packets of {}+ bytes UDP payload (IP {}+) from {} to {} were lost, \
+                     against {} of {} smaller ones ({});",
+                    t.lost_above,
+                    t.sent_above,
+                    smallest_lost.udp,
+                    smallest_lost.ip,
+                    direction.from,
+                    direction.to,
+                    t.lost_below,
+                    t.sent_below,
+                    p_text(t)
+                );
+            }
+            match largest_delivered {
+                Some(d) => {
+                    let _ = write!(
+                        s,
+                        " largest delivered: {} bytes (IP {}); the {} path MTU is {}..{} bytes.",
+                        d.udp,
+                        d.ip,
+                        underlay.name(),
+                        path_mtu_min,
+                        path_mtu_max
+                    );
+                }
+                None => {
+                    let _ = write!(s, " no smaller packet was sent to compare.");
+                }
+            }
+            s.push_str(&gaps_text(retry_gaps_ms));
+            s
+        }
+        K::MtuBlackhole {
+            direction,
+            smallest_lost,
+            big_lost,
+            retry_gaps_ms,
+            ..
+        } => format!(
+            "From {} alone: {} packets of {} bytes UDP payload (IP {}) from {} to {} were sent again \
+             and again with growing gaps ({}): the signature of big packets lost on the path. \
+             A capture at {} would show whether they arrive.",
+            direction.from,
+            big_lost,
+            smallest_lost.udp,
+            smallest_lost.ip,
+            ep(direction.from_endpoint),
+            ep(direction.to_endpoint),
+            gaps_list(retry_gaps_ms),
+            direction
+                .to_endpoint
+                .map_or("the other end".to_string(), |e| e.ip.to_string())
+        ),
+        K::IcmpFragNeededAbsent {
+            direction,
+            underlay,
+            big_lost,
+            df_set,
+        } => {
+            let who = if direction.to.is_empty() {
+                format!("{} (seen from it alone)", direction.from)
+            } else {
+                direction.from.clone()
+            };
+            match underlay {
+                IpVersion::Ipv4 => format!(
+                    "No ICMP fragmentation-needed reached {who} although {big_lost} big packets ({df_set} with \
+                     DF set) to {} were lost on the way: path-MTU discovery cannot work.",
+                    to_name(direction)
+                ),
+                IpVersion::Ipv6 => format!(
+                    "No ICMPv6 packet-too-big reached {who} although {big_lost} big packets to {} were lost \
+                     on the way: path-MTU discovery cannot work (IPv6 routers never fragment).",
+                    to_name(direction)
+                ),
+            }
+        }
+        K::PmtudWorking {
+            direction,
+            underlay,
+            icmp,
+            announced_mtu,
+            fragmented_after,
+            too_big_after,
+            lost_before,
+            ..
+        } => {
+            let what = icmp_name(*underlay);
+            let mtu = if *announced_mtu > 0 {
+                format!("path MTU {announced_mtu}")
+            } else {
+                "no MTU given".to_string()
+            };
+            let mut s = format!("{icmp} {what} ({mtu}) reached {}", direction.from);
+            if *lost_before > 0 {
+                let _ = write!(s, " after {lost_before} big packets were lost");
+            }
+            if *too_big_after > 0 {
+                let _ = write!(
+                    s,
+                    ", but {too_big_after} packets bigger than {announced_mtu} were still sent whole afterwards."
+                );
+            } else if *fragmented_after > 0 {
+                let _ = write!(
+                    s,
+                    "; since then it fragments every full-size packet ({fragmented_after} sent as fragments)."
+                );
+            } else {
+                s.push('.');
+            }
+            s.push_str(
+                " The tunnel MTU is above the path MTU: this works only because the sender fragments, \
+                 every full-size packet crosses the path as two, and the first big packet after each \
+                 PMTU-cache expiry (10 min on Linux) is lost again.",
+            );
+            s
+        }
+        K::MartianSameSrcDst {
+            file,
+            endpoint,
+            dst,
+            packets,
+            wg_initiations,
+            response_sent,
+            addressed,
+            ..
+        } => format!(
+            "{packets} packets ({wg_initiations} WireGuard handshake initiations) in {file} have source == \
+             destination ({endpoint} → {dst}){}: Linux drops these as martian packets. Hairpin NAT: one box \
+             SNATs (masquerades) them on the way out, another DNATs them back in.{}",
+            addressed.map_or(String::new(), |a| format!(" (the sender addressed {a})")),
+            if *wg_initiations > 0 && !response_sent {
+                " No handshake response was ever sent."
+            } else {
+                ""
+            }
+        ),
+        K::MartianSource {
+            file,
+            reason,
+            src,
+            dst,
+            packets,
+            wireguard,
+            ..
+        } => format!(
+            "{packets} {} in {file} have a martian source ({}) {src} → {dst}: Linux drops them on input.",
+            if *wireguard {
+                "WireGuard packets"
+            } else {
+                "packets (not WireGuard)"
+            },
+            martian_name(*reason)
+        ),
+        K::HandshakeUnanswered {
+            file,
+            view: HandshakeView::Responder,
+            from,
+            to,
+            initiations,
+            ..
+        } => format!(
+            "{initiations} handshake initiations from {from} arrived at {file} (for {to}), and {file} sent no \
+             response: the responder does not accept them (key or configuration mismatch, firewall, or \
+             dropped as martian){}.",
+            if all.len() > 1 { "" } else { "; seen from this end alone" }
+        ),
+        K::HandshakeUnanswered {
+            file,
+            from,
+            to,
+            initiations,
+            fate,
+            ..
+        } => {
+            let martian = all
+                .iter()
+                .any(|g| matches!(&g.kind, FindingKind::MartianSameSrcDst { file: m, .. } if m != file));
+            let mut parts = Vec::new();
+            if fate.never_arrived > 0 {
+                parts.push(format!(
+                    "{} never arrived at the responder's capture while it ran (path blocked)",
+                    fate.never_arrived
+                ));
+            }
+            if fate.not_answered > 0 && martian {
+                parts.push(format!(
+                    "{} arrived at the responder with source == destination, were dropped there as martians, \
+                     and no handshake response was ever sent (see martian_same_src_dst)",
+                    fate.not_answered
+                ));
+            } else if fate.not_answered > 0 {
+                parts.push(format!(
+                    "{} arrived but were never answered (key or configuration mismatch at the responder, or dropped there)",
+                    fate.not_answered
+                ));
+            }
+            if fate.response_lost > 0 {
+                parts.push(format!(
+                    "{} were answered but the response never came back",
+                    fate.response_lost
+                ));
+            }
+            if fate.outside_window > 0 {
+                parts.push(format!(
+                    "{} were sent while the responder's capture was not running (outside window)",
+                    fate.outside_window
+                ));
+            }
+            if fate.unknown > 0 {
+                parts.push(format!(
+                    "{} unknown from {file} alone: a capture at the responder would tell whether they arrive \
+                     and are answered",
+                    fate.unknown
+                ));
+            }
+            format!(
+                "{initiations} handshake initiations from {from} to {to} got no response: {}.",
+                parts.join("; ")
+            )
+        }
+        K::OneWayLoss {
+            direction,
+            sent,
+            reverse_delivered,
+        } => format!(
+            "Nothing {} sent to {} arrived: {sent} packets{} while {}'s capture ran, none delivered, although \
+             {reverse_delivered} packets went the other way.",
+            direction.from,
+            direction.to,
+            endpoints(direction),
+            direction.to
+        ),
+        K::RandomLoss {
+            direction,
+            basis: LossBasis::Matched,
+            lost,
+            sent,
+            percent,
+            sizes_ip,
+        } => format!(
+            "{lost} of {sent} packets from {} to {} were lost ({percent:.1}%){}, at sizes that otherwise \
+             arrive: loss on the path not explained by size.",
+            direction.from,
+            direction.to,
+            sizes_ip.map_or(String::new(), |(a, b)| if a == b {
+                format!(", all of IP size {a}")
+            } else {
+                format!(", IP sizes {a}..{b}")
+            })
+        ),
+        K::RandomLoss {
+            direction,
+            lost,
+            sent,
+            percent,
+            ..
+        } => format!(
+            "From {} alone: {lost} of {sent} transport messages it should have received never arrived \
+             ({percent:.1}%): gaps in the WireGuard counters (reordering is not counted as loss).",
+            direction.to
+        ),
+        K::CaptureDrops {
+            file,
+            reported,
+            unexplained,
+            ..
+        } => {
+            let what = match (reported, unexplained) {
+                (Some(r), 0) => format!("{file} reports {r} packets dropped by the capture itself"),
+                (Some(r), u) => format!(
+                    "{file} reports {r} packets dropped by the capture itself, and {u} packets the other end \
+                     received do not appear in it"
+                ),
+                (None, u) => format!(
+                    "{u} packets the other end received do not appear in {file}: the capture itself missed them"
+                ),
+            };
+            format!("{what}; losses counted at that end may be capture artefacts.")
+        }
+        K::NatRewrite { mappings } => {
+            let Some(first) = mappings.first() else {
+                return "NAT between the ends.".to_string();
+            };
+            format!(
+                "NAT between the ends: {} → {} at {} arrives as {} → {}{}.",
+                first.sent_src,
+                first.sent_dst,
+                first.from,
+                first.recv_src,
+                first.recv_dst,
+                if mappings.len() > 1 {
+                    format!(" ({} mappings in all)", mappings.len())
+                } else {
+                    String::new()
+                }
+            )
+        }
+        K::CapturesDisjoint { a, b, gap_ns } => format!(
+            "The captures do not overlap in time and no packet is in both: one ran {} .. {} UTC, the other \
+             {} .. {} UTC, {} apart. Capture both ends at the same time.",
+            utc(a.first),
+            utc(a.last),
+            utc(b.first),
+            utc(b.last),
+            duration(*gap_ns)
+        ),
+        K::NoCommonTunnel { seen } => {
+            let each: Vec<String> = seen.iter().map(seen_text).collect();
+            format!(
+                "The captures share no WireGuard message, so they are not the two ends of one tunnel (or nothing \
+                 crossed either way): {}. Capture both ends of the same tunnel at the same time, on the NICs \
+                 that carry its UDP.",
+                each.join("; ")
+            )
+        }
+        K::SameCapture { packets } => format!(
+            "Both inputs hold the same {packets} packets: the second should be the capture of the other end."
+        ),
+        K::NoWireguard {
+            file,
+            packets,
+            tunnel_interface,
+            ..
+        } => {
+            if *tunnel_interface {
+                format!(
+                    "{file} holds no WireGuard message ({packets} packets): it looks like a capture of the tunnel \
+                     interface (raw inner IP packets). Capture the NIC that carries the tunnel's UDP instead \
+                     (e.g. `tcpdump -i eth0 -w FILE udp port LISTEN_PORT`)."
+                )
+            } else {
+                format!(
+                    "{file} holds no WireGuard message ({packets} packets): capture the NIC that carries the \
+                     tunnel's UDP, while the tunnel is in use."
+                )
+            }
+        }
+        K::EmptyCapture { file, .. } => {
+            format!("{file} holds no packets: nothing was captured.")
+        }
+        K::Healthy {
+            one_end: true,
+            messages,
+            ..
+        } => format!(
+            "Nothing wrong seen from this end alone ({messages} WireGuard messages: no unanswered handshakes, \
+             no gaps in the counters, no retries of big packets); a capture of the other end would show \
+             whether anything is lost on the way."
+        ),
+        K::Healthy {
+            delivered_ab,
+            delivered_ba,
+            missing,
+            window_seconds,
+            ..
+        } => {
+            let a = names.first().map_or("A", String::as_str);
+            let b = names.get(1).map_or("B", String::as_str);
+            format!(
+                "Nothing wrong: {delivered_ab} packets {} → {} and {delivered_ba} packets {} → {} matched over \
+                 {window_seconds:.1} s of common window{}.",
+                a,
+                b,
+                b,
+                a,
+                if *missing > 0 {
+                    format!("; the {missing} lost are explained above")
+                } else {
+                    ", none lost".to_string()
+                }
+            )
+        }
+    }
+}
+
+/// What to do about `f`, if anything.
+pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
+    use FindingKind as K;
+    match &f.kind {
+        K::MtuBlackhole {
+            confirmed,
+            largest_delivered,
+            smallest_lost,
+            underlay,
+            mtu,
+            ..
+        } => Some(mtu_fix(
+            mtu,
+            *underlay,
+            largest_delivered.map(|d| d.ip),
+            smallest_lost.ip,
+            *confirmed,
+        )),
+        K::IcmpFragNeededAbsent { underlay, .. } => Some(match underlay {
+            IpVersion::Ipv4 => "Let ICMP fragmentation-needed (type 3 code 4) through the routers and firewalls \
+                 on the path, or lower the tunnel MTU as above."
+                .to_string(),
+            IpVersion::Ipv6 => "Let ICMPv6 packet-too-big (type 2) through the routers and firewalls on the \
+                 path, or lower the tunnel MTU as above."
+                .to_string(),
+        }),
+        K::PmtudWorking {
+            underlay,
+            announced_mtu,
+            mtu,
+            ..
+        } => Some(match mtu {
+            Some(m) => format!(
+                "Set `MTU = {}` in the [Interface] section of both peers' wg-quick configs: the announced path \
+                 MTU {announced_mtu} − {} ({} {} + UDP 8 + WireGuard 32) = {}, so no packet needs fragmenting.",
+                m.tunnel_mtu,
+                underlay.overhead(),
+                underlay.name(),
+                underlay.header(),
+                m.tunnel_mtu
+            ),
+            None => "Lower the tunnel MTU on both peers until the ICMP stops (the router gave no MTU)."
+                .to_string(),
+        }),
+        K::MartianSameSrcDst { addressed, .. } => Some(format!(
+            "Keep the WireGuard traffic local where it originates: on the box that masquerades, add a DNAT \
+             rule sending traffic for the public address{} straight to the server's LAN address \
+             (or point local clients at the server's LAN address), so it is never SNATed and DNATed back.",
+            addressed.map_or(String::new(), |a| format!(" ({a})"))
+        )),
+        K::MartianSource {
+            wireguard: true, ..
+        } => Some(
+            "Find the box that rewrites the source (NAT rules, a misconfigured Endpoint); Linux accepts such \
+             packets only with accept_local / route_localnet set, which hides the mistake."
+                .to_string(),
+        ),
+        K::MartianSource { .. } => None,
+        K::HandshakeUnanswered {
+            view: HandshakeView::Responder,
+            ..
+        } => Some(
+            "On the responder, check that its [Peer] PublicKey is the initiator's actual public key (wg show), \
+             its firewall, and its martian log (dmesg); a capture at the initiator shows whether a response \
+             ever left."
+                .to_string(),
+        ),
+        K::HandshakeUnanswered { fate, file, .. } => {
+            let martian = all.iter().any(
+                |g| matches!(&g.kind, FindingKind::MartianSameSrcDst { file: m, .. } if m != file),
+            );
+            if fate.not_answered > 0 && martian {
+                None
+            } else if fate.not_answered > 0 {
+                Some(
+                    "Check that each peer's [Peer] PublicKey is the other's actual public key (wg show), \
+                     and the responder's firewall and martian logs (dmesg)."
+                        .to_string(),
+                )
+            } else if fate.never_arrived > 0 {
+                Some(
+                    "Something between the peers blocks the initiator's UDP: check the Endpoint address and \
+                     port, port forwarding and firewalls."
+                        .to_string(),
+                )
+            } else if fate.response_lost > 0 {
+                Some(
+                    "The return path drops the responses: check NAT and firewall state on the way back."
+                        .to_string(),
+                )
+            } else {
+                Some(
+                    "Capture at the responder too, at the same time, and run `wgtrace analyze` on both files."
+                        .to_string(),
+                )
+            }
+        }
+        K::OneWayLoss { direction, .. } => Some(format!(
+            "Look at the path from {} to {} only, since the other direction works: a firewall or security group \
+             dropping UDP to {}, a wrong Endpoint (the peer listens or answers elsewhere), or asymmetric routing \
+             or stale NAT state on the way.",
+            direction.from,
+            direction.to,
+            ep(direction.to_endpoint)
+        )),
+        K::RandomLoss { basis, .. } => Some(match basis {
+            LossBasis::Matched => "Look for congestion, a bad link or a rate limit between the ends (mtr, \
+                 interface error counters)."
+                .to_string(),
+            LossBasis::CounterGaps => "Capture the sending end too, at the same time: only the pair tells loss \
+                 on the path from packets the sender never sent. Then look for congestion, a bad link or a rate limit."
+                .to_string(),
+        }),
+        K::CaptureDrops { .. } => Some(
+            "Capture with a bigger buffer (tcpdump -B 8192), a snap length (-s 128) and write to a fast disk."
+                .to_string(),
+        ),
+        K::NatRewrite { .. } | K::Healthy { .. } => None,
+        K::CapturesDisjoint { .. } => Some(
+            "Start both captures, then reproduce the problem while both run.".to_string(),
+        ),
+        K::NoCommonTunnel { .. } => Some(
+            "Give the captures of the two ends of one tunnel, taken at the same time.".to_string(),
+        ),
+        K::SameCapture { .. } => Some("Give the capture of the other end as the second file.".to_string()),
+        K::NoWireguard { .. } | K::EmptyCapture { .. } => Some(
+            "Capture on the NIC that carries the tunnel's UDP (`tcpdump -i eth0 -w FILE udp port LISTEN_PORT`), \
+             while reproducing the problem."
+                .to_string(),
+        ),
+    }
+}
+
+fn mtu_fix(
+    m: &MtuAdvice,
+    v: IpVersion,
+    delivered: Option<u32>,
+    lost: u32,
+    confirmed: bool,
+) -> String {
+    let o = v.overhead();
+    let parts = format!("{} {} + UDP 8 + WireGuard 32", v.name(), v.header());
+    let set = format!(
+        "Set `MTU = {}` in the [Interface] section of both peers' wg-quick configs",
+        m.tunnel_mtu
+    );
+    let mut s = match (m.pinned, delivered) {
+        (true, Some(d)) => format!(
+            "{set}: the largest packet that got through was {d} bytes (IP) and the smallest lost {lost}, one \
+             padding step apart, so {d} − {o} ({parts}) = {} is exact.",
+            m.tunnel_mtu
+        ),
+        _ => {
+            let range = match delivered {
+                Some(d) => format!("between {d} and {} bytes", lost.saturating_sub(1)),
+                None => format!("below {lost} bytes"),
+            };
+            let why = match (m.basis, m.proven) {
+                (MtuBasis::SentOnly, _) => format!(
+                    "seen from one end only: the largest smaller packet it sent is not known to have arrived; \
+                     {} is the largest value whose packets stay below the lost size",
+                    m.at_most
+                ),
+                (_, Some(p)) if p == m.tunnel_mtu => {
+                    format!("proven: a packet of that size plus {o} got through")
+                }
+                (_, Some(p)) => format!(
+                    "1280 is the IPv6 minimum that any IPv6-capable path carries; only {p} is proven by a \
+                     delivered packet"
+                ),
+                (_, None) => "1280 is the IPv6 minimum that any IPv6-capable path carries; no smaller packet \
+                     was delivered to prove a value"
+                    .to_string(),
+            };
+            format!(
+                "The path MTU is {range} ({v}): the captures do not pin it. {set} ({why}).",
+                v = v.name()
+            )
+        }
+    };
+    if !m.probe_ping_sizes.is_empty() {
+        let sizes: Vec<String> = m.probe_ping_sizes.iter().map(u32::to_string).collect();
+        let _ = write!(
+            s,
+            " To pin it, while both captures run again: `for s in {}; do ping -M do -c 3 -s $s PEER_TUNNEL_ADDRESS; \
+             done` through the tunnel; the largest size answered, plus 28, is the MTU to set (at most {}).",
+            sizes.join(" "),
+            m.at_most
+        );
+    }
+    if !confirmed {
+        s.push_str(" Confirm with a capture of the other end first.");
+    }
+    s
+}
+
+fn p_text(t: &SizeTest) -> String {
+    if t.p_value >= 1e-300 {
+        format!("Fisher p = {:.1e}", t.p_value)
+    } else {
+        format!("Fisher p < 1e-300, log10 p = {:.0}", t.log10_p)
+    }
+}
+
+fn gaps_list(gaps: &[u64]) -> String {
+    gaps.iter()
+        .map(|g| format!("{:.2} s", *g as f64 / 1000.0))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn gaps_text(gaps: &[u64]) -> String {
+    if gaps.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " The sender retried them with growing gaps ({}).",
+            gaps_list(gaps)
+        )
+    }
+}
+
+fn ep(e: Option<crate::decode::Endpoint>) -> String {
+    e.map_or("?".to_string(), |e| e.to_string())
+}
+
+fn endpoints(d: &DirRef) -> String {
+    match (d.from_endpoint, d.to_endpoint) {
+        (Some(a), Some(b)) => format!(" ({a} → {b})"),
+        _ => String::new(),
+    }
+}
+
+fn to_name(d: &DirRef) -> String {
+    if d.to.is_empty() {
+        ep(d.to_endpoint)
+    } else {
+        d.to.clone()
+    }
+}
+
+fn icmp_name(v: IpVersion) -> &'static str {
+    match v {
+        IpVersion::Ipv4 => "ICMP fragmentation-needed",
+        IpVersion::Ipv6 => "ICMPv6 packet-too-big",
+    }
+}
+
+fn martian_name(r: MartianReason) -> &'static str {
+    match r {
+        MartianReason::SameSrcDst => "source == destination",
+        MartianReason::ThisNetwork => "0.0.0.0/8",
+        MartianReason::Loopback => "loopback address off the loopback interface",
+        MartianReason::Multicast => "multicast",
+        MartianReason::Broadcast => "limited broadcast",
+    }
+}
+
+fn seen_text(s: &WgSeen) -> String {
+    let flows: Vec<String> = s.flows.iter().map(|(a, b)| format!("{a} → {b}")).collect();
+    format!(
+        "{} holds {} WireGuard messages in {} sessions ({})",
+        s.file,
+        s.messages,
+        s.sessions,
+        flows.join(", ")
+    )
+}
+
+fn duration(ns: i64) -> String {
+    let s = ns as f64 / 1e9;
+    if s >= 86_400.0 {
+        format!("{:.1} days", s / 86_400.0)
+    } else if s >= 3600.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s >= 60.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{s:.3} s")
+    }
+}
