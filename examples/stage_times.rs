@@ -59,11 +59,13 @@ fn main() {
         let s = Instant::now();
         let caps = [
             Capture {
+                side: wgtrace::correlate::Side::A,
                 name: "a",
                 cap: &ca,
                 facts: &fa,
             },
             Capture {
+                side: wgtrace::correlate::Side::B,
                 name: "b",
                 cap: &cb,
                 facts: &fb,
@@ -74,7 +76,10 @@ fn main() {
         let s = Instant::now();
         let summaries = [&ca, &cb]
             .iter()
-            .map(|c| CaptureSummary {
+            .zip([wgtrace::correlate::Side::A, wgtrace::correlate::Side::B])
+            .map(|(c, side)| CaptureSummary {
+                side,
+                path: c.path.display().to_string(),
                 file: c.path.display().to_string(),
                 packets: c.info.frames,
                 damage: None,

@@ -77,7 +77,7 @@ fn one_line_per_incident_in_order_with_the_analyze_schema() {
         ]
     );
     for r in &rows {
-        assert_eq!(r["schema"], "wgtrace.analyze/1");
+        assert_eq!(r["schema"], "wgtrace.analyze/2");
     }
     let by_id = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap();
     assert_eq!(by_id("healthy")["verdict"], "healthy");

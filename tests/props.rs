@@ -132,11 +132,13 @@ fn run(
     let f = diagnose_pair(
         [
             Capture {
+                side: wgtrace::correlate::Side::A,
                 name: "a.pcap",
                 cap: a,
                 facts: &fa,
             },
             Capture {
+                side: wgtrace::correlate::Side::B,
                 name: "b.pcap",
                 cap: b,
                 facts: &fb,

@@ -57,7 +57,7 @@ pub enum AnalyzeFormat {
     Table,
     /// GitHub-flavoured Markdown, to paste into a ticket.
     Markdown,
-    /// Versioned JSON (schema `wgtrace.analyze/1`).
+    /// Versioned JSON (schema `wgtrace.analyze/2`).
     Json,
     /// One self-contained HTML page with plots (no scripts or external resources).
     Html,

@@ -113,6 +113,12 @@ pub struct SizeTest {
 pub struct MtuAdvice {
     /// The MTU to set on both peers.
     pub tunnel_mtu: u32,
+    /// Underlay the overhead is for.
+    pub underlay: IpVersion,
+    /// Largest IP packet known to have crossed the path.
+    pub largest_delivered_ip: Option<u32>,
+    /// Smallest IP packet lost for its size (or announced path MTU + 1).
+    pub smallest_lost_ip: u32,
     /// Largest tunnel MTU proven to work: its full-size packets were delivered.
     pub proven: Option<u32>,
     /// Largest tunnel MTU whose full-size packets stay below the smallest lost size.

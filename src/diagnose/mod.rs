@@ -51,7 +51,11 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     }
     let mut out = Vec::new();
     let recs = [caps[0].cap, caps[1].cap];
-    for d in &c.directions {
+    // Without one WireGuard message in both captures, nothing ties a packet
+    // sent here to one missing there: no loss can be counted.
+    let matched_wg = scope::wireguard_matched(caps, c);
+    let directions = if matched_wg > 0 { &c.directions[..] } else { &[] };
+    for d in directions {
         let s = d.from_side;
         let (sender, receiver) = (caps[s.idx()], caps[s.other().idx()]);
         let signals = pmtu::signals_for(sender.facts, &c.local[s.idx()]);
@@ -125,7 +129,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         ));
     }
     // Nothing in common and nothing found: the captures cannot tell.
-    if scope::wireguard_matched(caps, c) == 0 && !has_problem(&out) {
+    if matched_wg == 0 && !has_problem(&out) {
         out.push(scope::no_common_tunnel(caps));
     }
     let [ab, ba] = &c.directions;

@@ -151,6 +151,9 @@ pub fn advise(largest_delivered: Option<u32>, smallest_lost: u32, v: IpVersion) 
     };
     MtuAdvice {
         tunnel_mtu,
+        underlay: v,
+        largest_delivered_ip: largest_delivered,
+        smallest_lost_ip: smallest_lost,
         proven,
         at_most,
         pinned,
@@ -182,6 +185,9 @@ pub fn from_announced(mtu: u32, v: IpVersion) -> MtuAdvice {
     let t = mtu.saturating_sub(v.overhead());
     MtuAdvice {
         tunnel_mtu: t,
+        underlay: v,
+        largest_delivered_ip: Some(mtu),
+        smallest_lost_ip: mtu.saturating_add(1),
         proven: Some(t),
         at_most: t,
         pinned: true,
@@ -204,11 +210,11 @@ mod tests {
     fn threshold_is_exact_when_the_lost_size_dominates() {
         // 40 % of the traffic is the lost size: every lower threshold also
         // has a tiny p-value, the split with the fewest errors is exact.
-        let mut rows: Vec<(u32, u64, u64)> = (1..=88).map(|k| (60 + 16 * k + 32, 100, 1)).collect();
+        let mut rows: Vec<(u32, u64, u64)> = (1..=88).map(|k| (60 + 16 * k, 100, 1)).collect();
         rows.push((1480, 400_000, 400_000));
         let t = find_threshold(&sizes(&rows)).expect("threshold");
         assert_eq!(t.ip, 1480);
-        assert_eq!(t.largest_delivered, Some(60 + 16 * 88 + 32));
+        assert_eq!(t.largest_delivered, Some(60 + 16 * 88));
         assert!(t.test.log10_p < -300.0, "{:?}", t.test);
     }
 

@@ -3,7 +3,7 @@
 
 use super::direction::{Lost, SentSummary};
 use super::finding::{
-    DirRef, Finding, FindingKind, FrameRefs, IpVersion, MtuBasis, Severity, WireSize,
+    DirRef, Finding, FindingKind, FrameRefs, IpVersion, MtuAdvice, MtuBasis, Severity, WireSize,
 };
 use super::mtu::{self, SizeTally, Threshold};
 use super::{stats, Capture};
@@ -170,23 +170,38 @@ fn blackhole(
 }
 
 /// One tunnel MTU for both peers: where both directions have a blackhole,
-/// the advice of the tighter one goes on both.
+/// the path MTU that both carry lies between the smaller of the largest
+/// delivered sizes and the smaller of the smallest lost ones.
 pub(super) fn one_mtu_for_both(out: &mut [Finding]) {
-    let tightest = out
+    let brackets: Vec<&MtuAdvice> = out
         .iter()
         .filter_map(|f| match &f.kind {
-            FindingKind::MtuBlackhole { mtu, .. } => Some(mtu.clone()),
+            FindingKind::MtuBlackhole { mtu, .. } => Some(mtu),
             _ => None,
         })
-        .min_by_key(|m| m.tunnel_mtu);
-    let Some(t) = tightest else { return };
+        .collect();
+    if brackets.len() < 2 {
+        return;
+    }
+    let delivered = brackets
+        .iter()
+        .map(|m| m.largest_delivered_ip)
+        .collect::<Option<Vec<u32>>>()
+        .and_then(|d| d.into_iter().min());
+    let lost = brackets.iter().map(|m| m.smallest_lost_ip).min().unwrap_or(0);
+    let v = if brackets.iter().any(|m| m.underlay == IpVersion::Ipv6) {
+        IpVersion::Ipv6
+    } else {
+        IpVersion::Ipv4
+    };
+    let both = mtu::advise(delivered, lost, v);
     for f in out {
         if let FindingKind::MtuBlackhole {
             tunnel_mtu, mtu, ..
         } = &mut f.kind
         {
-            *tunnel_mtu = t.tunnel_mtu;
-            *mtu = t.clone();
+            *tunnel_mtu = both.tunnel_mtu;
+            *mtu = both.clone();
         }
     }
 }

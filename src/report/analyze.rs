@@ -245,13 +245,15 @@ impl AnalyzeReport {
         findings: Vec<Finding>,
         correlation: Option<&Correlation>,
     ) -> AnalyzeReport {
-        let verdict = if findings
+        // A pair that cannot be compared is inconclusive whatever one end
+        // alone shows: the headline says both.
+        let verdict = if findings.iter().any(|f| f.kind.is_inconclusive()) {
+            Verdict::Inconclusive
+        } else if findings
             .iter()
             .any(|f| matches!(f.severity, Severity::Error | Severity::Warning))
         {
             Verdict::Problems
-        } else if findings.iter().any(|f| f.kind.is_inconclusive()) {
-            Verdict::Inconclusive
         } else {
             Verdict::Healthy
         };
@@ -571,14 +573,8 @@ fn headline(verdict: Verdict, names: &[String], findings: &[ReportFinding]) -> S
     match verdict {
         Verdict::Problems => {
             let (e, w) = (count(Severity::Error), count(Severity::Warning));
-            let why = findings
-                .iter()
-                .find(|f| f.kind.is_inconclusive())
-                .map_or(String::new(), |f| {
-                    format!("; the pair could not be compared: {}", f.kind.name())
-                });
             format!(
-                "PROBLEMS: {files}{alone} ({e} error{}, {w} warning{}{why})",
+                "PROBLEMS: {files}{alone} ({e} error{}, {w} warning{})",
                 plural(e),
                 plural(w)
             )
@@ -588,7 +584,17 @@ fn headline(verdict: Verdict, names: &[String], findings: &[ReportFinding]) -> S
                 .iter()
                 .find(|f| f.kind.is_inconclusive())
                 .map_or(String::new(), |f| f.summary.clone());
-            format!("INCONCLUSIVE: {files}: {why}")
+            let (e, w) = (count(Severity::Error), count(Severity::Warning));
+            let alone = if e + w > 0 {
+                format!(
+                    " Each end alone still shows {e} error{} and {w} warning{} (below).",
+                    plural(e),
+                    plural(w)
+                )
+            } else {
+                String::new()
+            };
+            format!("INCONCLUSIVE: {files}: {why}{alone}")
         }
         Verdict::Healthy => {
             let why = findings

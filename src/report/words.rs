@@ -410,20 +410,7 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
 pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
     use FindingKind as K;
     match &f.kind {
-        K::MtuBlackhole {
-            confirmed,
-            largest_delivered,
-            smallest_lost,
-            underlay,
-            mtu,
-            ..
-        } => Some(mtu_fix(
-            mtu,
-            *underlay,
-            largest_delivered.map(|d| d.ip),
-            smallest_lost.ip,
-            *confirmed,
-        )),
+        K::MtuBlackhole { confirmed, mtu, .. } => Some(mtu_fix(mtu, *confirmed)),
         K::IcmpFragNeededAbsent { underlay, .. } => Some(match underlay {
             IpVersion::Ipv4 => "Let ICMP fragmentation-needed (type 3 code 4) through the routers and firewalls \
                  on the path, or lower the tunnel MTU as above."
@@ -539,13 +526,8 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
     }
 }
 
-fn mtu_fix(
-    m: &MtuAdvice,
-    v: IpVersion,
-    delivered: Option<u32>,
-    lost: u32,
-    confirmed: bool,
-) -> String {
+fn mtu_fix(m: &MtuAdvice, confirmed: bool) -> String {
+    let (v, delivered, lost) = (m.underlay, m.largest_delivered_ip, m.smallest_lost_ip);
     let o = v.overhead();
     let parts = format!("{} {} + UDP 8 + WireGuard 32", v.name(), v.header());
     let set = format!(
