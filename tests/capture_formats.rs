@@ -329,3 +329,73 @@ proptest! {
         prop_assert_eq!(d.record.frame.0, 1);
     }
 }
+
+/// An interface statistics block with `isb_ifdrop` (option 5) and `isb_osdrop` (option 7).
+fn isb_drops(iface: u32, ifdrop: u64, osdrop: u64) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend(iface.to_le_bytes());
+    body.extend([0u8; 8]);
+    for (code, v) in [(5u16, ifdrop), (7, osdrop)] {
+        body.extend(code.to_le_bytes());
+        body.extend(8u16.to_le_bytes());
+        body.extend(v.to_le_bytes());
+    }
+    body.extend([0u8; 4]); // opt_endofopt
+    block(5, &body)
+}
+
+/// A hostile pcapng whose statistics say u64::MAX drops, on two interfaces and
+/// in both counters: the sums saturate instead of overflowing (which panics in
+/// this debug build), through the reader and every command and format.
+#[test]
+fn statistics_counters_at_u64_max_saturate() {
+    let p = wg_ip(1, 96);
+    let mut f = shb();
+    f.extend(idb(101, None));
+    f.extend(idb(101, None));
+    f.extend(epb(0, 1, &p));
+    f.extend(epb(1, 2, &p));
+    f.extend(isb_drops(0, u64::MAX, u64::MAX));
+    f.extend(isb_drops(1, u64::MAX, 1));
+    let (frames, info) = frames_of(f.clone());
+    assert_eq!(frames.len(), 2);
+    assert!(info.damage.is_none());
+    assert_eq!(info.interfaces[0].if_drops, Some(u64::MAX));
+    assert_eq!(info.interfaces[0].os_drops, Some(u64::MAX));
+    assert_eq!(info.interfaces[1].capture_drops(), Some(u64::MAX));
+    assert_eq!(info.capture_drops(), Some(u64::MAX));
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("drops.pcapng");
+    std::fs::write(&file, &f).unwrap();
+    let run = |args: &[&str], two: bool| {
+        let mut c = assert_cmd::Command::cargo_bin("wgtrace").unwrap();
+        c.args(args).arg(&file);
+        if two {
+            c.arg(&file);
+        }
+        let o = c.output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(err, "", "{args:?}");
+        (o.status.code(), o.stdout)
+    };
+    let (code, out) = run(&["inspect", "-f", "json"], false);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["captures"][0]["capture_drops"].as_u64(), Some(u64::MAX));
+    assert_eq!(run(&["inspect"], false).0, Some(0));
+    for two in [false, true] {
+        for fmt in ["table", "markdown", "json", "html"] {
+            // The drops are reported: a warning, so exit code 1; the file
+            // paired with itself cannot be compared (3), and what it shows
+            // alone is still reported.
+            let (code, out) = run(&["analyze", "-f", fmt], two);
+            assert_eq!(code, Some(if two { 3 } else { 1 }), "{fmt} two={two}");
+            assert!(
+                String::from_utf8_lossy(&out).contains("18446744073709551615")
+                    || String::from_utf8_lossy(&out).contains("18,446,744,073,709,551,615"),
+                "{fmt} two={two}: the count is shown"
+            );
+        }
+    }
+}

@@ -38,6 +38,43 @@ fn incident_dir(name: &str) -> PathBuf {
     root
 }
 
+/// What each incident of [`incident_dir`] is, from its scenario's truth.json:
+/// an error (the cut capture), or the verdict.
+const OUTCOMES: [(&str, &str); 6] = [
+    ("cut", "error"),
+    ("healthy", "healthy"),
+    ("mtu-blackhole", "problems"),
+    ("nat-rewrite", "healthy"), // NAT rewriting is reported, but is no problem
+    ("random-loss", "problems"),
+    ("wrong-key", "problems"),
+];
+
+/// The exit code of a run over `ids`: 2 if any failed, 1 if any has problems.
+fn exit_code(ids: &[&str]) -> i32 {
+    let of = |id: &&str| OUTCOMES.iter().find(|(i, _)| i == id).unwrap().1;
+    if ids.iter().any(|i| of(i) == "error") {
+        2
+    } else if ids.iter().any(|i| of(i) == "problems") {
+        1
+    } else {
+        0
+    }
+}
+
+/// Shard of an id, computed here independently of wgtrace: FNV-1a 64 modulo the count.
+fn shard_of(id: &str, count: u64) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h % count
+}
+
+fn ids(rows: &[Value]) -> Vec<&str> {
+    rows.iter().map(|r| r["id"].as_str().unwrap()).collect()
+}
+
 fn lines(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
         .unwrap()
@@ -64,20 +101,16 @@ fn one_line_per_incident_in_order_with_the_analyze_schema() {
     let o = batch(&[dir.to_str().unwrap(), "-o", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "the cut capture is an error");
     let rows = lines(&out);
-    let ids: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(
-        ids,
-        [
-            "cut",
-            "healthy",
-            "mtu-blackhole",
-            "nat-rewrite",
-            "random-loss",
-            "wrong-key"
-        ]
-    );
-    for r in &rows {
+    let all: Vec<&str> = OUTCOMES.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids(&rows), all);
+    for (r, (id, outcome)) in rows.iter().zip(OUTCOMES) {
         assert_eq!(r["schema"], "wgtrace.analyze/2");
+        if outcome == "error" {
+            assert!(r["error"].is_string(), "{id}");
+        } else {
+            assert!(r.get("error").is_none(), "{id}: {}", r["error"]);
+            assert_eq!(r["verdict"], outcome, "{id}");
+        }
     }
     let by_id = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap();
     assert_eq!(by_id("healthy")["verdict"], "healthy");
@@ -100,27 +133,43 @@ fn resume_skips_what_is_done_and_appends_the_rest() {
     // As if an earlier run stopped after two incidents, mid-line.
     let full = {
         let o = dir.join("full.jsonl");
-        batch(&[dir.to_str().unwrap(), "-o", o.to_str().unwrap()]);
+        let run = batch(&[dir.to_str().unwrap(), "-o", o.to_str().unwrap()]);
+        assert_eq!(run.status.code(), Some(2), "the cut capture is an error");
         std::fs::read_to_string(&o).unwrap()
     };
     let mut partial: String = full.lines().take(2).map(|l| format!("{l}\n")).collect();
     partial.push_str("{\"id\":\"torn");
     std::fs::write(&out, partial).unwrap();
-    batch(&[
+    let run = batch(&[
         dir.to_str().unwrap(),
         "-o",
         out.to_str().unwrap(),
         "--resume",
     ]);
-    let text = std::fs::read_to_string(&out).unwrap();
-    let ids: Vec<String> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .map(|v| v["id"].as_str().unwrap().to_string())
-        .collect();
-    let unique: BTreeSet<&String> = ids.iter().collect();
-    assert_eq!(ids.len(), 6, "{ids:?}");
-    assert_eq!(unique.len(), 6);
+    // "cut" and "healthy" were done; the four analysed now have problems, no error.
+    assert_eq!(
+        run.status.code(),
+        Some(exit_code(&[
+            "mtu-blackhole",
+            "nat-rewrite",
+            "random-loss",
+            "wrong-key"
+        ])),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary = String::from_utf8_lossy(&run.stderr);
+    let count = |row: &str| -> u64 {
+        let line = summary.lines().find(|l| l.contains(row)).unwrap();
+        let cell = line.rsplit('┆').next().unwrap();
+        cell.trim_matches(|c: char| c == '│' || c.is_whitespace())
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count("skipped (--resume)"), 2, "{summary}");
+    assert_eq!(count("analysed"), 4, "{summary}");
+    // The torn line is gone and the rest appended in order: the same as one full run.
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), full);
 }
 
 #[test]
@@ -130,18 +179,23 @@ fn shards_split_the_incidents_and_merge_by_concatenation() {
     for i in 0..3 {
         let out = dir.join(format!("shard{i}.jsonl"));
         let shard = format!("{i}/3");
-        batch(&[
+        let run = batch(&[
             dir.to_str().unwrap(),
             "-o",
             out.to_str().unwrap(),
             "--shard",
             &shard,
         ]);
-        for r in lines(&out) {
-            assert!(
-                all.insert(r["id"].as_str().unwrap().to_string()),
-                "in two shards"
-            );
+        let want: Vec<&str> = OUTCOMES
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| shard_of(id, 3) == i)
+            .collect();
+        let rows = lines(&out);
+        assert_eq!(ids(&rows), want, "shard {shard}");
+        assert_eq!(run.status.code(), Some(exit_code(&want)), "shard {shard}");
+        for id in want {
+            assert!(all.insert(id.to_string()), "{id} in two shards");
         }
     }
     assert_eq!(all.len(), 6);
@@ -160,7 +214,13 @@ fn shards_split_the_incidents_and_merge_by_concatenation() {
         .env("JOB_COMPLETION_INDEX", "1")
         .output()
         .unwrap();
-    assert!(o.status.code().is_some());
+    let want: Vec<&str> = OUTCOMES
+        .iter()
+        .map(|(id, _)| *id)
+        .filter(|id| shard_of(id, 3) == 1)
+        .collect();
+    assert_eq!(o.status.code(), Some(exit_code(&want)));
+    assert!(o.stdout.is_empty(), "the lines go to the file");
     assert_eq!(
         std::fs::read_to_string(&a).unwrap(),
         std::fs::read_to_string(dir.join("shard1.jsonl")).unwrap()

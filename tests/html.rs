@@ -1,7 +1,8 @@
 //! The HTML report of `wgtrace analyze` (issue 6): its structure (snapshot),
 //! that it is self-contained, that the blackhole's lost packets are in the
 //! plot, and that headless Chromium renders it (skipped, visibly, where
-//! Chromium is not installed). Tests that need testdata skip when it is absent.
+//! Chromium is not installed). Tests that need testdata fail
+//! when it is absent.
 
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
@@ -11,14 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wgtrace::pipeline::{analyze_files_with, Options};
 
-fn testdata() -> Option<PathBuf> {
+fn testdata() -> PathBuf {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
-    if d.is_dir() {
-        Some(d)
-    } else {
-        println!("skipping: {} does not exist", d.display());
-        None
-    }
+    // Committed with the crate: without it these tests would pass vacuously.
+    assert!(d.is_dir(), "{} is missing", d.display());
+    d
 }
 
 /// Every scenario with two tunnel ends (captures of WireGuard hosts on the
@@ -53,15 +51,12 @@ fn pairs(root: &Path) -> Vec<(String, [PathBuf; 2])> {
     out
 }
 
-fn blackhole(root: &Path) -> Option<[PathBuf; 2]> {
-    let found = pairs(root)
+fn blackhole(root: &Path) -> [PathBuf; 2] {
+    pairs(root)
         .into_iter()
         .find(|(n, _)| n == "mtu-blackhole")
-        .map(|(_, p)| p);
-    if found.is_none() {
-        println!("skipping: no mtu-blackhole pair");
-    }
-    found
+        .map(|(_, p)| p)
+        .expect("the mtu-blackhole pair in testdata")
 }
 
 fn html(paths: &[PathBuf; 2]) -> String {
@@ -111,8 +106,8 @@ fn structure(html: &str) -> Vec<String> {
 
 #[test]
 fn html_structure_snapshot() {
-    let Some(root) = testdata() else { return };
-    let Some(pair) = blackhole(&root) else { return };
+    let root = testdata();
+    let pair = blackhole(&root);
     let got = structure(&html(&pair)).join("\n") + "\n";
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/html_mtu_blackhole.txt");
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
@@ -129,7 +124,7 @@ fn html_structure_snapshot() {
 
 #[test]
 fn html_of_every_pair_is_self_contained() {
-    let Some(root) = testdata() else { return };
+    let root = testdata();
     let all = pairs(&root);
     assert!(all.len() >= 2, "testdata pairs: {all:?}");
     for (name, pair) in &all {
@@ -157,8 +152,8 @@ fn html_of_every_pair_is_self_contained() {
 
 #[test]
 fn blackhole_scatter_shows_the_lost_1452_byte_packets() {
-    let Some(root) = testdata() else { return };
-    let Some(pair) = blackhole(&root) else { return };
+    let root = testdata();
+    let pair = blackhole(&root);
     let h = html(&pair);
     // The direction that lost them (the pair's order follows truth.json).
     let section = &h[h.find("<h2>vps.pcap → laptop.pcap</h2>").unwrap()..];
@@ -192,10 +187,8 @@ fn blackhole_scatter_shows_the_lost_1452_byte_packets() {
 
 #[test]
 fn html_flag_and_output_file_leave_other_formats_alone() {
-    let Some(root) = testdata() else { return };
-    let Some([a, b]) = blackhole(&root) else {
-        return;
-    };
+    let root = testdata();
+    let [a, b] = blackhole(&root);
     let dir = std::env::temp_dir().join(format!("wgtrace-html-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let page = dir.join("r.html");
@@ -296,7 +289,7 @@ fn chromium_renders_every_pair() {
         println!("SKIPPED: chromium not installed (apt-get install chromium to run this test)");
         return;
     };
-    let Some(root) = testdata() else { return };
+    let root = testdata();
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("html-report");
     std::fs::create_dir_all(&dir).unwrap();
     for (name, pair) in pairs(&root) {
@@ -342,7 +335,7 @@ fn chromium_renders_every_pair() {
 
 #[test]
 fn plot_data_counts_every_sent_packet_once() {
-    let Some(root) = testdata() else { return };
+    let root = testdata();
     for (name, pair) in pairs(&root) {
         let report = analyze_files_with(
             &pair,

@@ -82,7 +82,8 @@ impl Interface {
     pub fn capture_drops(&self) -> Option<u64> {
         match (self.if_drops, self.os_drops) {
             (None, None) => None,
-            (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            // The counters come from the file: a hostile one may say u64::MAX.
+            (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
         }
     }
 }
@@ -123,6 +124,6 @@ impl CaptureInfo {
         self.interfaces
             .iter()
             .filter_map(Interface::capture_drops)
-            .reduce(|a, b| a + b)
+            .reduce(u64::saturating_add)
     }
 }

@@ -9,6 +9,16 @@ use wgtrace::report::analyze::Verdict;
 pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
     let mut paths = vec![args.a.clone()];
     paths.extend(args.b.clone());
+    let outputs: Vec<&std::path::Path> = args
+        .output
+        .iter()
+        .chain(&args.html)
+        .map(|p| p.as_path())
+        .collect();
+    if let Err(e) = output::check_outputs(&outputs, &paths) {
+        output::error(&e);
+        return super::ERROR;
+    }
     let opts = Options {
         plots: args.format == AnalyzeFormat::Html || args.html.is_some(),
         ..opts.clone()
@@ -34,13 +44,14 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
         AnalyzeFormat::Html => report.to_html(),
     };
     if let Some(path) = &args.html {
-        if let Err(e) = std::fs::write(path, report.to_html()) {
+        if let Err(e) = output::write_atomically(path, report.to_html().as_bytes()) {
             output::error(&format!("cannot write {}: {e}", path.display()));
             return super::ERROR;
         }
     }
     let written = match &args.output {
-        Some(path) => std::fs::write(path, &text).map_err(|e| format!("{}: {e}", path.display())),
+        Some(path) => output::write_atomically(path, text.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display())),
         None => output::stdout(&text).map_err(|e| e.to_string()),
     };
     if let Err(e) = written {

@@ -98,6 +98,8 @@ pub struct BatchArgs {
     pub output: Option<PathBuf>,
 
     /// Skip incidents whose result is already in the output file, and append.
+    /// Without it the output replaces the file only once complete; give it
+    /// from the first run for a run that can be resumed after an interruption.
     #[arg(long, requires = "output")]
     pub resume: bool,
 

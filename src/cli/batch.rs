@@ -361,6 +361,15 @@ pub fn main(args: &BatchArgs, opts: &wgtrace::pipeline::Options) -> u8 {
             return super::ERROR;
         }
     };
+    if let Some(out) = &args.output {
+        // The manifest is an input too: overwriting it would lose the incident list.
+        let mut inputs: Vec<PathBuf> = all.iter().flat_map(|i| i.captures.clone()).collect();
+        inputs.push(args.source.clone());
+        if let Err(e) = output::check_not_input(out, &inputs) {
+            output::error(&e);
+            return super::ERROR;
+        }
+    }
     let done = match (&args.output, args.resume) {
         (Some(out), true) => match resume_from(out) {
             Ok(ids) => ids,
@@ -383,16 +392,22 @@ pub fn main(args: &BatchArgs, opts: &wgtrace::pipeline::Options) -> u8 {
         .collect();
     let chunk = 4 * rayon::current_num_threads();
     let result = match &args.output {
-        Some(path) => fs::OpenOptions::new()
+        // Appending keeps each finished chunk, for the next --resume.
+        Some(path) if args.resume => fs::OpenOptions::new()
             .create(true)
-            .append(args.resume)
-            .write(true)
-            .truncate(!args.resume)
+            .append(true)
             .open(path)
             .and_then(|f| {
                 let mut w = std::io::BufWriter::new(f);
                 run(&todo, chunk, &mut w, |i| analyze_incident(i, opts))
             }),
+        Some(path) => output::AtomicFile::create(path).and_then(|mut f| {
+            let summary = run(&todo, chunk, &mut std::io::BufWriter::new(&mut f), |i| {
+                analyze_incident(i, opts)
+            })?;
+            f.commit()?;
+            Ok(summary)
+        }),
         None => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();
