@@ -5,8 +5,8 @@
 //! its larger file; then the facts of each and their correlation run in
 //! parallel.
 
-use crate::capture::{FileError, Input};
 use crate::capture::display_names;
+use crate::capture::{FileError, Input};
 use crate::correlate::{correlate, Side};
 use crate::decode::{decode_capture_with, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};

@@ -67,7 +67,10 @@ mod tests {
 
     #[test]
     fn shortest_unique_suffix() {
-        assert_eq!(names(&["x/vps.pcap", "y/laptop.pcap"]), ["vps.pcap", "laptop.pcap"]);
+        assert_eq!(
+            names(&["x/vps.pcap", "y/laptop.pcap"]),
+            ["vps.pcap", "laptop.pcap"]
+        );
         assert_eq!(
             names(&["/t/a/capture.pcap", "/t/b/capture.pcap"]),
             ["a/capture.pcap", "b/capture.pcap"]

@@ -11,7 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 
 /// The lost packets of a direction, rebuilt on demand from the records (a
 /// blackhole can lose most of a direction: they are never all held).
-pub(super) type Lost<'a> = dyn Fn() -> Box<dyn Iterator<Item = crate::correlate::SentPacket> + 'a> + 'a;
+pub(super) type Lost<'a> =
+    dyn Fn() -> Box<dyn Iterator<Item = crate::correlate::SentPacket> + 'a> + 'a;
 
 /// What one pass over a direction's sent packets tells every detector.
 ///

@@ -1,9 +1,7 @@
 //! Handshakes that never complete, from the initiator's capture (what became
 //! of each initiation at the responder) or the responder's alone.
 
-use super::finding::{
-    Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, Severity,
-};
+use super::finding::{Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, Severity};
 use super::Capture;
 use crate::capture::FrameNo;
 use crate::decode::{Endpoint, PacketKind};
@@ -55,7 +53,12 @@ pub(super) fn unanswered(
                 _ => {}
             }
         }
-        span = o.cap.facts.first_ts.zip(o.cap.facts.last_ts).map(|(a, b)| (a.0, b.0));
+        span = o
+            .cap
+            .facts
+            .first_ts
+            .zip(o.cap.facts.last_ts)
+            .map(|(a, b)| (a.0, b.0));
     }
     for u in &sessions.unanswered {
         // Recovered later by a completed handshake from the same initiator: not a problem.
@@ -85,12 +88,11 @@ pub(super) fn unanswered(
         // view is needed only when its initiator's capture does not show them.
         if view == HandshakeView::Responder
             && other.is_some_and(|o| {
-                o.cap
-                    .facts
-                    .sessions
-                    .unanswered
-                    .iter()
-                    .any(|x| x.sender_indexes.iter().any(|i| u.sender_indexes.contains(i)))
+                o.cap.facts.sessions.unanswered.iter().any(|x| {
+                    x.sender_indexes
+                        .iter()
+                        .any(|i| u.sender_indexes.contains(i))
+                })
             })
         {
             continue;

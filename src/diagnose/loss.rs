@@ -1,9 +1,9 @@
 //! Loss that size does not explain: one-way (total) loss, random loss, and
 //! the capture's own drops; for one capture, gaps in the counters.
 
+use super::direction::Lost;
 use super::finding::{DirRef, Finding, FindingKind, FrameRefs, LossBasis, Severity};
 use super::Capture;
-use super::direction::Lost;
 use crate::capture::FrameNo;
 use crate::correlate::{Correlation, Direction, SentPacket, Side};
 use crate::decode::{PacketKind, PeerIndex};

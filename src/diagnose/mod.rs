@@ -54,7 +54,11 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     // Without one WireGuard message in both captures, nothing ties a packet
     // sent here to one missing there: no loss can be counted.
     let matched_wg = scope::wireguard_matched(caps, c);
-    let directions = if matched_wg > 0 { &c.directions[..] } else { &[] };
+    let directions = if matched_wg > 0 {
+        &c.directions[..]
+    } else {
+        &[]
+    };
     for d in directions {
         let s = d.from_side;
         let (sender, receiver) = (caps[s.idx()], caps[s.other().idx()]);

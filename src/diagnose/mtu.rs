@@ -140,7 +140,9 @@ pub fn advise(largest_delivered: Option<u32>, smallest_lost: u32, v: IpVersion) 
     let (tunnel_mtu, basis) = match proven {
         Some(p) if pinned => (p, MtuBasis::Bracket),
         // Proven and not absurd, or the lost sizes prove the path small.
-        Some(p) if p >= WIDE_BRACKET_MTU || at_most < WIDE_BRACKET_MTU => (p, MtuBasis::WideBracket),
+        Some(p) if p >= WIDE_BRACKET_MTU || at_most < WIDE_BRACKET_MTU => {
+            (p, MtuBasis::WideBracket)
+        }
         Some(_) => (WIDE_BRACKET_MTU, MtuBasis::WideBracket),
         None => (at_most.min(WIDE_BRACKET_MTU), MtuBasis::WideBracket),
     };

@@ -123,9 +123,10 @@ fn blackhole(
         ip: t.ip,
         udp: udp_of(t.ip),
     };
-    let largest = t
-        .largest_delivered
-        .map(|ip| WireSize { ip, udp: udp_of(ip) });
+    let largest = t.largest_delivered.map(|ip| WireSize {
+        ip,
+        udp: udp_of(ip),
+    });
     let advice = mtu::advise(t.largest_delivered, t.ip, v);
     let times: Vec<i64> = big()
         .filter(|p| p.ip_len == smallest.ip)
@@ -188,7 +189,11 @@ pub(super) fn one_mtu_for_both(out: &mut [Finding]) {
         .map(|m| m.largest_delivered_ip)
         .collect::<Option<Vec<u32>>>()
         .and_then(|d| d.into_iter().min());
-    let lost = brackets.iter().map(|m| m.smallest_lost_ip).min().unwrap_or(0);
+    let lost = brackets
+        .iter()
+        .map(|m| m.smallest_lost_ip)
+        .min()
+        .unwrap_or(0);
     let v = if brackets.iter().any(|m| m.underlay == IpVersion::Ipv6) {
         IpVersion::Ipv6
     } else {

@@ -21,7 +21,11 @@ pub(super) struct Scope {
 fn looks_like_tunnel_interface(cap: Capture<'_>) -> bool {
     let raw = |l: LinkType| matches!(l, LinkType(12 | 14 | 101) | LinkType::IPV4 | LinkType::IPV6);
     cap.facts.link_types.iter().any(|l| raw(*l))
-        || cap.cap.records.iter().any(|r| r.flags.has(Flags::TUNNEL_IF))
+        || cap
+            .cap
+            .records
+            .iter()
+            .any(|r| r.flags.has(Flags::TUNNEL_IF))
 }
 
 fn same_packets(caps: [Capture<'_>; 2]) -> bool {
@@ -106,7 +110,11 @@ pub(super) fn check(caps: [Capture<'_>; 2], c: &Correlation) -> Scope {
         }
     }
     if !findings.is_empty() {
-        let alone = caps.iter().filter(|k| has_wg(**k)).map(|k| k.side).collect();
+        let alone = caps
+            .iter()
+            .filter(|k| has_wg(**k))
+            .map(|k| k.side)
+            .collect();
         return Scope { findings, alone };
     }
     if same_packets(caps) {

@@ -124,7 +124,10 @@ mod tests {
         let strong = ln_fisher_greater(100_000, 100_000, 10, 1_000_000);
         let weaker = ln_fisher_greater(1_000, 1_000, 10, 1_000_000);
         assert!(strong.is_finite() && weaker.is_finite());
-        assert!(strong < weaker && weaker < (1e-300f64).ln(), "{strong} {weaker}");
+        assert!(
+            strong < weaker && weaker < (1e-300f64).ln(),
+            "{strong} {weaker}"
+        );
         assert_eq!(fisher_greater(100_000, 100_000, 10, 1_000_000), 0.0);
         // All lost above, none below: exactly 1 / C(n, above).
         let want = -(ln_factorial(30) - ln_factorial(3) - ln_factorial(27));

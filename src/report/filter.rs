@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 /// the JSON): Wireshark parses such filters slowly, and nobody pastes them.
 pub const MAX_RANGES: usize = 512;
 
-/// `frame.number in {1 4..9 12}` for ascending, distinct `frames`; `None`
+/// `frame.number in {1, 4..9, 12}` for ascending, distinct `frames`; `None`
 /// when there are none or too many ranges.
 pub fn frames_filter(frames: &[FrameNo]) -> Option<String> {
     let mut ranges: Vec<(u32, u32)> = Vec::new();
@@ -27,7 +27,8 @@ pub fn frames_filter(frames: &[FrameNo]) -> Option<String> {
     let mut out = String::from("frame.number in {");
     for (i, (lo, hi)) in ranges.iter().enumerate() {
         if i > 0 {
-            out.push(' ');
+            // Wireshark 4 separates set members with commas (3.x also takes them).
+            out.push_str(", ");
         }
         if lo == hi {
             let _ = write!(out, "{lo}");
@@ -48,7 +49,7 @@ mod tests {
         let f: Vec<FrameNo> = [1, 2, 3, 5, 9, 10].into_iter().map(FrameNo).collect();
         assert_eq!(
             frames_filter(&f).as_deref(),
-            Some("frame.number in {1..3 5 9..10}")
+            Some("frame.number in {1..3, 5, 9..10}")
         );
         assert_eq!(frames_filter(&[]), None);
         let many: Vec<FrameNo> = (0..2000).map(|i| FrameNo(i * 2)).collect();

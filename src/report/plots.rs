@@ -293,11 +293,13 @@ pub fn plot_data(
                 smallest_lost,
                 tunnel_mtu,
                 ..
-            } if direction.from_side == d.from_side && direction.to_side.is_some() => Some(Threshold {
-                largest_delivered: largest_delivered.map(|w| w.udp),
-                smallest_lost: smallest_lost.udp,
-                tunnel_mtu: *tunnel_mtu,
-            }),
+            } if direction.from_side == d.from_side && direction.to_side.is_some() => {
+                Some(Threshold {
+                    largest_delivered: largest_delivered.map(|w| w.udp),
+                    smallest_lost: smallest_lost.udp,
+                    tunnel_mtu: *tunnel_mtu,
+                })
+            }
             _ => None,
         });
         directions.push(DirectionPlot {

@@ -1,0 +1,399 @@
+//! Verdicts people paste into tickets: the MTU threshold exact at any scale
+//! (against the generator's truth), `inconclusive` when the captures cannot
+//! tell, one-way loss by its name, and no false alarms from ordinary noise.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+#[allow(dead_code)]
+#[path = "../examples/gen_pair.rs"]
+mod gen_pair;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use wgtrace::pipeline::analyze_files;
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("wgtrace-verdicts-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn report(paths: &[PathBuf]) -> Value {
+    let a = analyze_files(paths).unwrap();
+    serde_json::to_value(&a.report).unwrap()
+}
+
+fn kinds(r: &Value) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn finding<'a>(r: &'a Value, kind: &str) -> Option<&'a Value> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == kind)
+}
+
+/// The tunnel MTU the generator's truth implies for vps→laptop: the largest
+/// delivered size below the threshold and the smallest sent at or above it
+/// (IP = UDP + 28), pinned when one 16-byte padding step apart.
+fn truth_mtu(truth: &Value) -> (u32, u32, u32) {
+    let t = truth["blackhole_threshold_udp_payload"].as_u64().unwrap() as u32;
+    let d = &truth["directions"][0];
+    let sizes = |k: &str| -> Vec<u32> {
+        d[k].as_object()
+            .unwrap()
+            .keys()
+            .map(|s| s.parse().unwrap())
+            .collect()
+    };
+    let delivered = sizes("delivered_by_size")
+        .into_iter()
+        .filter(|s| *s < t)
+        .max()
+        .unwrap()
+        + 28;
+    let lost = sizes("missing_by_size")
+        .into_iter()
+        .filter(|s| *s >= t)
+        .min()
+        .unwrap()
+        + 28;
+    assert!(lost - delivered <= 16, "the generator's grid is 16 bytes");
+    (delivered, lost, delivered - 60)
+}
+
+fn generated(name: &str, packets: u64, threshold: u16, seed: u64) -> (Value, Value) {
+    let out = tmp(name);
+    let truth = gen_pair::generate(&gen_pair::Args {
+        out: out.clone(),
+        packets,
+        tunnels: 1,
+        threshold,
+        loss: 0.002,
+        offset_ns: 2_500_000_000,
+        seed,
+    })
+    .unwrap();
+    let r = report(&[out.join("vps.pcap"), out.join("laptop.pcap")]);
+    let _ = std::fs::remove_dir_all(&out);
+    (truth, r)
+}
+
+fn check_threshold(truth: &Value, r: &Value, what: &str) {
+    let (delivered, lost, mtu) = truth_mtu(truth);
+    let bh = finding(r, "mtu_blackhole").unwrap_or_else(|| panic!("{what}: {:?}", kinds(r)));
+    let e = &bh["evidence"];
+    assert_eq!(e["direction"]["from"], "vps.pcap", "{what}");
+    assert_eq!(e["largest_delivered"]["ip"], delivered, "{what}");
+    assert_eq!(e["smallest_lost"]["ip"], lost, "{what}");
+    assert_eq!(e["tunnel_mtu"], mtu, "{what}");
+    assert_eq!(e["mtu"]["pinned"], true, "{what}");
+    // Only the vps→laptop direction has a blackhole.
+    let n = kinds(r).iter().filter(|k| *k == "mtu_blackhole").count();
+    assert_eq!(n, 1, "{what}: {:?}", kinds(r));
+}
+
+#[test]
+fn threshold_and_mtu_are_exact_on_generated_pairs() {
+    for (i, threshold) in [1168u16, 1312, 1440, 1452].into_iter().enumerate() {
+        let (truth, r) = generated(&format!("t{threshold}"), 20_000, threshold, 11 + i as u64);
+        check_threshold(&truth, &r, &format!("threshold {threshold}"));
+    }
+}
+
+/// 10^3 .. 10^6 packets; `cargo test --release -- --ignored` (minutes).
+#[test]
+#[ignore]
+fn threshold_is_exact_at_scale() {
+    for packets in [1_000u64, 10_000, 100_000, 1_000_000] {
+        for threshold in [1168u16, 1312, 1440, 1452] {
+            let what = format!("{packets} packets, threshold {threshold}");
+            let (truth, r) = generated(&format!("s{packets}-{threshold}"), packets, threshold, 5);
+            check_threshold(&truth, &r, &what);
+        }
+    }
+}
+
+fn code(args: &[&Path]) -> (i32, String) {
+    let o = assert_cmd::Command::cargo_bin("wgtrace")
+        .unwrap()
+        .arg("analyze")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn inconclusive_pairs_say_why_and_exit_3() {
+    let cases: Vec<(Vec<PathBuf>, &str)> = vec![
+        // Recorded at different times.
+        (
+            vec![
+                testdata("mtu-blackhole/vps.pcap"),
+                testdata("healthy/laptop.pcap"),
+            ],
+            "captures_disjoint",
+        ),
+        (
+            vec![testdata("healthy/vps.pcap"), testdata("healthy/vps.pcap")],
+            "same_capture",
+        ),
+        (
+            vec![
+                testdata("ipv6-underlay/vps-wg0.pcap"),
+                testdata("ipv6-underlay/laptop.pcap"),
+            ],
+            "no_wireguard",
+        ),
+        (
+            vec![
+                testdata("broken/header-only.pcap"),
+                testdata("broken/header-only.pcap"),
+            ],
+            "empty_capture",
+        ),
+    ];
+    for (paths, kind) in &cases {
+        let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        let (c, out) = code(&refs);
+        assert_eq!(c, 3, "{kind}: {out}");
+        assert!(out.starts_with("INCONCLUSIVE: "), "{kind}: {out}");
+        let r = report(paths);
+        assert_eq!(r["verdict"], "inconclusive", "{kind}");
+        assert!(
+            kinds(&r).iter().any(|k| k == kind),
+            "{kind}: {:?}",
+            kinds(&r)
+        );
+        assert!(!kinds(&r).iter().any(|k| k == "healthy"), "{kind}");
+    }
+    // The tunnel-interface capture is recognised as one.
+    let r = report(&cases[2].0);
+    assert_eq!(
+        finding(&r, "no_wireguard").unwrap()["evidence"]["tunnel_interface"],
+        true
+    );
+}
+
+#[test]
+fn two_unrelated_tunnels_share_nothing() {
+    let (a, b) = (tmp("unrelated-a"), tmp("unrelated-b"));
+    for (dir, seed) in [(&a, 1), (&b, 2)] {
+        gen_pair::generate(&gen_pair::Args {
+            out: dir.clone(),
+            packets: 3000,
+            tunnels: 1,
+            threshold: 0,
+            loss: 0.0,
+            offset_ns: 0,
+            seed,
+        })
+        .unwrap();
+    }
+    let r = report(&[a.join("vps.pcap"), b.join("laptop.pcap")]);
+    assert_eq!(r["verdict"], "inconclusive", "{:?}", kinds(&r));
+    assert!(kinds(&r).iter().any(|k| k == "no_common_tunnel"));
+    for d in [a, b] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+/// Classic pcap records, walked by hand: (header+data byte range).
+fn records(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        out.push(at..at + 16 + caplen);
+        at += 16 + caplen;
+    }
+    out
+}
+
+#[test]
+fn one_way_total_loss_is_its_own_finding() {
+    // The laptop capture of the healthy pair without anything from the vps:
+    // as if the path dropped every vps → laptop packet.
+    let src = std::fs::read(testdata("healthy/laptop.pcap")).unwrap();
+    let vps_ip = [198u8, 51, 100, 2];
+    let mut out = src[..24].to_vec();
+    for r in records(&src) {
+        let frame = &src[r.clone()];
+        // Ethernet (14) + IPv4 source at 12..16 of the IP header.
+        let ip_src = frame.get(16 + 14 + 12..16 + 14 + 16);
+        if ip_src != Some(&vps_ip[..]) {
+            out.extend_from_slice(frame);
+        }
+    }
+    assert!(out.len() < src.len(), "the filter dropped something");
+    let dir = tmp("one-way");
+    let laptop = dir.join("laptop.pcap");
+    std::fs::write(&laptop, out).unwrap();
+    let r = report(&[testdata("healthy/vps.pcap"), laptop]);
+    let k = kinds(&r);
+    assert!(k.iter().any(|k| k == "one_way_loss"), "{k:?}");
+    assert!(!k.iter().any(|k| k == "random_loss"), "{k:?}");
+    let f = finding(&r, "one_way_loss").unwrap();
+    assert_eq!(f["severity"], "error");
+    assert_eq!(f["evidence"]["direction"]["from"], "vps.pcap");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A classic pcap record (microseconds, little-endian) holding `frame`.
+fn record(ts: u32, frame: &[u8]) -> Vec<u8> {
+    let mut r = Vec::new();
+    for v in [ts, 0, frame.len() as u32, frame.len() as u32] {
+        r.extend_from_slice(&v.to_le_bytes());
+    }
+    r.extend_from_slice(frame);
+    r
+}
+
+fn ipv4_udp(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
+    let len = 20 + payload.len() as u16;
+    let mut p = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 1, proto, 0, 0];
+    p[2..4].copy_from_slice(&len.to_be_bytes());
+    p.extend_from_slice(&src);
+    p.extend_from_slice(&dst);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn ordinary_noise_is_no_martian() {
+    let src = std::fs::read(testdata("healthy/vps.pcap")).unwrap();
+    let ts = u32::from_le_bytes(src[24..28].try_into().unwrap());
+    let mut out = src.clone();
+    // IGMPv3 report from 0.0.0.0 to 224.0.0.22 (a bridge's), and DHCP.
+    let eth = |ip: Vec<u8>| -> Vec<u8> {
+        let mut f = vec![1, 0, 0x5e, 0, 0, 0x16, 2, 0, 0, 0, 0, 9, 8, 0];
+        f.extend(ip);
+        f
+    };
+    out.extend(record(
+        ts,
+        &eth(ipv4_udp(
+            [0; 4],
+            [224, 0, 0, 22],
+            2,
+            &[0x22, 0, 0, 0, 0, 0, 0, 0],
+        )),
+    ));
+    let mut udp = vec![0, 68, 0, 67, 0, 12, 0, 0, 1, 2, 3, 4];
+    out.extend(record(
+        ts,
+        &eth(ipv4_udp([0; 4], [255, 255, 255, 255], 17, &udp)),
+    ));
+    // Loopback traffic seen on a NULL-link capture would be separate; here
+    // 127.0.0.1 → 127.0.0.1 on Ethernet is still not WireGuard: info only.
+    udp[0..4].copy_from_slice(&[0x13, 0x88, 0x13, 0x88]);
+    out.extend(record(
+        ts,
+        &eth(ipv4_udp([127, 0, 0, 1], [127, 0, 0, 1], 17, &udp)),
+    ));
+    let dir = tmp("noise");
+    let vps = dir.join("vps.pcap");
+    std::fs::write(&vps, out).unwrap();
+    let r = report(&[vps, testdata("healthy/laptop.pcap")]);
+    assert_eq!(r["verdict"], "healthy", "{:?}", kinds(&r));
+    for f in r["findings"].as_array().unwrap() {
+        if f["kind"] == "martian_source" {
+            assert_eq!(f["severity"], "info", "{f}");
+            assert_eq!(f["evidence"]["wireguard"], false);
+        }
+        assert_ne!(f["kind"], "martian_same_src_dst", "{f}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn loopback_interface_packets_are_never_martians() {
+    // The -i any capture of the blackhole story, plus 127.0.0.1 → 127.0.0.1
+    // UDP recorded on lo (Linux cooked v2, ARPHRD_LOOPBACK).
+    let src = std::fs::read(testdata("mtu-blackhole/laptop.pcap")).unwrap();
+    let ts = u32::from_le_bytes(src[24..28].try_into().unwrap());
+    let mut sll2 = vec![
+        0x08, 0, 0, 0, 0, 0, 0, 1, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0,
+    ];
+    sll2.extend(ipv4_udp(
+        [127, 0, 0, 1],
+        [127, 0, 0, 1],
+        17,
+        &[0x13, 0x88, 0x13, 0x88, 0, 12, 0, 0, 1, 2, 3, 4],
+    ));
+    let mut out = src.clone();
+    out.extend(record(ts, &sll2));
+    let dir = tmp("lo");
+    let laptop = dir.join("laptop.pcap");
+    std::fs::write(&laptop, out).unwrap();
+    let r = report(&[laptop]);
+    assert!(
+        !kinds(&r).iter().any(|k| k.starts_with("martian")),
+        "{:?}",
+        kinds(&r)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn captures_with_one_file_name_are_told_apart() {
+    let (a, b) = (tmp("name-a"), tmp("name-b"));
+    std::fs::copy(testdata("healthy/vps.pcap"), a.join("capture.pcap")).unwrap();
+    std::fs::copy(testdata("healthy/laptop.pcap"), b.join("capture.pcap")).unwrap();
+    let r = report(&[a.join("capture.pcap"), b.join("capture.pcap")]);
+    let names: Vec<&str> = r["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["file"].as_str().unwrap())
+        .collect();
+    assert_ne!(names[0], names[1]);
+    for d in r["directions"].as_array().unwrap() {
+        assert_ne!(d["from"], d["to"]);
+        assert!(d["from_endpoint"].is_string() && d["to_endpoint"].is_string());
+    }
+    for d in [a, b] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
+#[test]
+fn one_end_alone_shows_what_it_can() {
+    // The responder's capture of a handshake that never completes.
+    let r = report(&[testdata("wrong-key/vps.pcap")]);
+    let f = finding(&r, "handshake_unanswered").expect("handshake_unanswered");
+    assert_eq!(f["evidence"]["view"], "responder");
+    assert_eq!(f["evidence"]["initiations"], 5);
+    // The receiver's capture of random loss: gaps in its counters.
+    let r = report(&[testdata("random-loss/laptop.pcap")]);
+    let f = finding(&r, "random_loss").expect("random_loss from counter gaps");
+    assert_eq!(f["evidence"]["basis"], "counter_gaps");
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(testdata("random-loss/truth.json")).unwrap())
+            .unwrap();
+    // A loss after the last counter the receiver saw leaves no gap: the
+    // receiver alone can miss the packets at the very end.
+    let dropped = truth["counted"]["netem_dropped"].as_u64().unwrap();
+    let lost = f["evidence"]["lost"].as_u64().unwrap();
+    assert!(
+        lost <= dropped && lost + 2 >= dropped,
+        "{lost} vs {dropped}"
+    );
+}
