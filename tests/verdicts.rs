@@ -397,3 +397,62 @@ fn one_end_alone_shows_what_it_can() {
         "{lost} vs {dropped}"
     );
 }
+
+/// Drops from a classic pcap every record whose IPv4 packet (at `ip_at` in
+/// the frame) comes from `src` with a total length in `lens`.
+fn without(path: &Path, ip_at: usize, src: [u8; 4], lens: &[u16]) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    let mut out = bytes[..24].to_vec();
+    for r in records(&bytes) {
+        let frame = &bytes[r.start + 16..r.end];
+        let ip = frame.get(ip_at..ip_at + 20);
+        let drop = ip
+            .is_some_and(|h| h[12..16] == src && lens.contains(&u16::from_be_bytes([h[2], h[3]])));
+        if !drop {
+            out.extend_from_slice(&bytes[r]);
+        }
+    }
+    out
+}
+
+#[test]
+fn only_small_packets_delivered_gives_bounds_not_an_absurd_mtu() {
+    // The first story's shape: from vps only small packets (≤ 560 bytes of
+    // payload here) arrive and every 1452-byte one is lost. The recorded
+    // blackhole pair without the vps's 1072- and 1424-byte packets, from both
+    // captures (as if they had never been sent).
+    let dir = tmp("story");
+    let vps_ip = [198u8, 51, 100, 2];
+    let lens = [1100u16, 1452];
+    let vps = dir.join("vps.pcap");
+    let laptop = dir.join("laptop.pcap");
+    std::fs::write(
+        &vps,
+        without(&testdata("mtu-blackhole/vps.pcap"), 14, vps_ip, &lens),
+    )
+    .unwrap();
+    std::fs::write(
+        &laptop,
+        without(&testdata("mtu-blackhole/laptop.pcap"), 20, vps_ip, &lens),
+    )
+    .unwrap();
+    let r = report(&[vps, laptop]);
+    let bh = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "mtu_blackhole" && f["evidence"]["direction"]["from"] == "vps.pcap")
+        .expect("blackhole vps → laptop");
+    let e = &bh["evidence"];
+    assert_eq!(e["largest_delivered"]["ip"], 588);
+    assert_eq!(e["smallest_lost"]["ip"], 1480);
+    // Not 588 − 60 = 528: the bracket is wide, 1280 is recommended, the
+    // proven value and the upper bound are given, with pings to settle it.
+    assert_eq!(e["tunnel_mtu"], 1280);
+    assert_eq!(e["mtu"]["pinned"], false);
+    assert_eq!(e["mtu"]["proven"], 528);
+    assert!(e["mtu"]["at_most"].as_u64().unwrap() >= 1280);
+    assert!(!e["mtu"]["probe_ping_sizes"].as_array().unwrap().is_empty());
+    assert!(bh["fix"].as_str().unwrap().contains("ping -M do"));
+    let _ = std::fs::remove_dir_all(dir);
+}
