@@ -98,15 +98,7 @@ pub(super) fn check(caps: [Capture<'_>; 2], c: &Correlation) -> Scope {
                 Severity::Info,
             ));
         } else if !has_wg(cap) {
-            findings.push(Finding::new(
-                FindingKind::NoWireguard {
-                    side: cap.side,
-                    file: cap.name.to_string(),
-                    packets: cap.facts.packets,
-                    tunnel_interface: looks_like_tunnel_interface(cap),
-                },
-                Severity::Info,
-            ));
+            findings.extend(check_alone(cap));
         }
     }
     if !findings.is_empty() {
