@@ -146,10 +146,14 @@ pub fn advise(largest_delivered: Option<u32>, smallest_lost: u32, v: IpVersion) 
         Some(_) => (WIDE_BRACKET_MTU, MtuBasis::WideBracket),
         None => (at_most.min(WIDE_BRACKET_MTU), MtuBasis::WideBracket),
     };
+    // Probe from the recommended value itself when nothing proves it, else
+    // from the next step up.
     let probe_ping_sizes = if pinned {
         Vec::new()
+    } else if proven == Some(tunnel_mtu) {
+        probe_sizes(round_down(tunnel_mtu) + PADDING, at_most)
     } else {
-        probe_sizes(proven.unwrap_or(0).max(tunnel_mtu), at_most)
+        probe_sizes(round_down(tunnel_mtu), at_most)
     };
     MtuAdvice {
         tunnel_mtu,
@@ -165,11 +169,10 @@ pub fn advise(largest_delivered: Option<u32>, smallest_lost: u32, v: IpVersion) 
 }
 
 /// Inner ICMP echo payload sizes (`ping -s`) that probe tunnel MTUs from
-/// just above `from` up to `to`, in padding steps, at most six of them
-/// spread evenly: an inner IPv4 ping of `-s N` is an `N + 28`-byte packet.
-fn probe_sizes(from: u32, to: u32) -> Vec<u32> {
-    let lo = round_down(from) + PADDING;
-    if to < lo {
+/// `lo` up to `to`, in padding steps, at most six of them spread evenly: an
+/// inner IPv4 ping of `-s N` is an `N + 28`-byte packet.
+fn probe_sizes(lo: u32, to: u32) -> Vec<u32> {
+    if to < lo || lo < 28 {
         return Vec::new();
     }
     let steps = (to - lo) / PADDING + 1;

@@ -573,9 +573,11 @@ fn mtu_fix(m: &MtuAdvice, confirmed: bool) -> String {
         let _ = write!(
             s,
             " To pin it, while both captures run again: `for s in {}; do ping -M do -c 3 -s $s PEER_TUNNEL_ADDRESS; \
-             done` through the tunnel; the largest size answered, plus 28, is the MTU to set (at most {}).",
+             done` through the tunnel; the largest size answered, plus 28, is the MTU to set (at most {}; \
+             if none is answered, probe below {} the same way).",
             sizes.join(" "),
-            m.at_most
+            m.at_most,
+            m.probe_ping_sizes.first().map_or(0, |s| s + 28)
         );
     }
     if !confirmed {
