@@ -456,3 +456,44 @@ fn only_small_packets_delivered_gives_bounds_not_an_absurd_mtu() {
     assert!(bh["fix"].as_str().unwrap().contains("ping -M do"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn one_session_losing_everything_is_one_way_loss_of_that_session() {
+    // Two tunnels from the vps; the laptops' capture without anything the
+    // vps sent to the second laptop (203.0.113.11): its session delivers
+    // nothing while the first delivers.
+    let dir = tmp("session");
+    gen_pair::generate(&gen_pair::Args {
+        out: dir.clone(),
+        packets: 6000,
+        tunnels: 2,
+        threshold: 0,
+        loss: 0.0,
+        offset_ns: 0,
+        seed: 3,
+    })
+    .unwrap();
+    let src = std::fs::read(dir.join("laptop.pcap")).unwrap();
+    let mut out = src[..24].to_vec();
+    for r in records(&src) {
+        let ip = &src[r.start + 16 + 14..];
+        let to_second = ip.get(16..20) == Some(&[203, 0, 113, 11][..])
+            && ip.get(12..16) == Some(&[198, 51, 100, 1][..]);
+        if !to_second {
+            out.extend_from_slice(&src[r]);
+        }
+    }
+    std::fs::write(dir.join("laptops.pcap"), out).unwrap();
+    let r = report(&[dir.join("vps.pcap"), dir.join("laptops.pcap")]);
+    let f = finding(&r, "one_way_loss").unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    let e = &f["evidence"];
+    assert!(e["receiver_index"].is_u64(), "{e}");
+    assert!(e["other_sessions_delivered"].as_u64().unwrap() > 0);
+    assert_eq!(e["direction"]["from"], "vps.pcap");
+    assert!(
+        !kinds(&r).iter().any(|k| k == "random_loss"),
+        "{:?}",
+        kinds(&r)
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}

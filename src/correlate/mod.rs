@@ -603,7 +603,10 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                 continue;
             }
             let pair = (r.src, r.dst);
+            // Sent on a flow that delivered, or towards a peer whose own
+            // packets to us are in both captures (so ours should be too).
             let sent = sent_pairs[side.idx()].contains(&pair)
+                || recv_pairs[side.idx()].contains(&(r.dst, r.src))
                 || (!any_sent
                     && class != MsgClass::Udp
                     && (local[side.idx()].contains(&r.src) || looks_locally_sent(r)));

@@ -327,10 +327,15 @@ pub enum FindingKind {
     OneWayLoss {
         /// Direction that lost everything.
         direction: DirRef,
-        /// Packets sent that way while the receiver's capture ran.
+        /// The session (receiver index, as sent) that lost everything while
+        /// other sessions of this direction delivered; `None`: the whole direction.
+        receiver_index: Option<u32>,
+        /// Packets sent that way (on that session) while the receiver's capture ran.
         sent: u64,
         /// Packets delivered the other way meanwhile.
         reverse_delivered: u64,
+        /// Packets other sessions of this direction delivered (session-level only).
+        other_sessions_delivered: u64,
     },
     /// Loss not explained by size.
     RandomLoss {

@@ -5,9 +5,9 @@ use super::direction::Lost;
 use super::finding::{DirRef, Finding, FindingKind, FrameRefs, LossBasis, Severity};
 use super::Capture;
 use crate::capture::FrameNo;
-use crate::correlate::{Correlation, Direction, SentPacket, Side};
+use crate::correlate::{Correlation, Direction, Role, SentPacket, Side};
 use crate::decode::{PacketKind, PeerIndex};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// `one_way_loss`: nothing `d` sent arrived while the receiver's capture
 /// ran, although the other direction delivered. Returns whether it fired.
@@ -26,8 +26,10 @@ pub(super) fn one_way(
         Finding::new(
             FindingKind::OneWayLoss {
                 direction: dir.clone(),
+                receiver_index: None,
                 sent: d.sent,
                 reverse_delivered: reverse.delivered,
+                other_sessions_delivered: 0,
             },
             Severity::Error,
         )
@@ -38,6 +40,71 @@ pub(super) fn one_way(
         )),
     );
     true
+}
+
+/// Transport messages a session needs to have sent, all lost, to be called
+/// one-way loss on its own (fewer are the last packets before a capture stopped).
+const MIN_SESSION_SENT: u64 = 3;
+
+/// `one_way_loss` per session: sessions of a direction that delivered
+/// nothing while others delivered. Returns the record indexes of their lost
+/// packets, which no other loss finding should count again.
+pub(super) fn one_way_sessions(
+    out: &mut Vec<Finding>,
+    dir: &DirRef,
+    reverse: &Direction,
+    c: &Correlation,
+    sender: Capture<'_>,
+) -> HashSet<u32> {
+    // receiver index -> (sent, delivered, lost record indexes)
+    let mut per: HashMap<u32, (u64, u64, Vec<u32>)> = HashMap::new();
+    let roles = &c.role[sender.side.idx()];
+    for (i, (r, &role)) in sender.cap.records.iter().zip(roles).enumerate() {
+        let delivered = role == Role::Delivered as u8;
+        if !delivered && role != Role::Missing as u8 {
+            continue;
+        }
+        if let PacketKind::WgTransport { receiver, .. } = r.kind {
+            let e = per.entry(receiver.0).or_default();
+            e.0 += 1;
+            if delivered {
+                e.1 += 1;
+            } else {
+                e.2.push(i as u32);
+            }
+        }
+    }
+    let delivered_all: u64 = per.values().map(|v| v.1).sum();
+    let mut dead: Vec<_> = per
+        .into_iter()
+        .filter(|(_, v)| v.1 == 0 && v.0 >= MIN_SESSION_SENT)
+        .collect();
+    dead.sort_by_key(|(ix, _)| *ix);
+    let mut excluded = HashSet::new();
+    if delivered_all == 0 {
+        return excluded;
+    }
+    for (ix, (sent, _, lost)) in dead {
+        let frames = lost
+            .iter()
+            .filter_map(|&i| sender.cap.records.get(i as usize))
+            .map(|r| r.frame);
+        out.push(
+            Finding::new(
+                FindingKind::OneWayLoss {
+                    direction: dir.clone(),
+                    receiver_index: Some(ix),
+                    sent,
+                    reverse_delivered: reverse.delivered,
+                    other_sessions_delivered: delivered_all,
+                },
+                Severity::Error,
+            )
+            .with_frames(FrameRefs::new(sender.side, sender.name, frames)),
+        );
+        excluded.extend(lost);
+    }
+    excluded
 }
 
 /// `random_loss` or `capture_drops` for the lost packets of a direction that

@@ -82,13 +82,19 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 && (sizes.threshold.is_some_and(|t| p.ip_len >= t)
                     || sizes.announced.is_some_and(|m| p.ip_len > m))
         };
+        let dead = loss::one_way_sessions(&mut out, &dir, reverse, c, sender);
         loss::random(
             &mut out,
             &dir,
             d,
             sender,
             receiver,
-            &mut lost().filter(|p| !explained(p)),
+            &mut sum
+                .lost
+                .iter()
+                .filter(|i| !dead.contains(i))
+                .filter_map(|&i| c.sent_packet(s, recs, i as usize))
+                .filter(|p| !explained(p)),
         );
     }
     pmtu::one_mtu_for_both(&mut out);

@@ -253,8 +253,23 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
         }
         K::OneWayLoss {
             direction,
+            receiver_index: Some(ix),
+            sent,
+            other_sessions_delivered,
+            ..
+        } => format!(
+            "Nothing {} sent to {} on session {ix:#010x} (receiver index) arrived: {sent} packets{} while {}'s \
+             capture ran, none delivered, although its other sessions delivered {other_sessions_delivered}.",
+            direction.from,
+            direction.to,
+            endpoints(direction),
+            direction.to
+        ),
+        K::OneWayLoss {
+            direction,
             sent,
             reverse_delivered,
+            ..
         } => format!(
             "Nothing {} sent to {} arrived: {sent} packets{} while {}'s capture ran, none delivered, although \
              {reverse_delivered} packets went the other way.",
@@ -490,6 +505,17 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
                 )
             }
         }
+        K::OneWayLoss {
+            direction,
+            receiver_index: Some(_),
+            ..
+        } => Some(format!(
+            "Compare `wg show` (latest handshake, endpoint) on both ends: {} no longer knows this session (it \
+             restarted or dropped the keypair), or this session's packets take another path (a second NAT \
+             mapping, roaming) to {}.",
+            direction.to,
+            ep(direction.to_endpoint)
+        )),
         K::OneWayLoss { direction, .. } => Some(format!(
             "Look at the path from {} to {} only, since the other direction works: a firewall or security group \
              dropping UDP to {}, a wrong Endpoint (the peer listens or answers elsewhere), or asymmetric routing \
