@@ -168,6 +168,9 @@ pub enum HandshakeView {
     Initiator,
     /// The capture's host received them and sent no response.
     Responder,
+    /// Each was seen more than once (in and out of a router or NAT box, or
+    /// on two interfaces): the capture is on the way, not at either end.
+    Passing,
 }
 
 /// How a loss count was obtained.
@@ -352,6 +355,30 @@ pub enum FindingKind {
         /// Sizes of the lost packets, when known: the smallest and largest.
         sizes_ip: Option<(u32, u32)>,
     },
+    /// One capture: the largest whole packets of one WireGuard direction,
+    /// and whether they carried DF, so a reader sees what was tried.
+    LargestPackets {
+        /// Capture.
+        side: Side,
+        /// Display name.
+        file: String,
+        /// Sender.
+        from: Endpoint,
+        /// Receiver.
+        to: Endpoint,
+        /// Whether the capture's host sent them (else it received them).
+        sent_here: bool,
+        /// Largest whole (unfragmented) IP packet.
+        largest: WireSize,
+        /// Packets of that size.
+        packets: u64,
+        /// Of which with DF set (IPv4).
+        df_set: u64,
+        /// Datagrams of this direction sent or received as fragments.
+        fragmented: u64,
+        /// Underlay.
+        underlay: IpVersion,
+    },
     /// The capture itself dropped packets.
     CaptureDrops {
         /// Capture.
@@ -436,6 +463,7 @@ impl FindingKind {
             FindingKind::HandshakeUnanswered { .. } => "handshake_unanswered",
             FindingKind::OneWayLoss { .. } => "one_way_loss",
             FindingKind::RandomLoss { .. } => "random_loss",
+            FindingKind::LargestPackets { .. } => "largest_packets",
             FindingKind::CaptureDrops { .. } => "capture_drops",
             FindingKind::NatRewrite { .. } => "nat_rewrite",
             FindingKind::CapturesDisjoint { .. } => "captures_disjoint",

@@ -81,12 +81,14 @@ pub(super) fn unanswered(
         };
         let view = if sent_here {
             HandshakeView::Initiator
+        } else if u.copies > 0 {
+            HandshakeView::Passing
         } else {
             HandshakeView::Responder
         };
         // With both captures, the initiator's tells the story; the responder's
         // view is needed only when its initiator's capture does not show them.
-        if view == HandshakeView::Responder
+        if view != HandshakeView::Initiator
             && other.is_some_and(|o| {
                 o.cap.facts.sessions.unanswered.iter().any(|x| {
                     x.sender_indexes
@@ -111,6 +113,7 @@ pub(super) fn unanswered(
         for ix in &u.sender_indexes {
             match (view, other) {
                 (HandshakeView::Responder, _) => fate.not_answered += 1,
+                (HandshakeView::Passing, _) => fate.unknown += 1,
                 (_, None) => fate.unknown += 1,
                 (_, Some(o)) => {
                     let in_window = match (span, ts_of.get(&ix.0)) {

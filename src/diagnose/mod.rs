@@ -166,6 +166,7 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     }
     handshake::unanswered(&mut out, cap, None, &[]);
     martian::martians(&mut out, cap, None);
+    pmtu::largest_one_end(&mut out, cap);
     out
 }
 

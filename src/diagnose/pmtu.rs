@@ -346,3 +346,68 @@ pub(super) fn signals_one_end(out: &mut Vec<Finding>, cap: Capture<'_>) {
         )),
     );
 }
+
+/// One capture: per WireGuard direction, the largest whole packets and
+/// their DF bits (info): what the path was asked to carry.
+pub(super) fn largest_one_end(out: &mut Vec<Finding>, cap: Capture<'_>) {
+    #[derive(Default)]
+    struct Dir {
+        max: u32,
+        udp: u16,
+        frames: Vec<crate::capture::FrameNo>,
+        df: u64,
+        fragmented: u64,
+        sent_here: bool,
+        v6: bool,
+    }
+    let mut dirs: HashMap<(EndpointId, EndpointId), Dir> = HashMap::new();
+    for r in &cap.cap.records {
+        if !matches!(r.kind, PacketKind::WgTransport { .. }) {
+            continue;
+        }
+        let d = dirs.entry((r.src, r.dst)).or_default();
+        d.sent_here |= crate::correlate::looks_locally_sent(r);
+        d.v6 |= r.flags.has(Flags::IPV6);
+        if r.flags.has(Flags::FIRST_FRAGMENT) {
+            d.fragmented += 1;
+            continue;
+        }
+        if r.ip_len > d.max {
+            (d.max, d.udp, d.df) = (r.ip_len, r.udp_len, 0);
+            d.frames.clear();
+        }
+        if r.ip_len == d.max {
+            d.frames.push(r.frame);
+            d.df += u64::from(r.flags.has(Flags::DF));
+        }
+    }
+    let mut dirs: Vec<_> = dirs.into_iter().filter(|(_, d)| d.max > 0).collect();
+    dirs.sort_by_key(|(k, _)| *k);
+    for ((src, dst), d) in dirs {
+        out.push(
+            Finding::new(
+                FindingKind::LargestPackets {
+                    side: cap.side,
+                    file: cap.name.to_string(),
+                    from: cap.cap.endpoints.get(src),
+                    to: cap.cap.endpoints.get(dst),
+                    sent_here: d.sent_here,
+                    largest: WireSize {
+                        ip: d.max,
+                        udp: d.udp,
+                    },
+                    packets: d.frames.len() as u64,
+                    df_set: d.df,
+                    fragmented: d.fragmented,
+                    underlay: if d.v6 {
+                        IpVersion::Ipv6
+                    } else {
+                        IpVersion::Ipv4
+                    },
+                },
+                Severity::Info,
+            )
+            .with_frames(FrameRefs::new(cap.side, cap.name, d.frames)),
+        );
+    }
+}

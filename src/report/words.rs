@@ -124,7 +124,9 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
                 "no MTU given".to_string()
             };
             let mut s = format!("{icmp} {what} ({mtu}) reached {}", direction.from);
-            if *lost_before > 0 {
+            if *lost_before == 1 {
+                s.push_str(" after 1 big packet was lost");
+            } else if *lost_before > 1 {
                 let _ = write!(s, " after {lost_before} big packets were lost");
             }
             if *too_big_after > 0 {
@@ -196,6 +198,17 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
              response: the responder does not accept them (key or configuration mismatch, firewall, or \
              dropped as martian){}.",
             if all.len() > 1 { "" } else { "; seen from this end alone" }
+        ),
+        K::HandshakeUnanswered {
+            file,
+            view: HandshakeView::Passing,
+            from,
+            to,
+            initiations,
+            ..
+        } => format!(
+            "{initiations} handshake initiations from {from} to {to} pass through {file} (each seen more than \
+             once: in and out of this box, or on two interfaces), and no response comes back through it."
         ),
         K::HandshakeUnanswered {
             file,
@@ -307,6 +320,35 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
              ({percent:.1}%): gaps in the WireGuard counters (reordering is not counted as loss).",
             direction.to
         ),
+        K::LargestPackets {
+            file,
+            from,
+            to,
+            sent_here,
+            largest,
+            packets,
+            df_set,
+            fragmented,
+            underlay,
+            ..
+        } => {
+            let df = match underlay {
+                IpVersion::Ipv4 => format!(", {df_set} with DF set"),
+                IpVersion::Ipv6 => String::new(),
+            };
+            let frag = if *fragmented > 0 {
+                format!("; {fragmented} more went as fragments")
+            } else {
+                String::new()
+            };
+            format!(
+                "{from} → {to} ({}): the largest whole packets {file} shows are {} bytes UDP payload (IP {}), \
+                 {packets} of them{df}{frag}.",
+                if *sent_here { "sent here" } else { "received here" },
+                largest.udp,
+                largest.ip
+            )
+        }
         K::CaptureDrops {
             file,
             reported,
@@ -475,6 +517,20 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
              ever left."
                 .to_string(),
         ),
+        K::HandshakeUnanswered {
+            view: HandshakeView::Passing,
+            file,
+            ..
+        } => {
+            let martian = all.iter().any(
+                |g| matches!(&g.kind, FindingKind::MartianSameSrcDst { file: m, .. } if m == file),
+            );
+            (!martian).then(|| {
+                "Capture at the responder and at the initiator too, at the same time, and run `wgtrace analyze` \
+                 on those two files: they tell whether the initiations arrive and are answered."
+                    .to_string()
+            })
+        }
         K::HandshakeUnanswered { fate, file, .. } => {
             let martian = all.iter().any(
                 |g| matches!(&g.kind, FindingKind::MartianSameSrcDst { file: m, .. } if m != file),
@@ -536,7 +592,7 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
             "Capture with a bigger buffer (tcpdump -B 8192), a snap length (-s 128) and write to a fast disk."
                 .to_string(),
         ),
-        K::NatRewrite { .. } | K::Healthy { .. } => None,
+        K::NatRewrite { .. } | K::Healthy { .. } | K::LargestPackets { .. } => None,
         K::CapturesDisjoint { .. } => Some(
             "Start both captures, then reproduce the problem while both run.".to_string(),
         ),
