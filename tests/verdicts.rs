@@ -497,3 +497,40 @@ fn one_session_losing_everything_is_one_way_loss_of_that_session() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn initiations_before_the_responder_capture_started_are_outside_window() {
+    // The wrong-key pair with the responder's capture started late: only
+    // its records from the third initiation on are kept.
+    let laptop = testdata("wrong-key/laptop.pcap");
+    let src = std::fs::read(testdata("wrong-key/vps.pcap")).unwrap();
+    let ts = |r: &std::ops::Range<usize>| {
+        let s = u32::from_le_bytes(src[r.start..r.start + 4].try_into().unwrap());
+        let us = u32::from_le_bytes(src[r.start + 4..r.start + 8].try_into().unwrap());
+        u64::from(s) * 1_000_000 + u64::from(us)
+    };
+    let recs = records(&src);
+    // Initiations are 148-byte UDP payloads: IP total length 176.
+    let inits: Vec<_> = recs
+        .iter()
+        .filter(|r| src.get(r.start + 16 + 16..r.start + 16 + 18) == Some(&[0, 176][..]))
+        .collect();
+    assert_eq!(inits.len(), 5, "the recording has 5 initiations");
+    let start = ts(inits[2]);
+    let mut out = src[..24].to_vec();
+    for r in &recs {
+        if ts(r) >= start {
+            out.extend_from_slice(&src[r.clone()]);
+        }
+    }
+    let dir = tmp("late");
+    let vps = dir.join("vps.pcap");
+    std::fs::write(&vps, out).unwrap();
+    let r = report(&[laptop, vps]);
+    let f = finding(&r, "handshake_unanswered").unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    let fate = &f["evidence"]["fate"];
+    assert_eq!(fate["outside_window"], 2, "{fate}");
+    assert_eq!(fate["not_answered"], 3, "{fate}");
+    assert_eq!(fate["never_arrived"], 0, "{fate}");
+    let _ = std::fs::remove_dir_all(dir);
+}
