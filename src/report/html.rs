@@ -26,7 +26,7 @@ const TOP: f64 = 28.0;
 const CSS: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1000px;padding:16px 24px;color:#1b1b1b;background:#fff;line-height:1.45}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}h3{font-size:1.05em;margin:1.2em 0 .3em}
-.verdict{padding:10px 16px;border-radius:6px}.verdict.problems{background:#fde8e6;border-left:6px solid #c62828}.verdict.healthy{background:#e6f4ea;border-left:6px solid #2e7d32}
+.verdict{padding:10px 16px;border-radius:6px}.verdict.problems{background:#fde8e6;border-left:6px solid #c62828}.verdict.healthy{background:#e6f4ea;border-left:6px solid #2e7d32}.verdict.inconclusive{background:#eef1f5;border-left:6px solid #546e7a}
 .fixes li{margin:.4em 0}.fix{background:#fff8e1;border-left:4px solid #f9a825;padding:6px 10px;list-style:none}
 table{border-collapse:collapse;width:100%;margin:.5em 0;font-size:.92em}th,td{border:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f3f3f3}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
