@@ -534,3 +534,33 @@ fn initiations_before_the_responder_capture_started_are_outside_window() {
     assert_eq!(fate["never_arrived"], 0, "{fate}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn advice_uses_only_numbers_from_the_captures() {
+    // The blackhole recording's link is 1454 bytes, which nothing in its
+    // captures shows: no fix may name it (an old fix carried it as an example).
+    let r = report(&[
+        testdata("mtu-blackhole/vps.pcap"),
+        testdata("mtu-blackhole/laptop.pcap"),
+    ]);
+    for f in r["findings"].as_array().unwrap() {
+        let fix = f["fix"].as_str().unwrap_or_default();
+        assert!(!fix.contains("1454"), "{fix}");
+    }
+    // IPv6 has no DF bit: its reports never speak of one.
+    let r = report(&[
+        testdata("ipv6-underlay/vps.pcap"),
+        testdata("ipv6-underlay/laptop.pcap"),
+    ]);
+    for f in r["findings"].as_array().unwrap() {
+        for field in ["summary", "fix"] {
+            let t = f[field].as_str().unwrap_or_default();
+            assert!(!t.contains("DF"), "{t}");
+        }
+    }
+    // Fragmentation that works is still a warning, with the MTU that avoids it.
+    let f = finding(&r, "pmtud_working").unwrap();
+    assert_eq!(f["severity"], "warning");
+    let announced = f["evidence"]["announced_mtu"].as_u64().unwrap();
+    assert_eq!(f["evidence"]["mtu"]["tunnel_mtu"], announced - 80);
+}

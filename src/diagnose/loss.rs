@@ -56,8 +56,12 @@ pub(super) fn one_way_sessions(
     c: &Correlation,
     sender: Capture<'_>,
 ) -> HashSet<u32> {
-    // receiver index -> (sent, delivered, lost record indexes)
-    let mut per: HashMap<u32, (u64, u64, Vec<u32>)> = HashMap::new();
+    // Session slot by receiver index: (index, sent, delivered, lost record
+    // indexes). Packets come in runs of one session, so the last slot is
+    // remembered rather than looked up per packet.
+    let mut slots: Vec<(u32, u64, u64, Vec<u32>)> = Vec::new();
+    let mut slot_of: HashMap<u32, usize> = HashMap::new();
+    let mut last: Option<(u32, usize)> = None;
     let roles = &c.role[sender.side.idx()];
     for (i, (r, &role)) in sender.cap.records.iter().zip(roles).enumerate() {
         let delivered = role == Role::Delivered as u8;
@@ -65,16 +69,29 @@ pub(super) fn one_way_sessions(
             continue;
         }
         if let PacketKind::WgTransport { receiver, .. } = r.kind {
-            let e = per.entry(receiver.0).or_default();
-            e.0 += 1;
+            let k = match last {
+                Some((ix, k)) if ix == receiver.0 => k,
+                _ => {
+                    let k = *slot_of.entry(receiver.0).or_insert_with(|| {
+                        slots.push((receiver.0, 0, 0, Vec::new()));
+                        slots.len() - 1
+                    });
+                    last = Some((receiver.0, k));
+                    k
+                }
+            };
+            let Some(e) = slots.get_mut(k) else { continue };
+            e.1 += 1;
             if delivered {
-                e.1 += 1;
+                e.2 += 1;
             } else {
-                e.2.push(i as u32);
+                e.3.push(i as u32);
             }
         }
     }
-    let delivered_all: u64 = per.values().map(|v| v.1).sum();
+    let per = slots.into_iter().map(|(ix, s, d, l)| (ix, (s, d, l)));
+    let per: Vec<_> = per.collect();
+    let delivered_all: u64 = per.iter().map(|(_, v)| v.1).sum();
     let mut dead: Vec<_> = per
         .into_iter()
         .filter(|(_, v)| v.1 == 0 && v.0 >= MIN_SESSION_SENT)

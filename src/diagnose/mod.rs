@@ -53,7 +53,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     let recs = [caps[0].cap, caps[1].cap];
     // Without one WireGuard message in both captures, nothing ties a packet
     // sent here to one missing there: no loss can be counted.
-    let matched_wg = scope::wireguard_matched(caps, c);
+    let matched_wg = scope.matched_wg;
     let directions = if matched_wg > 0 {
         &c.directions[..]
     } else {

@@ -16,6 +16,8 @@ pub(super) struct Scope {
     pub findings: Vec<Finding>,
     /// Captures to analyse on their own instead.
     pub alone: Vec<Side>,
+    /// WireGuard messages found in both captures.
+    pub matched_wg: u64,
 }
 
 fn looks_like_tunnel_interface(cap: Capture<'_>) -> bool {
@@ -67,8 +69,8 @@ fn seen(cap: Capture<'_>) -> WgSeen {
     }
 }
 
-/// WireGuard messages found in both captures.
-pub(super) fn wireguard_matched(caps: [Capture<'_>; 2], c: &Correlation) -> u64 {
+/// WireGuard messages found in both captures (one pass over A's records).
+fn wireguard_matched(caps: [Capture<'_>; 2], c: &Correlation) -> u64 {
     c.partner[0]
         .iter()
         .zip(&caps[0].cap.records)
@@ -107,7 +109,11 @@ pub(super) fn check(caps: [Capture<'_>; 2], c: &Correlation) -> Scope {
             .filter(|k| has_wg(**k))
             .map(|k| k.side)
             .collect();
-        return Scope { findings, alone };
+        return Scope {
+            findings,
+            alone,
+            matched_wg: 0,
+        };
     }
     if same_packets(caps) {
         return Scope {
@@ -118,12 +124,15 @@ pub(super) fn check(caps: [Capture<'_>; 2], c: &Correlation) -> Scope {
                 Severity::Info,
             )],
             alone: vec![Side::A],
+            matched_wg: 0,
         };
     }
-    if wireguard_matched(caps, c) > 0 {
+    let matched_wg = wireguard_matched(caps, c);
+    if matched_wg > 0 {
         return Scope {
             findings: Vec::new(),
             alone: Vec::new(),
+            matched_wg,
         };
     }
     let both = vec![Side::A, Side::B];
@@ -140,6 +149,7 @@ pub(super) fn check(caps: [Capture<'_>; 2], c: &Correlation) -> Scope {
                     Severity::Info,
                 )],
                 alone: both,
+                matched_wg,
             };
         }
         _ => {}
@@ -154,11 +164,13 @@ pub(super) fn check(caps: [Capture<'_>; 2], c: &Correlation) -> Scope {
         return Scope {
             findings: Vec::new(),
             alone: Vec::new(),
+            matched_wg,
         };
     }
     Scope {
         findings: vec![no_common_tunnel(caps)],
         alone: both,
+        matched_wg,
     }
 }
 

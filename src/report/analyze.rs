@@ -55,13 +55,13 @@ pub struct FramesReport {
 }
 
 impl FramesReport {
-    fn from(r: &FrameRefs) -> FramesReport {
+    fn from(r: FrameRefs) -> FramesReport {
         FramesReport {
-            side: r.side,
-            file: r.file.clone(),
-            frames: r.frames.clone(),
-            total: r.total,
             filter: filter::frames_filter(&r.frames),
+            side: r.side,
+            file: r.file,
+            frames: r.frames,
+            total: r.total,
         }
     }
 }
@@ -258,17 +258,30 @@ impl AnalyzeReport {
             Verdict::Healthy
         };
         let names: Vec<String> = captures.iter().map(|c| c.file.clone()).collect();
-        let rendered: Vec<ReportFinding> = findings
+        // Words first (they read all findings), then the findings move in:
+        // frame lists can hold most of a capture.
+        let said: Vec<(String, Option<String>)> = findings
             .iter()
             .map(|f| {
-                let frames: Vec<FramesReport> = f.frames.iter().map(FramesReport::from).collect();
+                (
+                    words::summary(f, &findings, &names),
+                    words::fix(f, &findings),
+                )
+            })
+            .collect();
+        let rendered: Vec<ReportFinding> = findings
+            .into_iter()
+            .zip(said)
+            .map(|(f, (summary, fix))| {
+                let frames: Vec<FramesReport> =
+                    f.frames.into_iter().map(FramesReport::from).collect();
                 ReportFinding {
-                    kind: f.kind.clone(),
+                    kind: f.kind,
                     severity: f.severity,
-                    summary: words::summary(f, &findings, &names),
+                    summary,
                     filter: frames.first().and_then(|r| r.filter.clone()),
                     frames,
-                    fix: words::fix(f, &findings),
+                    fix,
                 }
             })
             .collect();

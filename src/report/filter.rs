@@ -16,12 +16,14 @@ pub const MAX_RANGES: usize = 512;
 pub fn frames_filter(frames: &[FrameNo]) -> Option<String> {
     let mut ranges: Vec<(u32, u32)> = Vec::new();
     for f in frames {
+        let n = ranges.len();
         match ranges.last_mut() {
             Some((_, hi)) if hi.checked_add(1) == Some(f.0) => *hi = f.0,
+            _ if n == MAX_RANGES => return None,
             _ => ranges.push((f.0, f.0)),
         }
     }
-    if ranges.is_empty() || ranges.len() > MAX_RANGES {
+    if ranges.is_empty() {
         return None;
     }
     let mut out = String::from("frame.number in {");
