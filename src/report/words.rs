@@ -317,7 +317,8 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
             ..
         } => format!(
             "From {} alone: {lost} of {sent} transport messages it should have received never arrived \
-             ({percent:.1}%): gaps in the WireGuard counters (reordering is not counted as loss).",
+             ({percent:.1}%): gaps in the WireGuard counters (reordering is not counted as loss). What size \
+             they were, and so whether size explains them, only a capture of the sender can tell.",
             direction.to
         ),
         K::LargestPackets {
