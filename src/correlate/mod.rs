@@ -6,8 +6,10 @@
 //! between the hosts, the window both captures cover, the NAT mapping and,
 //! per direction, what was sent, delivered and lost, by size.
 
+mod fragments;
 mod key;
 
+pub use fragments::incomplete_datagrams;
 pub use key::{MsgClass, MsgKey, DUPLICATE, NO_PARTNER};
 
 use crate::capture::{FrameNo, Timestamp};
@@ -180,6 +182,21 @@ pub struct Unexplained {
     pub frames: Vec<FrameNo>,
 }
 
+/// A matched message that reached the receiver as fragments although the
+/// sender sent it whole: the path fragmented it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PathFragmented {
+    /// Record index of the whole packet in the sender's capture.
+    pub sent: u32,
+    /// Frame of its first fragment in the receiver's capture.
+    pub received: FrameNo,
+    /// IP size of that first fragment: the path MTU is at least this.
+    pub first_fragment: u16,
+    /// Whether all its fragments reached the receiver's capture (else it
+    /// counts as missing).
+    pub complete: bool,
+}
+
 /// Everything the two captures say together.
 #[derive(Clone, Debug, Serialize)]
 pub struct Correlation {
@@ -201,6 +218,10 @@ pub struct Correlation {
     pub unexplained: [Unexplained; 2],
     /// Matched messages.
     pub matched: u64,
+    /// Per sending side: its whole packets that arrived fragmented, in
+    /// capture order (incomplete ones are counted as missing).
+    #[serde(skip)]
+    pub path_fragmented: [Vec<PathFragmented>; 2],
     /// Per record of A and of B: the index of the same message in the other
     /// capture, [`NO_PARTNER`] or [`DUPLICATE`]. Four bytes a packet: the
     /// per-packet outcome lives here rather than in a list of sent packets.
@@ -457,6 +478,11 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         by_size: BTreeMap::new(),
     };
     let mut dirs = [mk(Side::A), mk(Side::B)];
+    let incomplete = {
+        let (ia, ib) = rayon::join(|| incomplete_datagrams(a), || incomplete_datagrams(b));
+        [ia, ib]
+    };
+    let mut path_fragmented: [Vec<PathFragmented>; 2] = Default::default();
     // Per direction, UDP payload size -> counts (sorted into `by_size` at the end).
     let mut sizes: [HashMap<u16, SizeCount>; 2] = Default::default();
     let mut d_ab: Vec<i64> = Vec::with_capacity(sent_by[0]);
@@ -525,10 +551,27 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         if !d.hops.contains(&hop) {
             d.hops.push(hop);
         }
-        // The receiver saw it, so its capture was running: delivered.
-        count_sent(d, &mut sizes[s.idx()], rs, true);
+        // The receiver saw it, so its capture was running: delivered,
+        // unless it came as fragments and not all of them arrived.
+        let complete = !incomplete[s.other().idx()]
+            .get(ri as usize)
+            .copied()
+            .unwrap_or(false);
+        if rr.flags.has(Flags::FIRST_FRAGMENT) && !rs.flags.has(Flags::FIRST_FRAGMENT) {
+            path_fragmented[s.idx()].push(PathFragmented {
+                sent: si,
+                received: rr.frame,
+                first_fragment: rr.frag_len,
+                complete,
+            });
+        }
+        count_sent(d, &mut sizes[s.idx()], rs, complete);
         role[0][i as usize] = Role::Other as u8;
-        role[s.idx()][si as usize] = Role::Delivered as u8;
+        role[s.idx()][si as usize] = if complete {
+            Role::Delivered as u8
+        } else {
+            Role::Missing as u8
+        };
     }
 
     // Clock.
@@ -652,6 +695,9 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
             }
         }
     }
+    for list in &mut path_fragmented {
+        list.sort_unstable_by_key(|p| p.sent);
+    }
     for (d, sizes) in dirs.iter_mut().zip(sizes) {
         d.by_size = sizes.into_iter().collect();
         d.hops.sort_unstable();
@@ -683,6 +729,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         duplicates,
         unexplained,
         matched,
+        path_fragmented,
         partner,
         role,
     }

@@ -251,6 +251,41 @@ pub enum FindingKind {
         /// Of which with DF set (IPv4).
         df_set: u64,
     },
+    /// Whole packets the path fragmented, of which some fragment never
+    /// reached the receiver: lost although their first fragment arrived.
+    FragmentsDropped {
+        /// Direction.
+        direction: DirRef,
+        /// Underlay.
+        underlay: IpVersion,
+        /// Datagrams lost that way.
+        datagrams: u64,
+        /// Of the datagrams the path fragmented in this direction.
+        fragmented: u64,
+        /// IP sizes (smallest, largest) of the lost datagrams as sent.
+        sizes_ip: (u32, u32),
+        /// Largest first fragment seen at the receiver (IP bytes): the path MTU is at least this.
+        first_fragment: u32,
+        /// Lost datagrams with DF set at the sender (a router fragments only without it).
+        df_set: u64,
+        /// The tunnel MTU that avoids fragmentation.
+        mtu: MtuAdvice,
+    },
+    /// Everything arrives, but the path fragments every full-size packet.
+    FragmentedPath {
+        /// Direction.
+        direction: DirRef,
+        /// Underlay.
+        underlay: IpVersion,
+        /// Whole packets the path fragmented, all delivered.
+        datagrams: u64,
+        /// Of the packets sent in this direction.
+        sent: u64,
+        /// Largest first fragment seen at the receiver (IP bytes).
+        first_fragment: u32,
+        /// The tunnel MTU that avoids fragmentation.
+        mtu: MtuAdvice,
+    },
     /// ICMP reached the sender, which now fragments or sends smaller packets:
     /// it works, at a cost, because the tunnel MTU is above the path MTU.
     PmtudWorking {
@@ -458,6 +493,8 @@ impl FindingKind {
             FindingKind::MtuBlackhole { .. } => "mtu_blackhole",
             FindingKind::IcmpFragNeededAbsent { .. } => "icmp_frag_needed_absent",
             FindingKind::PmtudWorking { .. } => "pmtud_working",
+            FindingKind::FragmentsDropped { .. } => "fragments_dropped",
+            FindingKind::FragmentedPath { .. } => "fragmented_path",
             FindingKind::MartianSameSrcDst { .. } => "martian_same_src_dst",
             FindingKind::MartianSource { .. } => "martian_source",
             FindingKind::HandshakeUnanswered { .. } => "handshake_unanswered",

@@ -8,6 +8,7 @@
 
 mod direction;
 mod finding;
+mod fragments;
 mod handshake;
 mod loss;
 mod martian;
@@ -76,7 +77,8 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         if loss::one_way(&mut out, &dir, d, reverse, sender, &lost) {
             continue;
         }
-        let sizes = pmtu::direction(&mut out, &dir, &sum, &signals, sender, &lost);
+        let carried = fragments::path(&mut out, &dir, d, c, sender, receiver, sum.underlay());
+        let sizes = pmtu::direction(&mut out, &dir, &sum, &signals, sender, &lost, carried);
         let explained = |p: &SentPacket| {
             !p.fragmented
                 && (sizes.threshold.is_some_and(|t| p.ip_len >= t)

@@ -56,6 +56,7 @@ pub(super) fn direction(
     signals: &[&PmtuSignal],
     sender: Capture<'_>,
     lost: &Lost<'_>,
+    carried: Option<u32>,
 ) -> SizeVerdict {
     let v = sum.underlay();
     let signal = first_signal(signals);
@@ -66,7 +67,7 @@ pub(super) fn direction(
         mtu::find_threshold(&sum.by_ip)
     };
     if let Some(t) = threshold {
-        blackhole(out, dir, sum, t, signals.is_empty(), v, sender, lost);
+        blackhole(out, dir, sum, t, signals.is_empty(), v, sender, lost, carried);
     }
     if let Some((_, announced)) = signal {
         let lost_before = lost()
@@ -109,6 +110,7 @@ fn blackhole(
     v: IpVersion,
     sender: Capture<'_>,
     lost: &Lost<'_>,
+    carried: Option<u32>,
 ) {
     let big = || lost().filter(move |p| !p.fragmented && p.ip_len >= t.ip);
     let (mut count, mut df) = (0u64, 0u64);
@@ -127,7 +129,16 @@ fn blackhole(
         ip,
         udp: udp_of(ip),
     });
-    let advice = mtu::advise(t.largest_delivered, t.ip, v);
+    // A first fragment that arrived shows the path carried its size, and
+    // the path MTU is below it plus the 8-byte fragment step.
+    let (floor, ceiling) = match carried {
+        Some(f) if f < t.ip => (
+            Some(t.largest_delivered.unwrap_or(0).max(f)),
+            t.ip.min(f + 8),
+        ),
+        _ => (t.largest_delivered, t.ip),
+    };
+    let advice = mtu::advise(floor, ceiling, v);
     let times: Vec<i64> = big()
         .filter(|p| p.ip_len == smallest.ip)
         .map(|p| p.ts.0)
@@ -154,7 +165,9 @@ fn blackhole(
         )
         .with_frames(refs.clone()),
     );
-    if no_icmp {
+    // Without DF an IPv4 router fragments instead of answering with ICMP:
+    // none is expected.
+    if no_icmp && (v == IpVersion::Ipv6 || df > 0) {
         out.push(
             Finding::new(
                 FindingKind::IcmpFragNeededAbsent {

@@ -107,6 +107,46 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
                 ),
             }
         }
+        K::FragmentsDropped {
+            direction,
+            datagrams,
+            fragmented,
+            sizes_ip,
+            first_fragment,
+            df_set,
+            ..
+        } => format!(
+            "{datagrams} of the {fragmented} packets from {} to {} that the path fragmented never arrived whole: \
+             their first fragment reached {} (up to {first_fragment} bytes: the path MTU is {first_fragment}..{}), \
+             another fragment did not. They were sent whole{} at IP sizes {}..{}; something between the ends \
+             drops non-first fragments (a firewall, a NAT or carrier that cannot reassemble).",
+            direction.from,
+            direction.to,
+            direction.to,
+            first_fragment + 7,
+            if *df_set == 0 {
+                " without DF, as the Linux kernel module sends"
+            } else {
+                ""
+            },
+            sizes_ip.0,
+            sizes_ip.1
+        ),
+        K::FragmentedPath {
+            direction,
+            datagrams,
+            sent,
+            first_fragment,
+            ..
+        } => format!(
+            "{datagrams} of {sent} packets from {} to {} were sent whole and arrived as fragments (first \
+             fragment up to {first_fragment} bytes: the path MTU is {first_fragment}..{}). All fragments \
+             arrived, but every full-size packet crosses the path as two, and one lost fragment loses the whole \
+             packet.",
+            direction.from,
+            direction.to,
+            first_fragment + 7
+        ),
         K::PmtudWorking {
             direction,
             underlay,
@@ -477,6 +517,18 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
                  path, or lower the tunnel MTU as above."
                 .to_string(),
         }),
+        K::FragmentsDropped { mtu, .. } | K::FragmentedPath { mtu, .. } => Some(format!(
+            "Set `MTU = {}` in the [Interface] section of both peers' wg-quick configs: the largest first \
+             fragment that crossed the path was {} bytes, so {} − {} ({} {} + UDP 8 + WireGuard 32) = {} keeps \
+             every packet whole.",
+            mtu.tunnel_mtu,
+            mtu.largest_delivered_ip.unwrap_or(0),
+            mtu.largest_delivered_ip.unwrap_or(0),
+            mtu.underlay.overhead(),
+            mtu.underlay.name(),
+            mtu.underlay.header(),
+            mtu.tunnel_mtu
+        )),
         K::PmtudWorking {
             underlay,
             announced_mtu,
