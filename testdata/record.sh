@@ -24,7 +24,7 @@
 #   sudo bash testdata/record.sh              # every scenario
 #   sudo bash testdata/record.sh mtu-blackhole   # just one (several names allowed)
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
-#              ipv6-underlay random-loss nat-rewrite
+#              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
 #   A full run takes about 3 minutes (plus the install).
 #
 # WHAT IT PRODUCES
@@ -49,7 +49,8 @@ if [[ $(id -u) -ne 0 ]]; then echo "record.sh: must run as root" >&2; exit 1; fi
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE
 PFX=wgt-
-ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite)
+ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
+               frag-blackhole frag-delivered)
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY || true
 export LC_ALL=C
 
@@ -485,6 +486,205 @@ sc_pmtud_working() {
 }
 EOF
   tsv_all "$D" 51820 51821
+}
+
+# shared by frag-blackhole and frag-delivered: like mtu-blackhole, but both peers send
+# their outer IPv4 packets WITHOUT DF (as the Linux kernel WireGuard module does), so the
+# routers fragment what does not fit the 1454 link instead of dropping it
+frag_common() { # drop_non_first(0|1)
+  local drop=$1
+  topo_two_routers 1454
+  # before wireguard-go opens its sockets: the sockets' default becomes IP_PMTUDISC_DONT (DF=0)
+  nsx vps sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+  nsx laptop sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+  # nft counters (and, in frag-blackhole, the drop). prerouting at priority -450 runs before
+  # nf_defrag_ipv4 (-400), so it sees the raw fragments even if defrag were loaded.
+  #  router1: big (> 1454) WireGuard datagrams from vps, with and without DF; non-first
+  #           fragments arriving from router2 (laptop->vps); frag-needed it sends
+  #  router2: first / non-first fragments arriving from router1 (vps->laptop), the latter
+  #           dropped in frag-blackhole; big datagrams from laptop; frag-needed it sends
+  local verdict=accept; [[ $drop == 1 ]] && verdict=drop
+  nsx router1 nft -f - <<EOF
+table ip wgt_frag {
+  counter big_no_df {}
+  counter big_df {}
+  counter non_first_from_r2 {}
+  counter icmp_fn_out {}
+  chain pre {
+    type filter hook prerouting priority -450; policy accept;
+    iifname "eth-vps" ip protocol udp ip length > 1454 ip frag-off & 0x4000 == 0 counter name big_no_df
+    iifname "eth-vps" ip protocol udp ip length > 1454 ip frag-off & 0x4000 != 0 counter name big_df
+    iifname "eth-r2" ip frag-off & 0x1fff != 0 counter name non_first_from_r2
+  }
+  chain out {
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter name icmp_fn_out
+  }
+}
+EOF
+  nsx router2 nft -f - <<EOF
+table ip wgt_frag {
+  counter first_from_r1 {}
+  counter non_first_from_r1 {}
+  counter big_no_df {}
+  counter big_df {}
+  counter icmp_fn_out {}
+  chain pre {
+    type filter hook prerouting priority -450; policy accept;
+    iifname "eth-r1" ip frag-off & 0x3fff == 0x2000 counter name first_from_r1
+    iifname "eth-r1" ip frag-off & 0x1fff != 0 counter name non_first_from_r1 $verdict
+    iifname "eth-laptop" ip protocol udp ip length > 1454 ip frag-off & 0x4000 == 0 counter name big_no_df
+    iifname "eth-laptop" ip protocol udp ip length > 1454 ip frag-off & 0x4000 != 0 counter name big_df
+  }
+  chain out {
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter name icmp_fn_out
+  }
+}
+EOF
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  C_VERSION=$(curl_get laptop http://10.0.0.1:8000/version 10)
+  C_ROBOTS=$(curl_get laptop http://10.0.0.1:8000/robots.txt 10)
+  # 1364 -> outer 1452 (fits 1454); 1372 -> outer 1468 (fragments 1452 + 36); TCP: outer 1480 (1452 + 48)
+  C_PINGS=$(ping_sweep laptop 10.0.0.1 56 500 1000 1364 1372)
+  C_BIG=$(curl_get laptop http://10.0.0.1:8000/login.html 12)
+  sleep 2
+  cap_stop_all
+  local r c
+  for r in router1 router2; do
+    for c in IpFragOKs IpFragCreates IpFragFails; do printf -v "C_${r}_$c" %s "$(nstat_get "$r" "$c")"; done
+  done
+  for c in IpReasmReqds IpReasmOKs IpReasmFails; do
+    printf -v "C_vps_$c" %s "$(nstat_get vps "$c")"; printf -v "C_laptop_$c" %s "$(nstat_get laptop "$c")"
+  done
+  C_VPS_FRAG=$(nstat_get vps IpFragCreates); C_LAP_FRAG=$(nstat_get laptop IpFragCreates)
+  nftc() { nsx "$1" nft list counter ip wgt_frag "$2" | awk '/packets/ {for (i=1;i<=NF;i++) if ($i=="packets") print $(i+1); exit}'; }
+  C_R1_BIG=$(nftc router1 big_no_df); C_R1_BIGDF=$(nftc router1 big_df); C_R1_NF=$(nftc router1 non_first_from_r2)
+  C_R2_FIRST=$(nftc router2 first_from_r1); C_R2_NF=$(nftc router2 non_first_from_r1)
+  C_R2_BIG=$(nftc router2 big_no_df); C_R2_BIGDF=$(nftc router2 big_df)
+  C_IC1=$(nftc router1 icmp_fn_out); C_IC2=$(nftc router2 icmp_fn_out)
+  C_VPS_PMTU=$(nsx vps ip route get 203.0.113.2 | grep -o 'mtu [0-9]*' || echo "none")
+  C_LAP_PMTU=$(nsx laptop ip route get 198.51.100.2 | grep -o 'mtu [0-9]*' || echo "none")
+  C_WGV=$(wg_handshake_json vps); C_WGL=$(wg_handshake_json laptop)
+  # independent check from the captures (tshark, reassembly off): per sender, the outer IP IDs
+  # of its fragmented WireGuard datagrams seen with their first and/or a later fragment
+  C_TSHARK=$("$PY" - "$D" <<'EOPY'
+import json, subprocess, sys
+d = sys.argv[1]
+def rows(f):
+    out = subprocess.run(["tshark", "-r", f"{d}/{f}", "-o", "ip.defragment:FALSE", "-d", "udp.port==51820,wg",
+                          "-d", "udp.port==51821,wg", "-Y", "ip && !icmp", "-T", "fields", "-E", "separator=/t",
+                          "-e", "ip.src", "-e", "ip.id", "-e", "ip.flags.df", "-e", "ip.flags.mf",
+                          "-e", "ip.frag_offset", "-e", "ip.len", "-e", "udp.srcport"],
+                         check=True, capture_output=True, text=True).stdout
+    return [l.split("\t") for l in out.splitlines() if l]
+def frags(rs, src):
+    first, later, whole_big, df1, wg = set(), set(), 0, 0, 0
+    for s, ipid, df, mf, off, ln, sport in rs:
+        if s != src:
+            continue
+        if df in ("1", "True"):
+            df1 += 1
+        if off not in ("", "0"):
+            later.add(ipid)
+        elif mf in ("1", "True"):
+            first.add(ipid)
+        elif sport in ("51820", "51821"):
+            wg += 1
+            if int(ln) > 1454:
+                whole_big += 1
+    return {"first_fragments": len(first), "datagrams_with_non_first_fragment": len(later),
+            "reassembled": len(first & later), "first_fragment_only": len(first - later),
+            "non_first_fragment_only": len(later - first),
+            "unfragmented_wg_datagrams": wg, "unfragmented_over_1454": whole_big, "packets_with_df_set": df1}
+v, l = rows("vps.pcap"), rows("laptop.pcap")
+print(json.dumps({"vps->laptop": {"sent_at_vps": frags(v, "198.51.100.2"), "received_at_laptop": frags(l, "198.51.100.2")},
+                  "laptop->vps": {"sent_at_laptop": frags(l, "203.0.113.2"), "received_at_vps": frags(v, "203.0.113.2")}}))
+EOPY
+)
+  # the premise of the scenario: no outer packet of either peer carries DF
+  local df1
+  df1=$(tshark -r "$D/vps.pcap" -Y 'udp.port==51820 && ip.flags.df==1' | wc -l)
+  [[ $df1 == 0 ]] || die "vps.pcap: $df1 WireGuard packets with DF=1 (ip_no_pmtu_disc not honoured?)"
+  df1=$(tshark -r "$D/laptop.pcap" -Y 'udp.port==51821 && ip.flags.df==1' | wc -l)
+  [[ $df1 == 0 ]] || die "laptop.pcap: $df1 WireGuard packets with DF=1 (ip_no_pmtu_disc not honoured?)"
+  wg_save_logs "$D" vps laptop
+}
+
+jq_path() { # json keys... -> value
+  "$PY" -c 'import json,sys; v=json.loads(sys.argv[1])
+for k in sys.argv[2:]: v=v[k]
+print(json.dumps(v))' "$@"
+}
+frag_truth() { # scenario description vps_shows laptop_shows findings_json
+  write_truth "$D" <<EOF
+{ "scenario": "$1",
+  "description": $(jstr "$2"),
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "$3"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "$4")
+  },
+  "topology": "vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1454, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "outer_df": {"vps": false, "laptop": false},
+    "df_method": "sysctl net.ipv4.ip_no_pmtu_disc=1 in the vps and laptop namespaces before wireguard-go starts",
+    "non_first_fragments_dropped": {"vps->laptop": $( [[ $1 == frag-blackhole ]] && echo true || echo false), "laptop->vps": false},
+    "drop_rule": $( [[ $1 == frag-blackhole ]] && jstr "router2: nft prerouting priority -450 (before defrag), iifname eth-r1 ip frag-off & 0x1fff != 0 drop" || echo null),
+    "largest_wg_udp_payload_fitting_path": 1424, "fragment_sizes_for_1480_byte_datagram": [1452, 48],
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"}, "ping_sizes": [56, 500, 1000, 1364, 1372],
+    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB)", "curl_max_time": 12} },
+  "counted": {
+    "big_datagrams_offered": {"vps->laptop": $C_R1_BIG, "laptop->vps": $C_R2_BIG},
+    "big_datagrams_with_df": {"vps->laptop": $C_R1_BIGDF, "laptop->vps": $C_R2_BIGDF},
+    "router_fragmented_datagrams": {"vps->laptop": $C_router1_IpFragOKs, "laptop->vps": $C_router2_IpFragOKs},
+    "router_fragments_created": {"vps->laptop": $C_router1_IpFragCreates, "laptop->vps": $C_router2_IpFragCreates},
+    "router_ip_frag_fails": {"router1": $C_router1_IpFragFails, "router2": $C_router2_IpFragFails},
+    "first_fragments_at_next_router": {"vps->laptop": $C_R2_FIRST},
+    "non_first_fragments_at_next_router": {"vps->laptop": $C_R2_NF, "laptop->vps": $C_R1_NF},
+    "non_first_fragments_dropped": {"vps->laptop": $( [[ $1 == frag-blackhole ]] && echo "$C_R2_NF" || echo 0), "laptop->vps": 0},
+    "reassembly": {"laptop": {"IpReasmReqds": $C_laptop_IpReasmReqds, "IpReasmOKs": $C_laptop_IpReasmOKs, "IpReasmFails": $C_laptop_IpReasmFails},
+                   "vps": {"IpReasmReqds": $C_vps_IpReasmReqds, "IpReasmOKs": $C_vps_IpReasmOKs, "IpReasmFails": $C_vps_IpReasmFails}},
+    "first_fragment_only_at_receiver": {"vps->laptop": $(jq_path "$C_TSHARK" 'vps->laptop' received_at_laptop first_fragment_only),
+                                        "laptop->vps": $(jq_path "$C_TSHARK" 'laptop->vps' received_at_vps first_fragment_only)},
+    "reassembled_at_receiver": {"vps->laptop": $(jq_path "$C_TSHARK" 'vps->laptop' received_at_laptop reassembled),
+                                "laptop->vps": $(jq_path "$C_TSHARK" 'laptop->vps' received_at_vps reassembled)},
+    "from_captures_tshark": $C_TSHARK,
+    "icmp_frag_needed_sent": {"router1": $C_IC1, "router2": $C_IC2},
+    "curl_small_ok": $( [[ ${C_VERSION%% *} == 0 && ${C_ROBOTS%% *} == 0 ]] && echo true || echo false),
+    "curl_version": $(curl_json "$C_VERSION"), "curl_robots": $(curl_json "$C_ROBOTS"),
+    "curl_big_ok": $( [[ ${C_BIG%% *} == 0 ]] && echo true || echo false), "curl_big": $(curl_json "$C_BIG"),
+    "ping_results_laptop_to_vps": $C_PINGS,
+    "ip_frag_creates": {"vps": $C_VPS_FRAG, "laptop": $C_LAP_FRAG},
+    "route_pmtu_after": {"vps_to_laptop": "$C_VPS_PMTU", "laptop_to_vps": "$C_LAP_PMTU"},
+    "wg_show": {"vps": $C_WGV, "laptop": $C_WGL} },
+  "expected_findings": $5
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+sc_frag_blackhole() {
+  frag_common 1
+  frag_truth frag-blackhole \
+    "Same topology as mtu-blackhole, but both peers send outer IPv4 packets without DF (like the Linux kernel WireGuard module): router1 fragments each datagram from vps over 1454 bytes (1480-byte TCP segments: 1452 + 48; 1468-byte ping replies: 1452 + 36), and router2 drops every non-first fragment towards the laptop. Only first fragments reach the laptop, so the big datagrams from vps are never reassembled: small HTTP responses arrive, the big download stalls and is retransmitted until curl gives up after 12 s; 1372-byte pings get no reply. No ICMP is sent (DF is clear, nothing is too big to forward)." \
+    "sender: 1480-byte WireGuard datagrams leave whole with DF=0 and are retransmitted with growing gaps; no ICMP comes back" \
+    "receiver: only the first fragment (1452 bytes, MF=1, offset 0) of each big datagram from vps arrives, never the second" \
+    '["fragments_dropped", "mtu_blackhole"]'
+}
+
+sc_frag_delivered() {
+  frag_common 0
+  frag_truth frag-delivered \
+    "Same topology and no-DF peers as frag-blackhole, but router2 passes fragments: every datagram over 1454 bytes crosses the 1454 link as two IPv4 fragments (1452 + 48 bytes for a 1480-byte one) made by router1 (router2 likewise for the laptop's big pings) and is reassembled by the receiver; the big download and every ping succeed." \
+    "sender: 1480-byte WireGuard datagrams leave whole with DF=0; the laptop's big ones arrive as two fragments" \
+    "receiver: each big datagram from vps arrives as two fragments (1452 + 48 bytes) and is reassembled" \
+    '["fragmented_path"]'
 }
 
 sc_hairpin_nat() {

@@ -16,7 +16,7 @@ import sys
 LINKTYPES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
 MAX_BYTES = 1_000_000
 ORDER = ["healthy", "mtu-blackhole", "pmtud-working", "hairpin-nat", "wrong-key",
-         "ipv6-underlay", "random-loss", "nat-rewrite"]
+         "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered"]
 
 
 def read_capture(path):
@@ -152,6 +152,13 @@ named `wgt-*`, which are removed (with the wireguard-go processes) when it exits
   datagrams itself (fragments have DF=0); Linux routers quote 548 bytes of the dropped
   packet (ICMP packet of 576 bytes), so the WireGuard receiver index and counter are in
   the quote; Linux does not rate-limit frag-needed or packet-too-big (one ICMP per drop).
+* frag-blackhole and frag-delivered run both peers with `net.ipv4.ip_no_pmtu_disc=1`, so
+  wireguard-go's outer packets carry DF=0 (like the kernel WireGuard module's) and the
+  routers fragment them: a 1480-byte datagram crosses the 1454-MTU link as 1452 + 48
+  bytes (tshark's `ip.frag_offset` is in 8-byte units: 179 = 1432 bytes). In
+  frag-blackhole router2 drops the non-first fragments towards the laptop (nft
+  prerouting, priority -450, before defragmentation); `counted.first_fragment_only_at_receiver`
+  is derived from the captures with tshark, the other fragment counts from nstat/nft.
 * `<host>.wireguard-go.log` (debug log) and `hairpin-nat/pi.dmesg.txt` are extra
   evidence for humans; tests need not read them.
 
