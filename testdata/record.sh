@@ -663,7 +663,8 @@ frag_truth() { # scenario description vps_shows laptop_shows findings_json
     "ip_frag_creates": {"vps": $C_VPS_FRAG, "laptop": $C_LAP_FRAG},
     "route_pmtu_after": {"vps_to_laptop": "$C_VPS_PMTU", "laptop_to_vps": "$C_LAP_PMTU"},
     "wg_show": {"vps": $C_WGV, "laptop": $C_WGL} },
-  "expected_findings": $5
+  "expected_findings": $5${6:+,
+  "also_acceptable_findings": $6}
 }
 EOF
   tsv_all "$D" 51820 51821
@@ -675,7 +676,8 @@ sc_frag_blackhole() {
     "Same topology as mtu-blackhole, but both peers send outer IPv4 packets without DF (like the Linux kernel WireGuard module): router1 fragments each datagram from vps over 1454 bytes (1480-byte TCP segments: 1452 + 48; 1468-byte ping replies: 1452 + 36), and router2 drops every non-first fragment towards the laptop. Only first fragments reach the laptop, so the big datagrams from vps are never reassembled: small HTTP responses arrive, the big download stalls and is retransmitted until curl gives up after 12 s; 1372-byte pings get no reply. No ICMP is sent (DF is clear, nothing is too big to forward)." \
     "sender: 1480-byte WireGuard datagrams leave whole with DF=0 and are retransmitted with growing gaps; no ICMP comes back" \
     "receiver: only the first fragment (1452 bytes, MF=1, offset 0) of each big datagram from vps arrives, never the second" \
-    '["fragments_dropped", "mtu_blackhole"]'
+    '["fragments_dropped", "mtu_blackhole"]' \
+    '["fragmented_path"]'
 }
 
 sc_frag_delivered() {

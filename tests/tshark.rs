@@ -79,7 +79,13 @@ fn from_tshark(tsv: &Path) -> Messages {
 fn from_wgtrace(capture: &Path) -> Messages {
     let cap = decode_capture(Input::open(capture).expect("open")).expect("decode");
     let mut m = Messages::default();
-    for r in &cap.records {
+    // tshark sees a fragmented message once, when reassembled: a first
+    // fragment whose other fragments never came is no message to it.
+    let incomplete = wgtrace::flow::incomplete_datagrams(&cap);
+    for (r, gone) in cap.records.iter().zip(incomplete) {
+        if gone {
+            continue;
+        }
         let t = match r.kind {
             PacketKind::WgInitiation { sender, .. } => {
                 *m.initiations.entry(sender.0).or_default() += 1;

@@ -564,3 +564,67 @@ fn advice_uses_only_numbers_from_the_captures() {
     let announced = f["evidence"]["announced_mtu"].as_u64().unwrap();
     assert_eq!(f["evidence"]["mtu"]["tunnel_mtu"], announced - 80);
 }
+
+fn truth(scenario: &str) -> Value {
+    serde_json::from_str(
+        &std::fs::read_to_string(testdata(&format!("{scenario}/truth.json"))).unwrap(),
+    )
+    .unwrap()
+}
+
+fn direction<'a>(r: &'a Value, from: &str) -> &'a Value {
+    r["directions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["from"] == from)
+        .unwrap()
+}
+
+#[test]
+fn lone_first_fragments_are_losses_with_the_routers_counts() {
+    // No-DF senders (as the kernel module); router2 drops non-first fragments.
+    let t = truth("frag-blackhole");
+    let r = report(&[
+        testdata("frag-blackhole/vps.pcap"),
+        testdata("frag-blackhole/laptop.pcap"),
+    ]);
+    let dropped = t["counted"]["non_first_fragments_dropped"]["vps->laptop"]
+        .as_u64()
+        .unwrap();
+    let lone = t["counted"]["first_fragment_only_at_receiver"]["vps->laptop"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(dropped, lone, "the truth agrees with itself");
+    let f = finding(&r, "fragments_dropped").unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    assert_eq!(f["evidence"]["datagrams"], lone);
+    assert_eq!(f["evidence"]["df_set"], 0);
+    assert_eq!(direction(&r, "vps.pcap")["missing"], lone);
+    // Nothing expects ICMP from a router that fragments instead.
+    assert!(!kinds(&r).iter().any(|k| k == "icmp_frag_needed_absent"));
+    assert_eq!(f["evidence"]["mtu"]["tunnel_mtu"], 1452 - 60);
+    assert!(kinds(&r).iter().any(|k| k == "mtu_blackhole"));
+
+    // The same path with fragments delivered: every packet arrives, fragmented.
+    let t = truth("frag-delivered");
+    let r = report(&[
+        testdata("frag-delivered/vps.pcap"),
+        testdata("frag-delivered/laptop.pcap"),
+    ]);
+    let reassembled = t["counted"]["reassembled_at_receiver"]["vps->laptop"]
+        .as_u64()
+        .unwrap();
+    let d = direction(&r, "vps.pcap");
+    assert_eq!(d["missing"], 0);
+    let f = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["kind"] == "fragmented_path" && f["evidence"]["direction"]["from"] == "vps.pcap"
+        })
+        .unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    assert_eq!(f["evidence"]["datagrams"], reassembled);
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(r["verdict"], "problems");
+}

@@ -6,14 +6,13 @@
 //! between the hosts, the window both captures cover, the NAT mapping and,
 //! per direction, what was sent, delivered and lost, by size.
 
-mod fragments;
 mod key;
 
-pub use fragments::incomplete_datagrams;
 pub use key::{MsgClass, MsgKey, DUPLICATE, NO_PARTNER};
 
 use crate::capture::{FrameNo, Timestamp};
 use crate::decode::{DecodedCapture, Endpoint, EndpointId, Flags, PacketRecord};
+use crate::flow::incomplete_datagrams;
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use serde::Serialize;
 use std::collections::BTreeMap;

@@ -143,6 +143,8 @@ pub enum MtuBasis {
     Icmp,
     /// One capture: the largest smaller packet the sender sent (not known to have arrived).
     SentOnly,
+    /// The size of the first fragments the path made: the path MTU within 8 bytes.
+    Fragment,
 }
 
 /// Why a handshake went unanswered, counted per initiation.

@@ -2,7 +2,7 @@
 //! the Linux kernel module does): `fragments_dropped` when a fragment never
 //! arrived, `fragmented_path` when all did.
 
-use super::finding::{DirRef, Finding, FindingKind, FrameRefs, IpVersion, Severity};
+use super::finding::{DirRef, Finding, FindingKind, FrameRefs, IpVersion, MtuBasis, Severity};
 use super::{mtu, Capture};
 use crate::correlate::{Correlation, Direction};
 use crate::decode::Flags;
@@ -20,7 +20,8 @@ pub(super) fn path(
 ) -> Option<u32> {
     let list = &c.path_fragmented[d.from_side.idx()];
     let first_fragment = list.iter().map(|p| u32::from(p.first_fragment)).max()?;
-    let advice = mtu::advise(Some(first_fragment), first_fragment + 8, v);
+    let mut advice = mtu::advise(Some(first_fragment), first_fragment + 8, v);
+    advice.basis = MtuBasis::Fragment;
     let lost: Vec<_> = list.iter().filter(|p| !p.complete).collect();
     let rec = |i: u32| sender.cap.records.get(i as usize);
     if lost.is_empty() {
@@ -47,7 +48,9 @@ pub(super) fn path(
     let sizes = lost
         .iter()
         .filter_map(|p| rec(p.sent))
-        .fold((u32::MAX, 0), |(lo, hi), r| (lo.min(r.ip_len), hi.max(r.ip_len)));
+        .fold((u32::MAX, 0), |(lo, hi), r| {
+            (lo.min(r.ip_len), hi.max(r.ip_len))
+        });
     let df_set = lost
         .iter()
         .filter_map(|p| rec(p.sent))
@@ -79,4 +82,65 @@ pub(super) fn path(
         )),
     );
     Some(first_fragment)
+}
+
+/// One capture: first fragments that arrived without the rest of their
+/// datagram, per sender (what the receiver alone can tell).
+pub(super) fn lone_one_end(out: &mut Vec<Finding>, cap: Capture<'_>) {
+    if cap.facts.incomplete_datagrams == 0 {
+        return;
+    }
+    let incomplete = crate::flow::incomplete_datagrams(cap.cap);
+    let mut by_pair: std::collections::BTreeMap<(u32, u32), Vec<usize>> = Default::default();
+    for (i, gone) in incomplete.iter().enumerate() {
+        if let (true, Some(r)) = (*gone, cap.cap.records.get(i)) {
+            by_pair.entry((r.src.0, r.dst.0)).or_default().push(i);
+        }
+    }
+    for ((src, dst), idx) in by_pair {
+        let recs: Vec<_> = idx.iter().filter_map(|i| cap.cap.records.get(*i)).collect();
+        let v = if recs.iter().any(|r| r.flags.has(Flags::IPV6)) {
+            IpVersion::Ipv6
+        } else {
+            IpVersion::Ipv4
+        };
+        let first_fragment = recs
+            .iter()
+            .map(|r| u32::from(r.frag_len))
+            .max()
+            .unwrap_or(0);
+        let sizes = recs.iter().fold((u32::MAX, 0), |(lo, hi), r| {
+            (lo.min(r.ip_len), hi.max(r.ip_len))
+        });
+        let mut advice = mtu::advise(Some(first_fragment), first_fragment + 8, v);
+        advice.basis = MtuBasis::Fragment;
+        let ends = &cap.cap.endpoints;
+        out.push(
+            Finding::new(
+                FindingKind::FragmentsDropped {
+                    direction: DirRef {
+                        from_side: cap.side,
+                        from: String::new(),
+                        to_side: Some(cap.side),
+                        to: cap.name.to_string(),
+                        from_endpoint: Some(ends.get(crate::decode::EndpointId(src))),
+                        to_endpoint: Some(ends.get(crate::decode::EndpointId(dst))),
+                    },
+                    underlay: v,
+                    datagrams: recs.len() as u64,
+                    fragmented: recs.len() as u64,
+                    sizes_ip: sizes,
+                    first_fragment,
+                    df_set: 0,
+                    mtu: advice,
+                },
+                Severity::Error,
+            )
+            .with_frames(FrameRefs::new(
+                cap.side,
+                cap.name,
+                recs.iter().map(|r| r.frame),
+            )),
+        );
+    }
 }

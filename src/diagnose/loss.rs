@@ -220,6 +220,8 @@ const MAX_GAP: u64 = 8192;
 pub(super) fn counter_gaps(out: &mut Vec<Finding>, cap: Capture<'_>) {
     // Received (not locally sent) transport counters by (receiver endpoint, index).
     let mut by_session: HashMap<(u32, PeerIndex), Vec<(u64, FrameNo)>> = HashMap::new();
+    // A first fragment without the rest still carries its counter: that loss
+    // is `fragments_dropped`'s, not a gap.
     for r in &cap.cap.records {
         if let PacketKind::WgTransport { receiver, counter } = r.kind {
             if !crate::correlate::looks_locally_sent(r) {

@@ -163,6 +163,7 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     pmtu::retries_one_end(&mut out, cap);
     pmtu::signals_one_end(&mut out, cap);
     loss::counter_gaps(&mut out, cap);
+    fragments::lone_one_end(&mut out, cap);
     if let Some(d) = cap.facts.capture_drops.filter(|d| *d > 0) {
         out.push(loss::drops_finding(cap, Some(d), 0, Vec::new()));
     }

@@ -67,7 +67,17 @@ pub(super) fn direction(
         mtu::find_threshold(&sum.by_ip)
     };
     if let Some(t) = threshold {
-        blackhole(out, dir, sum, t, signals.is_empty(), v, sender, lost, carried);
+        blackhole(
+            out,
+            dir,
+            sum,
+            t,
+            signals.is_empty(),
+            v,
+            sender,
+            lost,
+            carried,
+        );
     }
     if let Some((_, announced)) = signal {
         let lost_before = lost()
@@ -131,14 +141,14 @@ fn blackhole(
     });
     // A first fragment that arrived shows the path carried its size, and
     // the path MTU is below it plus the 8-byte fragment step.
-    let (floor, ceiling) = match carried {
-        Some(f) if f < t.ip => (
-            Some(t.largest_delivered.unwrap_or(0).max(f)),
-            t.ip.min(f + 8),
-        ),
-        _ => (t.largest_delivered, t.ip),
+    let advice = match carried {
+        Some(f) if f < t.ip && t.largest_delivered.is_none_or(|d| d <= f) => {
+            let mut a = mtu::advise(Some(f), f + 8, v);
+            a.basis = MtuBasis::Fragment;
+            a
+        }
+        _ => mtu::advise(t.largest_delivered, t.ip, v),
     };
-    let advice = mtu::advise(floor, ceiling, v);
     let times: Vec<i64> = big()
         .filter(|p| p.ip_len == smallest.ip)
         .map(|p| p.ts.0)

@@ -3,8 +3,10 @@
 //!
 //! Facts are what was seen, not whether it matters (that is `diagnose`'s job).
 
+mod fragments;
 mod session;
 
+pub use fragments::incomplete_datagrams;
 pub use session::{
     sessions, DirectionStats, EndpointChange, Session, SessionSide, Sessions, UnansweredHandshake,
 };
@@ -178,6 +180,9 @@ pub struct CaptureFacts {
     pub martians: Vec<Martian>,
     /// Non-first IP fragments seen.
     pub fragments: u64,
+    /// First fragments whose other fragments are not in the capture: their
+    /// datagrams never arrived whole and are not counted as WireGuard messages.
+    pub incomplete_datagrams: u64,
     /// Packets that could not be decoded.
     pub undecoded: Undecoded,
     /// Damage that ended reading early (the facts cover what came before).
@@ -248,9 +253,12 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     let mut last_dir: Option<((u32, u32), usize)> = None;
     let mut last_martian: Option<((u32, u32), bool)> = None;
 
-    for r in &cap.records {
+    // A dissector sees a fragmented message once, when it is complete.
+    let incomplete = incomplete_datagrams(cap);
+    let incomplete_count = incomplete.iter().filter(|x| **x).count() as u64;
+    for (i, r) in cap.records.iter().enumerate() {
         span = Some(span.map_or((r.ts, r.ts), |(f, l)| (f.min(r.ts), l.max(r.ts))));
-        if r.kind.is_wireguard() {
+        if r.kind.is_wireguard() && !incomplete.get(i).copied().unwrap_or(false) {
             count_message(&mut counts, r);
             let pair = (r.src.0, r.dst.0);
             let d = match last_dir {
@@ -364,6 +372,7 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
         icmp_errors,
         martians,
         fragments,
+        incomplete_datagrams: incomplete_count,
         undecoded,
         damage: info.damage.as_ref().map(ToString::to_string),
         warnings,

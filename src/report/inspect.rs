@@ -160,6 +160,7 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
                 .to_string(),
         ),
         ("IP fragments (non-first)", f.fragments.to_string()),
+        ("incomplete datagrams", f.incomplete_datagrams.to_string()),
     ];
     for (k, v) in rows {
         t.add_row(vec![Cell::new(k), Cell::new(v)]);

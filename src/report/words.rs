@@ -110,6 +110,22 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
         K::FragmentsDropped {
             direction,
             datagrams,
+            sizes_ip,
+            first_fragment,
+            ..
+        } if direction.from.is_empty() => format!(
+            "From {} alone: {datagrams} datagrams from {} (IP sizes {}..{}) arrived as a first fragment only \
+             (up to {first_fragment} bytes: the path MTU is {first_fragment}..{}); their other fragments never \
+             came, so they were lost. Something on the way drops non-first fragments.",
+            direction.to,
+            ep(direction.from_endpoint),
+            sizes_ip.0,
+            sizes_ip.1,
+            first_fragment + 7
+        ),
+        K::FragmentsDropped {
+            direction,
+            datagrams,
             fragmented,
             sizes_ip,
             first_fragment,
@@ -118,19 +134,19 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
         } => format!(
             "{datagrams} of the {fragmented} packets from {} to {} that the path fragmented never arrived whole: \
              their first fragment reached {} (up to {first_fragment} bytes: the path MTU is {first_fragment}..{}), \
-             another fragment did not. They were sent whole{} at IP sizes {}..{}; something between the ends \
+             another fragment did not. They were sent whole at IP sizes {}..{}{}; something between the ends \
              drops non-first fragments (a firewall, a NAT or carrier that cannot reassemble).",
             direction.from,
             direction.to,
             direction.to,
             first_fragment + 7,
+            sizes_ip.0,
+            sizes_ip.1,
             if *df_set == 0 {
-                " without DF, as the Linux kernel module sends"
+                ", without DF (as the Linux kernel module sends)"
             } else {
                 ""
-            },
-            sizes_ip.0,
-            sizes_ip.1
+            }
         ),
         K::FragmentedPath {
             direction,
@@ -508,6 +524,7 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
 pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
     use FindingKind as K;
     match &f.kind {
+        K::MtuBlackhole { mtu, .. } if mtu.basis == MtuBasis::Fragment => Some(fragment_fix(mtu)),
         K::MtuBlackhole { confirmed, mtu, .. } => Some(mtu_fix(mtu, *confirmed)),
         K::IcmpFragNeededAbsent { underlay, .. } => Some(match underlay {
             IpVersion::Ipv4 => "Let ICMP fragmentation-needed (type 3 code 4) through the routers and firewalls \
@@ -517,18 +534,7 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
                  path, or lower the tunnel MTU as above."
                 .to_string(),
         }),
-        K::FragmentsDropped { mtu, .. } | K::FragmentedPath { mtu, .. } => Some(format!(
-            "Set `MTU = {}` in the [Interface] section of both peers' wg-quick configs: the largest first \
-             fragment that crossed the path was {} bytes, so {} − {} ({} {} + UDP 8 + WireGuard 32) = {} keeps \
-             every packet whole.",
-            mtu.tunnel_mtu,
-            mtu.largest_delivered_ip.unwrap_or(0),
-            mtu.largest_delivered_ip.unwrap_or(0),
-            mtu.underlay.overhead(),
-            mtu.underlay.name(),
-            mtu.underlay.header(),
-            mtu.tunnel_mtu
-        )),
+        K::FragmentsDropped { mtu, .. } | K::FragmentedPath { mtu, .. } => Some(fragment_fix(mtu)),
         K::PmtudWorking {
             underlay,
             announced_mtu,
@@ -659,6 +665,20 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
                 .to_string(),
         ),
     }
+}
+
+fn fragment_fix(m: &MtuAdvice) -> String {
+    let f = m.largest_delivered_ip.unwrap_or(0);
+    format!(
+        "Set `MTU = {}` in the [Interface] section of both peers' wg-quick configs: the largest first fragment \
+         that crossed the path was {f} bytes, so {f} − {} ({} {} + UDP 8 + WireGuard 32) = {} keeps every \
+         packet whole.",
+        m.tunnel_mtu,
+        m.underlay.overhead(),
+        m.underlay.name(),
+        m.underlay.header(),
+        m.tunnel_mtu
+    )
 }
 
 fn mtu_fix(m: &MtuAdvice, confirmed: bool) -> String {
