@@ -628,3 +628,42 @@ fn lone_first_fragments_are_losses_with_the_routers_counts() {
     assert_eq!(f["severity"], "warning");
     assert_eq!(r["verdict"], "problems");
 }
+
+#[test]
+fn a_servers_other_peers_are_listed_not_counted() {
+    // Two laptops behind the vps; the laptop capture holds only the first.
+    let dir = tmp("hub");
+    gen_pair::generate(&gen_pair::Args {
+        out: dir.clone(),
+        packets: 20_000,
+        tunnels: 2,
+        threshold: 1452,
+        loss: 0.0,
+        offset_ns: 0,
+        seed: 4,
+    })
+    .unwrap();
+    let src = std::fs::read(dir.join("laptop.pcap")).unwrap();
+    let second = [203u8, 0, 113, 11];
+    let mut out = src[..24].to_vec();
+    for r in records(&src) {
+        let ip = &src[r.start + 16 + 14..r.end];
+        if ip.get(12..16) != Some(&second[..]) && ip.get(16..20) != Some(&second[..]) {
+            out.extend_from_slice(&src[r]);
+        }
+    }
+    std::fs::write(dir.join("laptop1.pcap"), out).unwrap();
+    let r = report(&[dir.join("vps.pcap"), dir.join("laptop1.pcap")]);
+    let f = finding(&r, "other_peers").unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    let peers = f["evidence"]["peers"].as_array().unwrap();
+    assert_eq!(peers.len(), 1);
+    assert_eq!(peers[0]["endpoint"], "203.0.113.11:40001");
+    // The blackhole's threshold is known, and big packets went to that peer too.
+    assert_eq!(f["evidence"]["threshold_ip"], 1480);
+    assert!(peers[0]["big_sent"].as_u64().unwrap() > 0);
+    // Only the shared tunnel is counted: nothing vps sent the second laptop is "lost".
+    let bh = finding(&r, "mtu_blackhole").unwrap();
+    let d = direction(&r, "vps.pcap");
+    assert_eq!(d["missing"], bh["evidence"]["big_lost"]);
+    let _ = std::fs::remove_dir_all(dir);
+}

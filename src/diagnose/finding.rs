@@ -209,6 +209,23 @@ pub struct WgSeen {
     pub messages: u64,
 }
 
+/// A peer of one capture's host outside the tunnel the pair shares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OtherPeer {
+    /// Its address and port, as the capture sees it.
+    pub endpoint: Endpoint,
+    /// WireGuard messages to and from it.
+    pub messages: u64,
+    /// Largest whole transport packet the capture's host sent it (IP bytes).
+    pub largest_sent_ip: u32,
+    /// Whole packets at or above the blackhole's threshold sent to it.
+    pub big_sent: u64,
+    /// First frame of its traffic.
+    pub first_frame: FrameNo,
+    /// Last frame.
+    pub last_frame: FrameNo,
+}
+
 /// What a finding is, with its typed evidence.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "evidence", rename_all = "snake_case")]
@@ -416,6 +433,19 @@ pub enum FindingKind {
         /// Underlay.
         underlay: IpVersion,
     },
+    /// A capture holds peers besides the shared tunnel: not counted.
+    OtherPeers {
+        /// Capture.
+        side: Side,
+        /// Display name.
+        file: String,
+        /// The other capture's display name.
+        other: String,
+        /// The blackhole threshold from this host, if one was found (IP bytes).
+        threshold_ip: Option<u32>,
+        /// The peers, by endpoint.
+        peers: Vec<OtherPeer>,
+    },
     /// The capture itself dropped packets.
     CaptureDrops {
         /// Capture.
@@ -503,6 +533,7 @@ impl FindingKind {
             FindingKind::OneWayLoss { .. } => "one_way_loss",
             FindingKind::RandomLoss { .. } => "random_loss",
             FindingKind::LargestPackets { .. } => "largest_packets",
+            FindingKind::OtherPeers { .. } => "other_peers",
             FindingKind::CaptureDrops { .. } => "capture_drops",
             FindingKind::NatRewrite { .. } => "nat_rewrite",
             FindingKind::CapturesDisjoint { .. } => "captures_disjoint",

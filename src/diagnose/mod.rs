@@ -13,13 +13,14 @@ mod handshake;
 mod loss;
 mod martian;
 pub mod mtu;
+mod peers;
 mod pmtu;
 mod scope;
 pub mod stats;
 
 pub use finding::{
     DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, IpVersion, LossBasis,
-    MtuAdvice, MtuBasis, Severity, SizeTest, Span, WgSeen, WireSize,
+    MtuAdvice, MtuBasis, OtherPeer, Severity, SizeTest, Span, WgSeen, WireSize,
 };
 
 use crate::correlate::{Correlation, SentPacket, Side};
@@ -60,6 +61,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     } else {
         &[]
     };
+    let mut thresholds: [Option<u32>; 2] = [None, None];
     for d in directions {
         let s = d.from_side;
         let (sender, receiver) = (caps[s.idx()], caps[s.other().idx()]);
@@ -79,6 +81,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         }
         let carried = fragments::path(&mut out, &dir, d, c, sender, receiver, sum.underlay());
         let sizes = pmtu::direction(&mut out, &dir, &sum, &signals, sender, &lost, carried);
+        thresholds[s.idx()] = sizes.threshold;
         let explained = |p: &SentPacket| {
             !p.fragmented
                 && (sizes.threshold.is_some_and(|t| p.ip_len >= t)
@@ -130,6 +133,9 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         .map(|m| m.sent_dst);
     for cap in caps {
         martian::martians(&mut out, cap, addressed);
+    }
+    if matched_wg > 0 {
+        peers::other_peers(&mut out, caps, c, thresholds);
     }
     let rewritten: Vec<_> = c.nat.iter().filter(|m| m.rewritten()).cloned().collect();
     if !rewritten.is_empty() {

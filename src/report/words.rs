@@ -406,6 +406,52 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
                 largest.ip
             )
         }
+        K::OtherPeers {
+            file,
+            other,
+            threshold_ip,
+            peers,
+            ..
+        } => {
+            let list: Vec<String> = peers
+                .iter()
+                .take(8)
+                .map(|p| format!("{} ({} messages)", p.endpoint, p.messages))
+                .collect();
+            let more = if peers.len() > 8 {
+                format!(" and {} more", peers.len() - 8)
+            } else {
+                String::new()
+            };
+            let mut s = format!(
+                "{file} also holds {} other peer{}, not in {other}: not counted ({}{more}).",
+                peers.len(),
+                if peers.len() == 1 { "" } else { "s" },
+                list.join(", ")
+            );
+            if let Some(t) = threshold_ip {
+                let big: Vec<String> = peers
+                    .iter()
+                    .filter(|p| p.big_sent > 0)
+                    .map(|p| format!("{} ({} packets)", p.endpoint, p.big_sent))
+                    .collect();
+                if big.is_empty() {
+                    let _ = write!(
+                        s,
+                        " None of them was sent packets of {t}+ bytes, so they cannot tell whether the loss is \
+                         specific to the path to {other}."
+                    );
+                } else {
+                    let _ = write!(
+                        s,
+                        " {file} also sent packets of {t}+ bytes to {}: if those peers work, the loss is specific \
+                         to the path to {other}, not to {file}'s host or its tunnel MTU.",
+                        big.join(", ")
+                    );
+                }
+            }
+            s
+        }
         K::CaptureDrops {
             file,
             reported,
@@ -651,7 +697,10 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
             "Capture with a bigger buffer (tcpdump -B 8192), a snap length (-s 128) and write to a fast disk."
                 .to_string(),
         ),
-        K::NatRewrite { .. } | K::Healthy { .. } | K::LargestPackets { .. } => None,
+        K::NatRewrite { .. }
+        | K::Healthy { .. }
+        | K::LargestPackets { .. }
+        | K::OtherPeers { .. } => None,
         K::CapturesDisjoint { .. } => Some(
             "Start both captures, then reproduce the problem while both run.".to_string(),
         ),
