@@ -667,3 +667,52 @@ fn a_servers_other_peers_are_listed_not_counted() {
     assert_eq!(d["missing"], bh["evidence"]["big_lost"]);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_nat_rebinding_and_back_is_two_roams() {
+    // The generated vps capture, with the laptop's source port rewritten
+    // (40000 → 40999) for the middle third of its packets, as a NAT that
+    // rebinds and then returns to the old mapping.
+    let dir = tmp("roam");
+    gen_pair::generate(&gen_pair::Args {
+        out: dir.clone(),
+        packets: 6000,
+        tunnels: 1,
+        threshold: 0,
+        loss: 0.0,
+        offset_ns: 0,
+        seed: 8,
+    })
+    .unwrap();
+    let mut bytes = std::fs::read(dir.join("vps.pcap")).unwrap();
+    let recs = records(&bytes);
+    let n = recs.len();
+    let laptop = [203u8, 0, 113, 10];
+    let mut first_moved = None;
+    let mut first_back = None;
+    for (k, r) in recs.iter().enumerate() {
+        let ip = r.start + 16 + 14;
+        let from_laptop = bytes.get(ip + 12..ip + 16) == Some(&laptop[..]);
+        if !from_laptop {
+            continue;
+        }
+        if (n / 3..2 * n / 3).contains(&k) {
+            bytes[ip + 20..ip + 22].copy_from_slice(&40999u16.to_be_bytes());
+            first_moved.get_or_insert(k as u64 + 1);
+        } else if k >= 2 * n / 3 {
+            first_back.get_or_insert(k as u64 + 1);
+        }
+    }
+    let vps = dir.join("vps-roam.pcap");
+    std::fs::write(&vps, bytes).unwrap();
+    let r = report(&[vps]);
+    let f = finding(&r, "endpoint_roaming").unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    let changes = f["evidence"]["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[0]["from"], "203.0.113.10:40000");
+    assert_eq!(changes[0]["to"], "203.0.113.10:40999");
+    assert_eq!(changes[0]["frame"], first_moved.unwrap());
+    assert_eq!(changes[1]["to"], "203.0.113.10:40000");
+    assert_eq!(changes[1]["frame"], first_back.unwrap());
+    let _ = std::fs::remove_dir_all(dir);
+}

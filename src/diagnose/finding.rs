@@ -226,6 +226,21 @@ pub struct OtherPeer {
     pub last_frame: FrameNo,
 }
 
+/// One endpoint change of a session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Roam {
+    /// The receiver index of the session's messages from the peer that moved.
+    pub session: Option<u32>,
+    /// Old endpoint.
+    pub from: Endpoint,
+    /// New endpoint.
+    pub to: Endpoint,
+    /// First frame from the new endpoint.
+    pub frame: FrameNo,
+    /// Its time (ns since the epoch, the capture's clock).
+    pub ts: Timestamp,
+}
+
 /// What a finding is, with its typed evidence.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "evidence", rename_all = "snake_case")]
@@ -433,6 +448,16 @@ pub enum FindingKind {
         /// Underlay.
         underlay: IpVersion,
     },
+    /// A peer's source endpoint changed within a session: roaming or a NAT
+    /// rebinding (WireGuard follows it; worth knowing when packets vanish).
+    EndpointRoaming {
+        /// Capture.
+        side: Side,
+        /// Display name.
+        file: String,
+        /// The changes, in capture order.
+        changes: Vec<Roam>,
+    },
     /// A capture holds peers besides the shared tunnel: not counted.
     OtherPeers {
         /// Capture.
@@ -534,6 +559,7 @@ impl FindingKind {
             FindingKind::RandomLoss { .. } => "random_loss",
             FindingKind::LargestPackets { .. } => "largest_packets",
             FindingKind::OtherPeers { .. } => "other_peers",
+            FindingKind::EndpointRoaming { .. } => "endpoint_roaming",
             FindingKind::CaptureDrops { .. } => "capture_drops",
             FindingKind::NatRewrite { .. } => "nat_rewrite",
             FindingKind::CapturesDisjoint { .. } => "captures_disjoint",

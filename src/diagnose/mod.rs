@@ -20,7 +20,7 @@ pub mod stats;
 
 pub use finding::{
     DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, IpVersion, LossBasis,
-    MtuAdvice, MtuBasis, OtherPeer, Severity, SizeTest, Span, WgSeen, WireSize,
+    MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeTest, Span, WgSeen, WireSize,
 };
 
 use crate::correlate::{Correlation, SentPacket, Side};
@@ -137,6 +137,9 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     if matched_wg > 0 {
         peers::other_peers(&mut out, caps, c, thresholds);
     }
+    for cap in caps {
+        peers::roaming(&mut out, cap);
+    }
     let rewritten: Vec<_> = c.nat.iter().filter(|m| m.rewritten()).cloned().collect();
     if !rewritten.is_empty() {
         out.push(Finding::new(
@@ -170,6 +173,7 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     pmtu::signals_one_end(&mut out, cap);
     loss::counter_gaps(&mut out, cap);
     fragments::lone_one_end(&mut out, cap);
+    peers::roaming(&mut out, cap);
     if let Some(d) = cap.facts.capture_drops.filter(|d| *d > 0) {
         out.push(loss::drops_finding(cap, Some(d), 0, Vec::new()));
     }

@@ -2,7 +2,7 @@
 //! other clients. They are not counted, but whether big packets go to them
 //! without trouble says whether a loss is specific to one path.
 
-use super::finding::{Finding, FindingKind, FrameRefs, OtherPeer, Severity};
+use super::finding::{Finding, FindingKind, FrameRefs, OtherPeer, Roam, Severity};
 use super::Capture;
 use crate::correlate::{Correlation, Side};
 use crate::decode::{Endpoint, Flags, PacketKind};
@@ -87,4 +87,39 @@ pub(super) fn other_peers(
             .with_frames(FrameRefs::new(s, cap.name, frames)),
         );
     }
+}
+
+/// `endpoint_roaming` (info) for one capture: every source endpoint change
+/// within a session.
+pub(super) fn roaming(out: &mut Vec<Finding>, cap: Capture<'_>) {
+    let mut changes: Vec<Roam> = Vec::new();
+    for sess in &cap.facts.sessions.sessions {
+        for ch in &sess.endpoint_changes {
+            // Messages from the side that moved go to the other side's index.
+            let other = 1 - usize::from(ch.side.min(1));
+            changes.push(Roam {
+                session: sess.sides.get(other).and_then(|s| s.index).map(|i| i.0),
+                from: ch.from,
+                to: ch.to,
+                frame: ch.frame,
+                ts: ch.ts,
+            });
+        }
+    }
+    if changes.is_empty() {
+        return;
+    }
+    changes.sort_by_key(|c| c.frame);
+    let frames: Vec<_> = changes.iter().map(|c| c.frame).collect();
+    out.push(
+        Finding::new(
+            FindingKind::EndpointRoaming {
+                side: cap.side,
+                file: cap.name.to_string(),
+                changes,
+            },
+            Severity::Info,
+        )
+        .with_frames(FrameRefs::new(cap.side, cap.name, frames)),
+    );
 }

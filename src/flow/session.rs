@@ -50,6 +50,8 @@ pub struct EndpointChange {
     pub to: Endpoint,
     /// First frame from the new endpoint.
     pub frame: FrameNo,
+    /// Its time.
+    pub ts: Timestamp,
 }
 
 /// A WireGuard session seen in one capture.
@@ -111,6 +113,9 @@ struct Builder<'a> {
     sessions: Vec<Session>,
     /// index -> (session, side that owns the index)
     by_index: HashMap<PeerIndex, (usize, usize)>,
+    /// Per session, the endpoint each side sent from last: a roam back to an
+    /// earlier endpoint is one change, not one per packet after it.
+    current: Vec<[Option<Endpoint>; 2]>,
 }
 
 impl Builder<'_> {
@@ -129,20 +134,33 @@ impl Builder<'_> {
             sides: [empty(), empty()],
             endpoint_changes: Vec::new(),
         });
+        self.current.push([None, None]);
         self.sessions.len() - 1
     }
 
-    fn note_sender(&mut self, s: usize, side: usize, src: EndpointId, frame: FrameNo) {
+    fn note_sender(
+        &mut self,
+        s: usize,
+        side: usize,
+        src: EndpointId,
+        frame: FrameNo,
+        ts: Timestamp,
+    ) {
         let ep = self.endpoints.get(src);
         let sess = &mut self.sessions[s];
         let eps = &mut sess.sides[side].endpoints;
-        if let Some(&last) = eps.last() {
+        let Some(current) = self.current.get_mut(s).and_then(|c| c.get_mut(side)) else {
+            return;
+        };
+        let last = current.replace(ep);
+        if let Some(last) = last {
             if last != ep {
                 sess.endpoint_changes.push(EndpointChange {
                     side: side as u8,
                     from: last,
                     to: ep,
                     frame,
+                    ts,
                 });
             }
         }
@@ -193,6 +211,7 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
         endpoints,
         sessions: Vec::new(),
         by_index: HashMap::default(),
+        current: Vec::new(),
     };
     // Initiations waiting for a response, by sender index.
     let mut pending: HashMap<PeerIndex, &PacketRecord> = HashMap::default();
@@ -233,9 +252,9 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                     }
                 }
                 if let Some(i) = init {
-                    b.note_sender(s, 0, i.src, i.frame);
+                    b.note_sender(s, 0, i.src, i.frame, i.ts);
                 }
-                b.note_sender(s, 1, r.src, r.frame);
+                b.note_sender(s, 1, r.src, r.frame, r.ts);
                 b.by_index.insert(*receiver, (s, 0));
                 b.by_index.insert(*sender, (s, 1));
             }
@@ -268,7 +287,7 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                                 (s, side)
                             }
                         };
-                        b.note_sender(s, 1 - side, r.src, r.frame);
+                        b.note_sender(s, 1 - side, r.src, r.frame, r.ts);
                         last = Some((*receiver, r.src, s, side));
                         (s, side)
                     }
@@ -328,5 +347,69 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
     Sessions {
         sessions: b.sessions,
         unanswered: groups,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Timestamp;
+    use crate::decode::{Counter, Flags, PacketKind};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn ep(last: u8, port: u16) -> Endpoint {
+        Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, last)),
+            port,
+        }
+    }
+
+    /// Transport to the server's index from the given source, one per entry.
+    fn records(eps: &mut Endpoints, from: &[Endpoint]) -> Vec<PacketRecord> {
+        let server = eps.intern(ep(1, 51820));
+        from.iter()
+            .enumerate()
+            .map(|(i, e)| PacketRecord {
+                ts: Timestamp(1_000_000_000 * i as i64),
+                kind: PacketKind::WgTransport {
+                    receiver: PeerIndex(7),
+                    counter: Counter(i as u64),
+                },
+                frame: FrameNo(i as u32 + 1),
+                ip_len: 124,
+                src: eps.intern(*e),
+                dst: server,
+                udp_len: 96,
+                frag_len: 124,
+                ttl: 61,
+                flags: Flags(0),
+                iface: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_roam_and_a_roam_back_are_two_changes() {
+        let (x, y) = (ep(2, 40000), ep(2, 40001));
+        let mut eps = Endpoints::default();
+        let recs = records(&mut eps, &[x, x, y, y, y, x, x, x, x]);
+        let s = sessions(&recs, &eps);
+        assert_eq!(s.sessions.len(), 1);
+        let changes = &s.sessions[0].endpoint_changes;
+        let got: Vec<(Endpoint, Endpoint, u32)> =
+            changes.iter().map(|c| (c.from, c.to, c.frame.0)).collect();
+        assert_eq!(got, vec![(x, y, 3), (y, x, 6)]);
+        // Endpoints are listed once each, first seen first.
+        let side = s.sessions[0].sides.iter().find(|s| !s.endpoints.is_empty());
+        assert_eq!(side.map(|s| s.endpoints.clone()), Some(vec![x, y]));
+    }
+
+    #[test]
+    fn a_steady_endpoint_is_no_change() {
+        let mut eps = Endpoints::default();
+        let x = ep(3, 40000);
+        let recs = records(&mut eps, &[x; 5]);
+        let s = sessions(&recs, &eps);
+        assert!(s.sessions[0].endpoint_changes.is_empty());
     }
 }

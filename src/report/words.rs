@@ -406,6 +406,21 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
                 largest.ip
             )
         }
+        K::EndpointRoaming { file, changes, .. } => {
+            let list: Vec<String> = changes
+                .iter()
+                .take(6)
+                .map(|c| format!("{} → {} at {} UTC (frame {})", c.from, c.to, utc(c.ts), c.frame))
+                .collect();
+            format!(
+                "{} endpoint change{} within a session in {file} (roaming or a NAT rebinding; WireGuard follows \
+                 the peer to its new address): {}{}.",
+                changes.len(),
+                if changes.len() == 1 { "" } else { "s" },
+                list.join("; "),
+                if changes.len() > 6 { "; …" } else { "" }
+            )
+        }
         K::OtherPeers {
             file,
             other,
@@ -700,7 +715,8 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
         K::NatRewrite { .. }
         | K::Healthy { .. }
         | K::LargestPackets { .. }
-        | K::OtherPeers { .. } => None,
+        | K::OtherPeers { .. }
+        | K::EndpointRoaming { .. } => None,
         K::CapturesDisjoint { .. } => Some(
             "Start both captures, then reproduce the problem while both run.".to_string(),
         ),
