@@ -163,6 +163,8 @@ pub struct NatMapping {
     pub recv_dst: Endpoint,
     /// Matched packets with this mapping.
     pub packets: u64,
+    /// The first of them: its frame at the sender and at the receiver.
+    pub first_frames: (FrameNo, FrameNo),
 }
 
 impl NatMapping {
@@ -535,6 +537,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
                             recv_src: re.get(rr.src),
                             recv_dst: re.get(rr.dst),
                             packets: 0,
+                            first_frames: (rs.frame, rr.frame),
                         });
                         nat.len() - 1
                     });

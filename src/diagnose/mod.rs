@@ -142,12 +142,25 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     }
     let rewritten: Vec<_> = c.nat.iter().filter(|m| m.rewritten()).cloned().collect();
     if !rewritten.is_empty() {
-        out.push(Finding::new(
+        // The first packet of each mapping, at both ends.
+        let mut f = Finding::new(
             FindingKind::NatRewrite {
-                mappings: rewritten,
+                mappings: rewritten.clone(),
             },
             Severity::Info,
-        ));
+        );
+        for s in [Side::A, Side::B] {
+            let cap = caps[s.idx()];
+            let frames = rewritten.iter().map(|m| {
+                if m.from_side == s {
+                    m.first_frames.0
+                } else {
+                    m.first_frames.1
+                }
+            });
+            f = f.with_frames(FrameRefs::new(s, cap.name, frames));
+        }
+        out.push(f);
     }
     // Nothing in common and nothing found: the captures cannot tell.
     if matched_wg == 0 && !has_problem(&out) {
