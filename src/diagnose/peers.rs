@@ -5,7 +5,8 @@
 use super::finding::{Finding, FindingKind, FrameRefs, OtherPeer, Roam, Severity};
 use super::Capture;
 use crate::correlate::{Correlation, Side};
-use crate::decode::{Endpoint, Flags, PacketKind};
+use crate::decode::{Endpoint, EndpointId, Flags, PacketKind};
+use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashSet};
 
 /// `other_peers` for each capture of the pair; `threshold` is the IP size
@@ -34,21 +35,36 @@ pub(super) fn other_peers(
         let threshold = thresholds[s.idx()];
         let mut peers: BTreeMap<Endpoint, OtherPeer> = BTreeMap::new();
         let mut frames = Vec::new();
+        // What a (source, destination) pair is: decided once per pair, as
+        // records come in long runs of a few pairs.
+        let mut pair_memo: FxHashMap<(EndpointId, EndpointId), Option<(Endpoint, bool)>> =
+            FxHashMap::default();
+        let mut last: Option<((EndpointId, EndpointId), Option<(Endpoint, bool)>)> = None;
         for r in &cap.cap.records {
             if !r.kind.is_wireguard() {
                 continue;
             }
-            let (src, dst) = (cap.cap.endpoints.get(r.src), cap.cap.endpoints.get(r.dst));
-            let (peer, sent) = if local.contains(&src) {
-                (dst, true)
-            } else if local.contains(&dst) {
-                (src, false)
-            } else {
-                continue;
+            let key = (r.src, r.dst);
+            let what = match last {
+                Some((k, w)) if k == key => w,
+                _ => {
+                    let w = *pair_memo.entry(key).or_insert_with(|| {
+                        let (src, dst) =
+                            (cap.cap.endpoints.get(r.src), cap.cap.endpoints.get(r.dst));
+                        let (peer, sent) = if local.contains(&src) {
+                            (dst, true)
+                        } else if local.contains(&dst) {
+                            (src, false)
+                        } else {
+                            return None;
+                        };
+                        (!shared.contains(&peer)).then_some((peer, sent))
+                    });
+                    last = Some((key, w));
+                    w
+                }
             };
-            if shared.contains(&peer) {
-                continue;
-            }
+            let Some((peer, sent)) = what else { continue };
             let p = peers.entry(peer).or_insert(OtherPeer {
                 endpoint: peer,
                 messages: 0,
