@@ -6,7 +6,7 @@ use super::mtu::SizeTally;
 use super::Capture;
 use crate::capture::Timestamp;
 use crate::correlate::{Correlation, Role, Side};
-use crate::decode::{DecodedCapture, Flags};
+use crate::decode::{DecodedCapture, Flags, PacketKind};
 use std::collections::{BTreeMap, HashMap};
 
 /// The lost packets of a direction, rebuilt on demand from the records (a
@@ -32,6 +32,8 @@ pub(super) struct SentSummary {
     pub fragmented_after: u64,
     /// Sent after the first PMTU signal: whole ones bigger than its MTU.
     pub too_big_after: u64,
+    /// Transport messages per session (receiver index): (index, sent, delivered).
+    pub sessions: Vec<(u32, u64, u64)>,
 }
 
 impl SentSummary {
@@ -56,10 +58,31 @@ pub(super) fn summarize(
     let mut sum = SentSummary::default();
     // Sizes repeat: count in a hash map, sort once at the end.
     let mut by_ip: HashMap<u32, SizeTally> = HashMap::default();
+    // Packets come in runs of one session: remember the last slot.
+    let mut slot_of: HashMap<u32, usize> = HashMap::default();
+    let mut last: Option<(u32, usize)> = None;
     for (i, (r, &role)) in cap.records.iter().zip(&c.role[side.idx()]).enumerate() {
         let delivered = role == Role::Delivered as u8;
         if !delivered && role != Role::Missing as u8 {
             continue;
+        }
+        if let PacketKind::WgTransport { receiver, .. } = r.kind {
+            let k = match last {
+                Some((ix, k)) if ix == receiver.0 => k,
+                _ => {
+                    let sessions = &mut sum.sessions;
+                    let k = *slot_of.entry(receiver.0).or_insert_with(|| {
+                        sessions.push((receiver.0, 0, 0));
+                        sessions.len() - 1
+                    });
+                    last = Some((receiver.0, k));
+                    k
+                }
+            };
+            if let Some(e) = sum.sessions.get_mut(k) {
+                e.1 += 1;
+                e.2 += u64::from(delivered);
+            }
         }
         let fragmented = r.flags.has(Flags::FIRST_FRAGMENT);
         sum.v6 |= r.flags.has(Flags::IPV6);

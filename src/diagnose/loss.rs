@@ -1,11 +1,11 @@
 //! Loss that size does not explain: one-way (total) loss, random loss, and
 //! the capture's own drops; for one capture, gaps in the counters.
 
-use super::direction::Lost;
+use super::direction::{Lost, SentSummary};
 use super::finding::{DirRef, Finding, FindingKind, FrameRefs, LossBasis, Severity};
 use super::Capture;
 use crate::capture::FrameNo;
-use crate::correlate::{Correlation, Direction, Role, SentPacket, Side};
+use crate::correlate::{Correlation, Direction, SentPacket, Side};
 use crate::decode::{PacketKind, PeerIndex};
 use std::collections::{HashMap, HashSet};
 
@@ -53,55 +53,33 @@ pub(super) fn one_way_sessions(
     out: &mut Vec<Finding>,
     dir: &DirRef,
     reverse: &Direction,
-    c: &Correlation,
+    sum: &SentSummary,
     sender: Capture<'_>,
 ) -> HashSet<u32> {
-    // Session slot by receiver index: (index, sent, delivered, lost record
-    // indexes). Packets come in runs of one session, so the last slot is
-    // remembered rather than looked up per packet.
-    let mut slots: Vec<(u32, u64, u64, Vec<u32>)> = Vec::new();
-    let mut slot_of: HashMap<u32, usize> = HashMap::new();
-    let mut last: Option<(u32, usize)> = None;
-    let roles = &c.role[sender.side.idx()];
-    for (i, (r, &role)) in sender.cap.records.iter().zip(roles).enumerate() {
-        let delivered = role == Role::Delivered as u8;
-        if !delivered && role != Role::Missing as u8 {
-            continue;
-        }
-        if let PacketKind::WgTransport { receiver, .. } = r.kind {
-            let k = match last {
-                Some((ix, k)) if ix == receiver.0 => k,
-                _ => {
-                    let k = *slot_of.entry(receiver.0).or_insert_with(|| {
-                        slots.push((receiver.0, 0, 0, Vec::new()));
-                        slots.len() - 1
-                    });
-                    last = Some((receiver.0, k));
-                    k
-                }
-            };
-            let Some(e) = slots.get_mut(k) else { continue };
-            e.1 += 1;
-            if delivered {
-                e.2 += 1;
-            } else {
-                e.3.push(i as u32);
-            }
-        }
-    }
-    let per = slots.into_iter().map(|(ix, s, d, l)| (ix, (s, d, l)));
-    let per: Vec<_> = per.collect();
-    let delivered_all: u64 = per.iter().map(|(_, v)| v.1).sum();
-    let mut dead: Vec<_> = per
-        .into_iter()
-        .filter(|(_, v)| v.1 == 0 && v.0 >= MIN_SESSION_SENT)
+    let delivered_all: u64 = sum.sessions.iter().map(|s| s.2).sum();
+    let mut dead: Vec<(u32, u64)> = sum
+        .sessions
+        .iter()
+        .filter(|s| s.2 == 0 && s.1 >= MIN_SESSION_SENT)
+        .map(|s| (s.0, s.1))
         .collect();
-    dead.sort_by_key(|(ix, _)| *ix);
+    dead.sort_unstable();
     let mut excluded = HashSet::new();
     if delivered_all == 0 {
         return excluded;
     }
-    for (ix, (sent, _, lost)) in dead {
+    for (ix, sent) in dead {
+        // Its lost packets, from the direction's lost list.
+        let lost: Vec<u32> = sum
+            .lost
+            .iter()
+            .copied()
+            .filter(|&i| {
+                sender.cap.records.get(i as usize).is_some_and(
+                    |r| matches!(r.kind, PacketKind::WgTransport { receiver, .. } if receiver.0 == ix),
+                )
+            })
+            .collect();
         let frames = lost
             .iter()
             .filter_map(|&i| sender.cap.records.get(i as usize))

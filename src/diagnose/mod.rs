@@ -87,7 +87,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
                 && (sizes.threshold.is_some_and(|t| p.ip_len >= t)
                     || sizes.announced.is_some_and(|m| p.ip_len > m))
         };
-        let dead = loss::one_way_sessions(&mut out, &dir, reverse, c, sender);
+        let dead = loss::one_way_sessions(&mut out, &dir, reverse, &sum, sender);
         loss::random(
             &mut out,
             &dir,

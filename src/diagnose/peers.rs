@@ -9,6 +9,12 @@ use crate::decode::{Endpoint, EndpointId, Flags, PacketKind};
 use rustc_hash::FxHashMap;
 use std::collections::{BTreeMap, HashSet};
 
+/// A record's (source, destination).
+type Pair = (EndpointId, EndpointId);
+/// What a pair is to the capture's host: an other peer and whether the host
+/// sent to it, or nothing to count.
+type Role = Option<(Endpoint, bool)>;
+
 /// `other_peers` for each capture of the pair; `threshold` is the IP size
 /// of a blackhole found from that capture's host, if any.
 pub(super) fn other_peers(
@@ -37,9 +43,8 @@ pub(super) fn other_peers(
         let mut frames = Vec::new();
         // What a (source, destination) pair is: decided once per pair, as
         // records come in long runs of a few pairs.
-        let mut pair_memo: FxHashMap<(EndpointId, EndpointId), Option<(Endpoint, bool)>> =
-            FxHashMap::default();
-        let mut last: Option<((EndpointId, EndpointId), Option<(Endpoint, bool)>)> = None;
+        let mut pair_memo: FxHashMap<Pair, Role> = FxHashMap::default();
+        let mut last: Option<(Pair, Role)> = None;
         for r in &cap.cap.records {
             if !r.kind.is_wireguard() {
                 continue;
