@@ -124,24 +124,16 @@ pub(super) fn random(
     if n == 0 {
         return;
     }
-    let drops = receiver.facts.capture_drops.unwrap_or(0);
-    if drops >= n {
-        out.push(drops_finding(receiver, Some(drops), 0, Vec::new()));
-        return;
-    }
-    out.push(
-        Finding::new(
-            FindingKind::RandomLoss {
-                direction: dir.clone(),
-                basis: LossBasis::Matched,
-                lost: n,
-                sent: d.sent,
-                percent: 100.0 * n as f64 / d.sent.max(1) as f64,
-                sizes_ip: sizes,
-            },
-            Severity::Warning,
-        )
-        .with_frames(FrameRefs::new(sender.side, sender.name, frames)),
+    let frames = FrameRefs::new(sender.side, sender.name, frames);
+    loss_or_drops(
+        out,
+        receiver,
+        dir,
+        LossBasis::Matched,
+        n,
+        d.sent,
+        sizes,
+        frames,
     );
 }
 
@@ -245,23 +237,49 @@ pub(super) fn counter_gaps(out: &mut Vec<Finding>, cap: Capture<'_>) {
         from_endpoint: None,
         to_endpoint: None,
     };
-    let drops = cap.facts.capture_drops.unwrap_or(0);
-    if drops >= missing {
-        out.push(drops_finding(cap, Some(drops), 0, Vec::new()));
+    let frames = FrameRefs::new(cap.side, cap.name, after_gap);
+    loss_or_drops(
+        out,
+        cap,
+        &dir,
+        LossBasis::CounterGaps,
+        missing,
+        spanned,
+        None,
+        frames,
+    );
+}
+
+/// `random_loss`, or `capture_drops` of the receiver's capture when its own
+/// statistics report at least as many drops as were lost.
+#[allow(clippy::too_many_arguments)]
+fn loss_or_drops(
+    out: &mut Vec<Finding>,
+    receiver: Capture<'_>,
+    dir: &DirRef,
+    basis: LossBasis,
+    lost: u64,
+    sent: u64,
+    sizes_ip: Option<(u32, u32)>,
+    frames: FrameRefs,
+) {
+    let drops = receiver.facts.capture_drops.unwrap_or(0);
+    if drops >= lost {
+        out.push(drops_finding(receiver, Some(drops), 0, Vec::new()));
         return;
     }
     out.push(
         Finding::new(
             FindingKind::RandomLoss {
-                direction: dir,
-                basis: LossBasis::CounterGaps,
-                lost: missing,
-                sent: spanned,
-                percent: 100.0 * missing as f64 / spanned.max(1) as f64,
-                sizes_ip: None,
+                direction: dir.clone(),
+                basis,
+                lost,
+                sent,
+                percent: 100.0 * lost as f64 / sent.max(1) as f64,
+                sizes_ip,
             },
             Severity::Warning,
         )
-        .with_frames(FrameRefs::new(cap.side, cap.name, after_gap)),
+        .with_frames(frames),
     );
 }

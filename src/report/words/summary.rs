@@ -250,8 +250,7 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
         } => format!(
             "{initiations} handshake initiations from {from} arrived at {file} (for {to}), and {file} sent no \
              response: the responder does not accept them (key or configuration mismatch, firewall, or \
-             dropped as martian){}.",
-            if all.len() > 1 { "" } else { "; seen from this end alone" }
+             dropped as martian)."
         ),
         K::HandshakeUnanswered {
             file,
