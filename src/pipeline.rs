@@ -7,9 +7,10 @@
 
 use crate::capture::display_names;
 use crate::capture::{FileError, Input};
-use crate::correlate::{correlate, Side};
+use crate::correlate::{correlate, Side, TunnelSelect};
 use crate::decode::{decode_capture_with, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
+use crate::diagnose::{Finding, FindingKind, Severity};
 use crate::flow::facts;
 use crate::report::analyze::{AnalyzeReport, CaptureSummary};
 use crate::report::plots::plot_data;
@@ -70,6 +71,8 @@ pub struct Options {
     pub plots: bool,
     /// Where to report reading progress.
     pub progress: Option<Progress>,
+    /// Analyse only the tunnels this picks (two captures).
+    pub select: Option<TunnelSelect>,
 }
 
 /// Analyses one capture, or two captures of the same tunnel, with default options.
@@ -134,6 +137,28 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
     if let (Some(c), [a, b]) = (&mut correlation, names.as_slice()) {
         c.rename([a.clone(), b.clone()]);
     }
+    // A selector that picks nothing makes the pair inconclusive; it never
+    // silently falls back to all tunnels.
+    let mut unselected = None;
+    if let (Some(c), Some(sel)) = (&mut correlation, &opts.select) {
+        let keep: Vec<u32> = c
+            .tunnels
+            .iter()
+            .filter(|t| t.matches(sel))
+            .map(|t| t.id)
+            .collect();
+        if keep.is_empty() {
+            unselected = Some(Finding::new(
+                FindingKind::TunnelNotFound {
+                    selector: sel.to_string(),
+                    tunnels: c.tunnels.iter().map(|t| t.local.clone()).collect(),
+                },
+                Severity::Info,
+            ));
+        } else if keep.len() < c.tunnels.len() {
+            *c = c.restrict(&keep);
+        }
+    }
     let sides = [Side::A, Side::B];
     let summaries: Vec<CaptureSummary> = caps
         .iter()
@@ -161,6 +186,10 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         })
         .collect();
     let report = match (captures.as_slice(), &correlation) {
+        ([a, b], Some(c)) if unselected.is_some() => {
+            let findings = unselected.into_iter().collect();
+            AnalyzeReport::new(summaries, findings, Some(c))
+        }
         ([a, b], Some(c)) => {
             let findings = diagnose_pair([*a, *b], c);
             let plots = opts
@@ -168,6 +197,9 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
                 .then(|| plot_data(c, [a.cap, b.cap], [a.facts, b.facts], &findings));
             let mut report = AnalyzeReport::new(summaries, findings, Some(c));
             report.plots = plots;
+            if let Some(sel) = &opts.select {
+                report.selected(&sel.to_string());
+            }
             report
         }
         ([a, ..], _) => AnalyzeReport::new(summaries, diagnose_single(*a), None),

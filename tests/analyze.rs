@@ -299,7 +299,7 @@ fn cli_exit_codes_and_formats() {
         .stdout
         .clone();
     let v: Value = serde_json::from_slice(&out).expect("json");
-    assert_eq!(v["schema"], "wgtrace.analyze/2");
+    assert_eq!(v["schema"], "wgtrace.analyze/3");
     assert_eq!(v["verdict"], "problems");
     let kinds: Vec<&str> = v["findings"]
         .as_array()

@@ -105,7 +105,7 @@ fn check(paths: &[PathBuf], opts: &Options, round: usize) -> bool {
         Ok(analysis) => {
             let r = &analysis.report;
             let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
-            assert_eq!(v["schema"], "wgtrace.analyze/2", "round {round}");
+            assert_eq!(v["schema"], "wgtrace.analyze/3", "round {round}");
             let word = match v["verdict"].as_str() {
                 Some("healthy") => "HEALTHY",
                 Some("problems") => "PROBLEMS",

@@ -104,7 +104,7 @@ fn one_line_per_incident_in_order_with_the_analyze_schema() {
     let all: Vec<&str> = OUTCOMES.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids(&rows), all);
     for (r, (id, outcome)) in rows.iter().zip(OUTCOMES) {
-        assert_eq!(r["schema"], "wgtrace.analyze/2");
+        assert_eq!(r["schema"], "wgtrace.analyze/3");
         if outcome == "error" {
             assert!(r["error"].is_string(), "{id}");
         } else {

@@ -241,7 +241,7 @@ fn output_through_a_symlink_to_a_report_replaces_the_report() {
         .file_type()
         .is_symlink());
     let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&real).unwrap()).unwrap();
-    assert_eq!(json["schema"], "wgtrace.analyze/2");
+    assert_eq!(json["schema"], "wgtrace.analyze/3");
     assert_eq!(
         listing(dir.path()),
         ["laptop.pcap", "link.json", "real.json", "vps.pcap"]

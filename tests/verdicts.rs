@@ -458,7 +458,7 @@ fn only_small_packets_delivered_gives_bounds_not_an_absurd_mtu() {
 }
 
 #[test]
-fn one_session_losing_everything_is_one_way_loss_of_that_session() {
+fn one_tunnel_losing_everything_is_one_way_loss_of_that_tunnel() {
     // Two tunnels from the vps; the laptops' capture without anything the
     // vps sent to the second laptop (203.0.113.11): its session delivers
     // nothing while the first delivers.
@@ -485,11 +485,32 @@ fn one_session_losing_everything_is_one_way_loss_of_that_session() {
     }
     std::fs::write(dir.join("laptops.pcap"), out).unwrap();
     let r = report(&[dir.join("vps.pcap"), dir.join("laptops.pcap")]);
+    // Two tunnels, each analysed on its own: the second laptop's loses its
+    // whole vps → laptop direction, the first is healthy.
+    let tunnels = r["tunnels"].as_array().expect("tunnels");
+    assert_eq!(tunnels.len(), 2, "{tunnels:?}");
+    let second = tunnels
+        .iter()
+        .find(|t| {
+            t["local"][1][0]
+                .as_str()
+                .unwrap()
+                .starts_with("203.0.113.11:")
+        })
+        .expect("tunnel of 203.0.113.11");
+    assert_eq!(second["verdict"], "problems");
     let f = finding(&r, "one_way_loss").unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    assert_eq!(f["tunnel"], second["id"]);
     let e = &f["evidence"];
-    assert!(e["receiver_index"].is_u64(), "{e}");
-    assert!(e["other_sessions_delivered"].as_u64().unwrap() > 0);
     assert_eq!(e["direction"]["from"], "vps.pcap");
+    assert!(e["direction"]["to_endpoint"]
+        .as_str()
+        .unwrap()
+        .starts_with("203.0.113.11:"));
+    assert!(e["reverse_delivered"].as_u64().unwrap() > 0, "{e}");
+    let first = tunnels.iter().find(|t| t["id"] != second["id"]).unwrap();
+    assert_eq!(first["verdict"], "healthy");
+    assert_eq!(first["missing"], 0);
     assert!(
         !kinds(&r).iter().any(|k| k == "random_loss"),
         "{:?}",

@@ -21,6 +21,10 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
     }
     let opts = Options {
         plots: args.format == AnalyzeFormat::Html || args.html.is_some(),
+        select: args
+            .tunnel
+            .map(wgtrace::correlate::TunnelSelect::Id)
+            .or_else(|| args.peer.clone()),
         ..opts.clone()
     };
     let analysis = match analyze_files_with(&paths, &opts) {

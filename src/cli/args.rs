@@ -57,7 +57,7 @@ pub enum AnalyzeFormat {
     Table,
     /// GitHub-flavoured Markdown, to paste into a ticket.
     Markdown,
-    /// Versioned JSON (schema `wgtrace.analyze/2`).
+    /// Versioned JSON (schema `wgtrace.analyze/3`).
     Json,
     /// One self-contained HTML page with plots (no scripts or external resources).
     Html,
@@ -84,6 +84,14 @@ pub struct AnalyzeArgs {
     /// Also write the HTML report (with plots) to FILE, whatever --format is.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+
+    /// Analyse only tunnel ID (as numbered in the report), when the captures share several.
+    #[arg(long, value_name = "ID", conflicts_with = "peer", requires = "b")]
+    pub tunnel: Option<u32>,
+
+    /// Analyse only the tunnels with an endpoint at ADDR (and PORT) in either capture.
+    #[arg(long, value_name = "ADDR[:PORT]", requires = "b")]
+    pub peer: Option<wgtrace::correlate::TunnelSelect>,
 }
 
 #[derive(Debug, clap::Args)]

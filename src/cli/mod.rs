@@ -43,6 +43,7 @@ pub fn main() -> ExitCode {
         anonymize: args.anonymize.then(wgtrace::decode::Anonymizer::new),
         plots: false,
         progress: progress::bars(),
+        select: None,
     };
     let code = match args.command {
         args::Command::Inspect(a) => inspect::run(&a, &opts),

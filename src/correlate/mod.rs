@@ -6,16 +6,24 @@
 //! between the hosts, the window both captures cover, the NAT mapping and,
 //! per direction, what was sent, delivered and lost, by size.
 
+mod clock;
 mod key;
+mod loss;
+mod nat;
+mod senders;
+mod transport;
+mod tunnels;
+mod window;
 
 pub use key::{MsgClass, MsgKey, DUPLICATE, NO_PARTNER};
+pub use senders::looks_locally_sent;
+pub use tunnels::{Tunnel, TunnelSelect, NO_TUNNEL};
 
 use crate::capture::{FrameNo, Timestamp};
-use crate::decode::{DecodedCapture, Endpoint, EndpointId, Flags, PacketRecord};
-use crate::flow::incomplete_datagrams;
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use crate::decode::{DecodedCapture, Endpoint, EndpointId, Flags};
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// One of the two captures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -107,6 +115,8 @@ pub struct SentPacket {
 /// What one side sent the other.
 #[derive(Clone, Debug, Serialize)]
 pub struct Direction {
+    /// The tunnel ([`Tunnel::id`]); for the totals of several tunnels, the first.
+    pub tunnel: u32,
     /// Sending capture.
     pub from_side: Side,
     /// Sending capture's file name.
@@ -128,6 +138,25 @@ pub struct Direction {
 }
 
 impl Direction {
+    /// Adds another direction's counts (same sender) to this one.
+    fn absorb(&mut self, o: &Direction) {
+        self.sent += o.sent;
+        self.delivered += o.delivered;
+        self.missing += o.missing;
+        self.outside_window += o.outside_window;
+        for h in &o.hops {
+            if !self.hops.contains(h) {
+                self.hops.push(*h);
+            }
+        }
+        self.hops.sort_unstable();
+        for (k, c) in &o.by_size {
+            let e = self.by_size.entry(*k).or_default();
+            e.ip_len = e.ip_len.max(c.ip_len);
+            e.delivered += c.delivered;
+            e.missing += c.missing;
+        }
+    }
     /// Missing counts by UDP payload size.
     pub fn missing_by_size(&self) -> BTreeMap<u16, u64> {
         self.by_size
@@ -165,6 +194,11 @@ pub struct NatMapping {
     pub packets: u64,
     /// The first of them: its frame at the sender and at the receiver.
     pub first_frames: (FrameNo, FrameNo),
+    /// The tunnel ([`Tunnel::id`]) the packets belong to.
+    pub tunnel: u32,
+    /// `sent_src`, `sent_dst` as the sender's endpoint ids.
+    #[serde(skip)]
+    pub sent_ids: (EndpointId, EndpointId),
 }
 
 impl NatMapping {
@@ -207,8 +241,10 @@ pub struct Correlation {
     pub clock: Clock,
     /// Common window.
     pub window: Window,
-    /// A → B then B → A.
+    /// A → B then B → A, over every tunnel in [`Correlation::tunnels`].
     pub directions: [Direction; 2],
+    /// The tunnels common to both captures, each with its own directions.
+    pub tunnels: Vec<Tunnel>,
     /// Address mappings of matched packets.
     pub nat: Vec<NatMapping>,
     /// Endpoints each side sends WireGuard from.
@@ -227,10 +263,13 @@ pub struct Correlation {
     /// capture, [`NO_PARTNER`] or [`DUPLICATE`]. Four bytes a packet: the
     /// per-packet outcome lives here rather than in a list of sent packets.
     #[serde(skip)]
-    pub partner: [Vec<u32>; 2],
+    pub partner: Arc<[Vec<u32>; 2]>,
     /// Per record of A and of B: its [`Role`], as a byte.
     #[serde(skip)]
     pub role: [Vec<u8>; 2],
+    /// Per record of A and of B: its tunnel ([`Tunnel::id`]) or [`NO_TUNNEL`].
+    #[serde(skip)]
+    pub tunnel_of: Arc<[Vec<u16>; 2]>,
 }
 
 /// What a record is in the correlation (stored as a byte per record).
@@ -245,6 +284,8 @@ pub enum Role {
     Missing = 2,
     /// Sent while the far capture was not running.
     OutsideWindow = 3,
+    /// Received, but absent from the sender's capture although it ran.
+    Unexplained = 4,
 }
 
 impl Correlation {
@@ -258,7 +299,68 @@ impl Correlation {
         for m in &mut self.nat {
             m.from = names[m.from_side.idx()].clone();
         }
+        for t in &mut self.tunnels {
+            for d in &mut t.directions {
+                d.from = names[d.from_side.idx()].clone();
+                d.to = names[d.from_side.other().idx()].clone();
+            }
+        }
         self.names = names;
+    }
+
+    /// The correlation of some tunnels only: the records of the others lose
+    /// their role, and every count is theirs. With all tunnels kept, the same.
+    pub fn restrict(&self, keep: &[u32]) -> Correlation {
+        let kept = |t: u32| keep.contains(&t);
+        let tunnels: Vec<Tunnel> = self
+            .tunnels
+            .iter()
+            .filter(|t| kept(t.id))
+            .cloned()
+            .collect();
+        let mut role = self.role.clone();
+        for (r, t) in role.iter_mut().zip(self.tunnel_of.iter()) {
+            for (r, t) in r.iter_mut().zip(t) {
+                if !kept(u32::from(*t)) {
+                    *r = Role::Other as u8;
+                }
+            }
+        }
+        let mut path_fragmented = self.path_fragmented.clone();
+        for (s, list) in path_fragmented.iter_mut().enumerate() {
+            let of = &self.tunnel_of[s];
+            list.retain(|p| of.get(p.sent as usize).is_some_and(|t| kept(u32::from(*t))));
+        }
+        let local = [0, 1].map(|s| {
+            let mut v: Vec<Endpoint> = tunnels
+                .iter()
+                .flat_map(|t| t.local[s].iter().copied())
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        });
+        Correlation {
+            names: self.names.clone(),
+            clock: self.clock,
+            window: self.window,
+            directions: totals(&self.directions, &tunnels),
+            nat: self
+                .nat
+                .iter()
+                .filter(|m| kept(m.tunnel))
+                .cloned()
+                .collect(),
+            local,
+            duplicates: self.duplicates,
+            unexplained: unexplained_totals(&tunnels),
+            matched: tunnels.iter().map(|t| t.matched).sum(),
+            path_fragmented,
+            partner: Arc::clone(&self.partner),
+            role,
+            tunnel_of: Arc::clone(&self.tunnel_of),
+            tunnels,
+        }
     }
 
     /// The packets `side` sent inside the far capture's window, in capture
@@ -308,20 +410,39 @@ impl Correlation {
     }
 }
 
-const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
+/// The directions of several tunnels added up (`blank` gives names and sides).
+fn totals(blank: &[Direction; 2], tunnels: &[Tunnel]) -> [Direction; 2] {
+    blank.clone().map(|mut d| {
+        d.sent = 0;
+        d.delivered = 0;
+        d.missing = 0;
+        d.outside_window = 0;
+        d.hops.clear();
+        d.by_size.clear();
+        d.tunnel = tunnels.first().map_or(0, |t| t.id);
+        for t in tunnels {
+            d.absorb(&t.directions[d.from_side.idx()]);
+        }
+        d
+    })
+}
 
-/// Temporary role bytes of A's matched records: which side sent the pair.
-const SENT_BY_A: u8 = 0x10;
-const SENT_BY_B: u8 = 0x11;
-
-/// Median of a slice (reorders it), `None` when empty.
-fn median(v: &mut [i64]) -> Option<i64> {
-    if v.is_empty() {
-        return None;
+fn unexplained_totals(tunnels: &[Tunnel]) -> [Unexplained; 2] {
+    let mut u: [Unexplained; 2] = Default::default();
+    for t in tunnels {
+        for (u, x) in u.iter_mut().zip(&t.unexplained) {
+            u.packets += x.packets;
+            for f in &x.frames {
+                if u.frames.len() < 20 {
+                    u.frames.push(*f);
+                }
+            }
+        }
     }
-    let mid = v.len() / 2;
-    let (_, m, _) = v.select_nth_unstable(mid);
-    Some(*m)
+    for u in &mut u {
+        u.frames.sort_unstable();
+    }
+    u
 }
 
 /// The file name (last path component) of a capture.
@@ -332,19 +453,7 @@ pub fn file_name(cap: &DecodedCapture) -> String {
         .unwrap_or_else(|| cap.path.display().to_string())
 }
 
-/// Whether the capturing host sent this record, judged from the record alone
-/// (Linux cooked `OUTGOING`, or an initial TTL value).
-pub fn looks_locally_sent(r: &PacketRecord) -> bool {
-    if r.flags.has(Flags::OUTGOING) {
-        return true;
-    }
-    if r.flags.has(Flags::INCOMING) {
-        return false;
-    }
-    INITIAL_TTLS.contains(&r.ttl)
-}
-
-/// Correlates two decoded captures of the same tunnel.
+/// Correlates two decoded captures of the same tunnels.
 pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let caps = [a, b];
     let mut partner = [
@@ -356,118 +465,49 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     let matched;
     let duplicates;
     {
-        let (tm, td) = key::join_transport([&a.records, &b.records], &mut partner);
+        let (tm, td) = transport::join_transport([&a.records, &b.records], &mut partner);
         let [pa, pb] = &mut partner;
         let ((ka, da), (kb, db)) =
             rayon::join(|| key::index(&a.records, pa), || key::index(&b.records, pb));
         duplicates = [da + td[0], db + td[1]];
         matched = tm + key::join([&a.records, &b.records], [&ka, &kb], &mut partner);
     }
-    // Matched pairs (A record, B record), in A's order, read off `partner`.
-    let matched_pairs = || {
-        partner[0]
-            .iter()
-            .enumerate()
-            .filter(|(_, &j)| j < DUPLICATE)
-            .map(|(i, &j)| (i as u32, j))
-    };
-    let rec = |s: Side, i: u32| &caps[s.idx()].records[i as usize];
-    let ttl_sender = |ra: &PacketRecord, rb: &PacketRecord| match ra.ttl.cmp(&rb.ttl) {
-        std::cmp::Ordering::Greater => Some(Side::A),
-        std::cmp::Ordering::Less => Some(Side::B),
-        std::cmp::Ordering::Equal => None,
-    };
-    let learn =
-        |local: &mut [HashSet<EndpointId>; 2], s: Side, ra: &PacketRecord, rb: &PacketRecord| {
-            match s {
-                Side::A => {
-                    local[0].insert(ra.src);
-                    local[1].insert(rb.dst);
-                }
-                Side::B => {
-                    local[1].insert(rb.src);
-                    local[0].insert(ra.dst);
-                }
-            }
-        };
-    // Consecutive packets mostly share their endpoints: what depends on them
-    // only is skipped while they stay the same.
-    type Here = (Side, EndpointId, EndpointId, EndpointId, EndpointId);
-    let here = |s: Side, ra: &PacketRecord, rb: &PacketRecord| -> Here {
-        (s, ra.src, ra.dst, rb.src, rb.dst)
-    };
-
-    // 2. Local endpoints and a provisional offset from the pairs TTL decides.
-    let mut local: [HashSet<EndpointId>; 2] = Default::default();
-    let (mut ttl_min_ab, mut ttl_min_ba): (Option<i64>, Option<i64>) = (None, None);
-    // Without any TTL-decided pair: the delay of the pair nearest in time.
-    let mut nearest: Option<i64> = None;
-    let mut last: Option<Here> = None;
-    for (i, j) in matched_pairs() {
-        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
-        let d = rb.ts.0.saturating_sub(ra.ts.0);
-        if nearest.is_none_or(|n| d.unsigned_abs() < n.unsigned_abs()) {
-            nearest = Some(d);
-        }
-        if let Some(s) = ttl_sender(ra, rb) {
-            if last != Some(here(s, ra, rb)) {
-                learn(&mut local, s, ra, rb);
-                last = Some(here(s, ra, rb));
-            }
-            match s {
-                Side::A => ttl_min_ab = Some(ttl_min_ab.map_or(d, |m| m.min(d))),
-                Side::B => {
-                    let d = ra.ts.0.saturating_sub(rb.ts.0);
-                    ttl_min_ba = Some(ttl_min_ba.map_or(d, |m| m.min(d)));
-                }
-            }
-        }
-    }
-    let provisional = match (ttl_min_ab, ttl_min_ba) {
-        (Some(x), Some(y)) => x / 2 - y / 2,
-        (Some(x), None) => x,
-        (None, Some(y)) => -y,
-        // Nothing decided: assume the packet nearest in time went out first.
-        (None, None) => nearest.unwrap_or(0),
-    };
-
-    // The sender of every matched pair, decided with what step 2 learnt and
-    // kept (until step 5 writes the roles) in A's role byte.
+    // 2. The sender of each matched pair; 3. delays, NAT and delivered packets.
+    let decided = senders::decide(caps, &partner);
+    let mut local = decided.local.clone();
     let mut role = [
         vec![Role::Other as u8; a.records.len()],
         vec![Role::Other as u8; b.records.len()],
     ];
-    // Pairs each side sent, to size the delay lists exactly.
-    let mut sent_by = [0usize; 2];
-    for (i, j) in matched_pairs() {
-        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
-        let s = ttl_sender(ra, rb).unwrap_or(
-            if local[0].contains(&ra.src) || local[1].contains(&rb.dst) {
-                Side::A
-            } else if local[1].contains(&rb.src) || local[0].contains(&ra.dst) {
-                Side::B
-            } else if ra.flags.has(Flags::OUTGOING) || rb.flags.has(Flags::INCOMING) {
-                Side::A
-            } else if rb.flags.has(Flags::OUTGOING) || ra.flags.has(Flags::INCOMING) {
-                Side::B
-            } else if ra.ts.0.saturating_add(provisional) <= rb.ts.0 {
-                Side::A
-            } else {
-                Side::B
-            },
-        );
-        role[0][i as usize] = match s {
-            Side::A => SENT_BY_A,
-            Side::B => SENT_BY_B,
-        };
-        sent_by[s.idx()] += 1;
-    }
-
-    // 3-5. One pass over the decided pairs: local endpoints, one-way delays,
-    // the (src, dst) pairs of matched traffic, and the delivered packets of
-    // each direction with their NAT mapping.
+    let mut m = nat::pass(caps, &partner, &decided, &mut local, &mut role);
+    drop(decided);
+    // 4. Clock and window; 5. the unmatched messages.
+    let (clock, margins) = clock::estimate(&mut m.delays);
+    m.delays = Default::default();
+    let spans = window::Spans::of(caps, clock.offset_ns);
+    loss::unmatched(
+        caps,
+        &partner,
+        &mut role,
+        &loss::Known {
+            sent_pairs: &m.sent_pairs,
+            recv_pairs: &m.recv_pairs,
+            local: &local,
+            spans: &spans,
+            margins,
+        },
+    );
+    // 6. Tunnels, and the counts of each.
     let names = [file_name(a), file_name(b)];
-    let mk = |s: Side| Direction {
+    let mut nat = m.nat;
+    let split = tunnels::split(caps, &partner, &mut role, &local, &mut nat, &names);
+    nat.sort_by(|x, y| {
+        y.packets
+            .cmp(&x.packets)
+            .then(x.from_side.cmp(&y.from_side))
+    });
+    let blank = [Side::A, Side::B].map(|s| Direction {
+        tunnel: 0,
         from_side: s,
         from: names[s.idx()].clone(),
         to: names[s.other().idx()].clone(),
@@ -477,239 +517,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         outside_window: 0,
         hops: Vec::new(),
         by_size: BTreeMap::new(),
-    };
-    let mut dirs = [mk(Side::A), mk(Side::B)];
-    let incomplete = {
-        let (ia, ib) = rayon::join(|| incomplete_datagrams(a), || incomplete_datagrams(b));
-        [ia, ib]
-    };
-    let mut path_fragmented: [Vec<PathFragmented>; 2] = Default::default();
-    // Per direction, UDP payload size -> counts (sorted into `by_size` at the end).
-    let mut sizes: [HashMap<u16, SizeCount>; 2] = Default::default();
-    let mut d_ab: Vec<i64> = Vec::with_capacity(sent_by[0]);
-    let mut d_ba: Vec<i64> = Vec::with_capacity(sent_by[1]);
-    let mut sent_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
-    let mut recv_pairs: [HashSet<(EndpointId, EndpointId)>; 2] = Default::default();
-    let mut nat: Vec<NatMapping> = Vec::new();
-    let mut nat_of: HashMap<(Side, [EndpointId; 4]), usize> = HashMap::default();
-    let mut last: Option<(Here, usize)> = None;
-    for (i, j) in matched_pairs() {
-        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
-        let s = if role[0][i as usize] == SENT_BY_A {
-            Side::A
-        } else {
-            Side::B
-        };
-        let (ta, tb) = (ra.ts.0, rb.ts.0);
-        match s {
-            Side::A => d_ab.push(tb.saturating_sub(ta)),
-            Side::B => d_ba.push(ta.saturating_sub(tb)),
-        }
-        let (si, ri) = match s {
-            Side::A => (i, j),
-            Side::B => (j, i),
-        };
-        let (rs, rr) = (rec(s, si), rec(s.other(), ri));
-        let h = here(s, ra, rb);
-        let n = match last {
-            Some((l, n)) if l == h => n,
-            _ => {
-                learn(&mut local, s, ra, rb);
-                match s {
-                    Side::A => {
-                        sent_pairs[0].insert((ra.src, ra.dst));
-                        recv_pairs[1].insert((rb.src, rb.dst));
-                    }
-                    Side::B => {
-                        sent_pairs[1].insert((rb.src, rb.dst));
-                        recv_pairs[0].insert((ra.src, ra.dst));
-                    }
-                }
-                let (se, re) = (&caps[s.idx()].endpoints, &caps[s.other().idx()].endpoints);
-                let n = *nat_of
-                    .entry((s, [rs.src, rs.dst, rr.src, rr.dst]))
-                    .or_insert_with(|| {
-                        nat.push(NatMapping {
-                            from_side: s,
-                            from: names[s.idx()].clone(),
-                            sent_src: se.get(rs.src),
-                            sent_dst: se.get(rs.dst),
-                            recv_src: re.get(rr.src),
-                            recv_dst: re.get(rr.dst),
-                            packets: 0,
-                            first_frames: (rs.frame, rr.frame),
-                        });
-                        nat.len() - 1
-                    });
-                last = Some((h, n));
-                n
-            }
-        };
-        if let Some(m) = nat.get_mut(n) {
-            m.packets += 1;
-        }
-        let d = &mut dirs[s.idx()];
-        let hop = rs.ttl.saturating_sub(rr.ttl);
-        if !d.hops.contains(&hop) {
-            d.hops.push(hop);
-        }
-        // The receiver saw it, so its capture was running: delivered,
-        // unless it came as fragments and not all of them arrived.
-        let complete = !incomplete[s.other().idx()]
-            .get(ri as usize)
-            .copied()
-            .unwrap_or(false);
-        if rr.flags.has(Flags::FIRST_FRAGMENT) && !rs.flags.has(Flags::FIRST_FRAGMENT) {
-            path_fragmented[s.idx()].push(PathFragmented {
-                sent: si,
-                received: rr.frame,
-                first_fragment: rr.frag_len,
-                complete,
-            });
-        }
-        count_sent(d, &mut sizes[s.idx()], rs, complete);
-        role[0][i as usize] = Role::Other as u8;
-        role[s.idx()][si as usize] = if complete {
-            Role::Delivered as u8
-        } else {
-            Role::Missing as u8
-        };
-    }
-
-    // Clock.
-    let min_ab = d_ab.iter().copied().min();
-    let min_ba = d_ba.iter().copied().min();
-    let max_ab = d_ab.iter().copied().max();
-    let max_ba = d_ba.iter().copied().max();
-    let offset = match (min_ab, min_ba) {
-        (Some(x), Some(y)) => x / 2 - y / 2,
-        (Some(x), None) => x,
-        (None, Some(y)) => -y,
-        (None, None) => 0,
-    };
-    let samples = (d_ab.len() + d_ba.len()) as u64;
-    let clock = Clock {
-        offset_ns: offset,
-        delay_ab_ns: median(&mut d_ab).map(|m| m.saturating_sub(offset)),
-        delay_ba_ns: median(&mut d_ba).map(|m| m.saturating_add(offset)),
-        bracketed: min_ab.is_some() && min_ba.is_some(),
-        samples,
-    };
-    drop((d_ab, d_ba));
-    // Worst delay seen each way, as a margin at the window's edges.
-    let margin_ab = max_ab
-        .map_or(0, |m| m.saturating_sub(offset))
-        .max(0)
-        .saturating_add(5_000_000);
-    let margin_ba = max_ba
-        .map_or(0, |m| m.saturating_add(offset))
-        .max(0)
-        .saturating_add(5_000_000);
-
-    // Window on A's clock.
-    let span = |c: &DecodedCapture| -> Option<(i64, i64)> {
-        c.records.iter().fold(None, |s, r| {
-            let t = r.ts.0;
-            Some(s.map_or((t, t), |(f, l): (i64, i64)| (f.min(t), l.max(t))))
-        })
-    };
-    let sa = span(a);
-    let sb = span(b).map(|(f, l)| (f.saturating_sub(offset), l.saturating_sub(offset)));
-    let window = match (sa, sb) {
-        (Some((fa, la)), Some((fb, lb))) => {
-            let (s, e) = (fa.max(fb), la.min(lb));
-            Window {
-                start: Timestamp(s),
-                end: Timestamp(e.max(s)),
-                overlap: s <= e,
-            }
-        }
-        _ => Window::default(),
-    };
-    // Receiver spans in the sender's own clock.
-    let recv_span_for = |sender: Side| -> Option<(i64, i64)> {
-        match sender {
-            Side::A => sb,
-            Side::B => sa.map(|(f, l)| (f.saturating_add(offset), l.saturating_add(offset))),
-        }
-    };
-
-    // Unmatched messages: sent and lost, or received without a sent copy.
-    let mut unexplained: [Unexplained; 2] = Default::default();
-    for side in [Side::A, Side::B] {
-        let cap = caps[side.idx()];
-        let any_sent = !sent_pairs[side.idx()].is_empty();
-        for (i, r) in cap.records.iter().enumerate() {
-            if partner[side.idx()][i] != NO_PARTNER {
-                continue;
-            }
-            let class = MsgClass::of(&r.kind);
-            if class == MsgClass::Other {
-                continue;
-            }
-            let pair = (r.src, r.dst);
-            // Sent on a flow that delivered, or towards a peer whose own
-            // packets to us are in both captures (so ours should be too).
-            let sent = sent_pairs[side.idx()].contains(&pair)
-                || recv_pairs[side.idx()].contains(&(r.dst, r.src))
-                || (!any_sent
-                    && class != MsgClass::Udp
-                    && (local[side.idx()].contains(&r.src) || looks_locally_sent(r)));
-            if sent {
-                let margin = if side == Side::A {
-                    margin_ab
-                } else {
-                    margin_ba
-                };
-                let in_window = recv_span_for(side)
-                    .is_some_and(|(f, l)| r.ts.0 >= f && r.ts.0.saturating_add(margin) <= l);
-                let d = &mut dirs[side.idx()];
-                if in_window {
-                    count_sent(d, &mut sizes[side.idx()], r, false);
-                    role[side.idx()][i] = Role::Missing as u8;
-                } else {
-                    d.outside_window += 1;
-                    role[side.idx()][i] = Role::OutsideWindow as u8;
-                }
-            } else if recv_pairs[side.idx()].contains(&pair) {
-                // Received here; did the sender's capture run when it was sent?
-                let sender = side.other();
-                let margin = if sender == Side::A {
-                    margin_ab
-                } else {
-                    margin_ba
-                };
-                // The sender's capture span on this side's clock.
-                let span_here = match side {
-                    Side::B => {
-                        sa.map(|(f, l)| (f.saturating_add(offset), l.saturating_add(offset)))
-                    }
-                    Side::A => sb,
-                };
-                if span_here.is_some_and(|(f, l)| r.ts.0.saturating_sub(margin) >= f && r.ts.0 <= l)
-                {
-                    let u = &mut unexplained[side.idx()];
-                    u.packets += 1;
-                    if u.frames.len() < 20 {
-                        u.frames.push(r.frame);
-                    }
-                }
-            }
-        }
-    }
-    for list in &mut path_fragmented {
-        list.sort_unstable_by_key(|p| p.sent);
-    }
-    for (d, sizes) in dirs.iter_mut().zip(sizes) {
-        d.by_size = sizes.into_iter().collect();
-        d.hops.sort_unstable();
-    }
-    nat.sort_by(|x, y| {
-        y.packets
-            .cmp(&x.packets)
-            .then(x.from_side.cmp(&y.from_side))
     });
-
     let mut local_eps: [Vec<Endpoint>; 2] = [Vec::new(), Vec::new()];
     for s in [Side::A, Side::B] {
         let eps = &caps[s.idx()].endpoints;
@@ -724,33 +532,17 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
     Correlation {
         names,
         clock,
-        window,
-        directions: dirs,
+        window: spans.window(),
+        directions: totals(&blank, &split.tunnels),
+        unexplained: unexplained_totals(&split.tunnels),
+        tunnels: split.tunnels,
         nat,
         local: local_eps,
         duplicates,
-        unexplained,
         matched,
-        path_fragmented,
-        partner,
+        path_fragmented: m.path_fragmented,
+        partner: Arc::new(partner),
         role,
-    }
-}
-
-fn count_sent(
-    d: &mut Direction,
-    sizes: &mut HashMap<u16, SizeCount>,
-    r: &PacketRecord,
-    delivered: bool,
-) {
-    d.sent += 1;
-    let e = sizes.entry(r.udp_len).or_default();
-    e.ip_len = e.ip_len.max(r.ip_len);
-    if delivered {
-        d.delivered += 1;
-        e.delivered += 1;
-    } else {
-        d.missing += 1;
-        e.missing += 1;
+        tunnel_of: Arc::new(split.tunnel_of),
     }
 }

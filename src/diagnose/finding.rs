@@ -501,6 +501,13 @@ pub enum FindingKind {
         /// What each holds.
         seen: Vec<WgSeen>,
     },
+    /// `--tunnel` / `--peer` picked none of the tunnels the captures share.
+    TunnelNotFound {
+        /// The selector, as given (`--peer 192.0.2.7`).
+        selector: String,
+        /// The common tunnels: per tunnel, each capture's own endpoints.
+        tunnels: Vec<[Vec<Endpoint>; 2]>,
+    },
     /// The two inputs hold the same packets.
     SameCapture {
         /// Packets in each.
@@ -565,6 +572,7 @@ impl FindingKind {
             FindingKind::CapturesDisjoint { .. } => "captures_disjoint",
             FindingKind::NoCommonTunnel { .. } => "no_common_tunnel",
             FindingKind::SameCapture { .. } => "same_capture",
+            FindingKind::TunnelNotFound { .. } => "tunnel_not_found",
             FindingKind::NoWireguard { .. } => "no_wireguard",
             FindingKind::EmptyCapture { .. } => "empty_capture",
             FindingKind::Healthy { .. } => "healthy",
@@ -578,6 +586,7 @@ impl FindingKind {
             FindingKind::CapturesDisjoint { .. }
                 | FindingKind::NoCommonTunnel { .. }
                 | FindingKind::SameCapture { .. }
+                | FindingKind::TunnelNotFound { .. }
                 | FindingKind::NoWireguard { .. }
                 | FindingKind::EmptyCapture { .. }
         )
@@ -622,6 +631,9 @@ pub struct Finding {
     pub severity: Severity,
     /// Frames per capture.
     pub frames: Vec<FrameRefs>,
+    /// The tunnel ([`crate::correlate::Tunnel::id`]) it is about; `None`
+    /// for what concerns a capture or the pair as a whole.
+    pub tunnel: Option<u32>,
 }
 
 impl Finding {
@@ -631,6 +643,7 @@ impl Finding {
             kind,
             severity,
             frames: Vec::new(),
+            tunnel: None,
         }
     }
 

@@ -52,57 +52,37 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         return finish(out, None);
     }
     let mut out = Vec::new();
-    let recs = [caps[0].cap, caps[1].cap];
-    // Without one WireGuard message in both captures, nothing ties a packet
-    // sent here to one missing there: no loss can be counted.
-    let matched_wg = scope.matched_wg;
-    let directions = if matched_wg > 0 {
-        &c.directions[..]
-    } else {
-        &[]
-    };
+    // Each common tunnel on its own: its directions, findings and fix.
     let mut thresholds: [Option<u32>; 2] = [None, None];
-    for d in directions {
-        let s = d.from_side;
-        let (sender, receiver) = (caps[s.idx()], caps[s.other().idx()]);
-        let signals = pmtu::signals_for(sender.facts, &c.local[s.idx()]);
-        let sum = direction::summarize(c, s, sender.cap, pmtu::first_signal(&signals));
-        let dir = direction::dir_ref(caps, c, s);
-        let lost = || -> Box<dyn Iterator<Item = SentPacket> + '_> {
-            Box::new(
-                sum.lost
-                    .iter()
-                    .filter_map(move |&i| c.sent_packet(s, recs, i as usize)),
-            )
+    let views: Vec<std::borrow::Cow<'_, Correlation>> = if c.tunnels.len() <= 1 {
+        vec![std::borrow::Cow::Borrowed(c)]
+    } else {
+        c.tunnels
+            .iter()
+            .map(|t| std::borrow::Cow::Owned(c.restrict(&[t.id])))
+            .collect()
+    };
+    for v in &views {
+        let matched_wg = if v.tunnels.is_empty() {
+            scope.matched_wg
+        } else {
+            v.tunnels.iter().map(|t| t.matched_wg).sum()
         };
-        let reverse = &c.directions[s.other().idx()];
-        if loss::one_way(&mut out, &dir, d, reverse, sender, &lost) {
-            continue;
+        let mut found = Vec::new();
+        let th = tunnel(&mut found, caps, v, matched_wg);
+        for (t, x) in thresholds.iter_mut().zip(th) {
+            *t = match (*t, x) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
         }
-        let carried = fragments::path(&mut out, &dir, d, c, sender, receiver, sum.underlay());
-        let sizes = pmtu::direction(&mut out, &dir, &sum, &signals, sender, &lost, carried);
-        thresholds[s.idx()] = sizes.threshold;
-        let explained = |p: &SentPacket| {
-            !p.fragmented
-                && (sizes.threshold.is_some_and(|t| p.ip_len >= t)
-                    || sizes.announced.is_some_and(|m| p.ip_len > m))
-        };
-        let dead = loss::one_way_sessions(&mut out, &dir, reverse, &sum, sender);
-        loss::random(
-            &mut out,
-            &dir,
-            d,
-            sender,
-            receiver,
-            &mut sum
-                .lost
-                .iter()
-                .filter(|i| !dead.contains(i))
-                .filter_map(|&i| c.sent_packet(s, recs, i as usize))
-                .filter(|p| !explained(p)),
-        );
+        let id = v.tunnels.first().map(|t| t.id);
+        out.extend(found.into_iter().map(|mut f| {
+            f.tunnel = id;
+            f
+        }));
     }
-    pmtu::one_mtu_for_both(&mut out);
+    let matched_wg = scope.matched_wg;
     loss::capture_drops(&mut out, caps, c);
     for s in [Side::A, Side::B] {
         let offset = match s {
@@ -140,6 +120,81 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     for cap in caps {
         peers::roaming(&mut out, cap);
     }
+    // Nothing in common and nothing found: the captures cannot tell.
+    if matched_wg == 0 && !has_problem(&out) {
+        out.push(scope::no_common_tunnel(caps));
+    }
+    let [ab, ba] = &c.directions;
+    let healthy = FindingKind::Healthy {
+        matched: c.matched,
+        delivered_ab: ab.delivered,
+        delivered_ba: ba.delivered,
+        missing: ab.missing + ba.missing,
+        window_seconds: c.window.end.0.saturating_sub(c.window.start.0) as f64 / 1e9,
+        messages: 0,
+        one_end: false,
+    };
+    finish(out, Some(healthy))
+}
+
+/// The findings of one tunnel (`c` restricted to it); returns the size
+/// threshold found per sending side.
+fn tunnel(
+    out: &mut Vec<Finding>,
+    caps: [Capture<'_>; 2],
+    c: &Correlation,
+    matched_wg: u64,
+) -> [Option<u32>; 2] {
+    let recs = [caps[0].cap, caps[1].cap];
+    // Without one WireGuard message in both captures, nothing ties a packet
+    // sent here to one missing there: no loss can be counted.
+    let directions = if matched_wg > 0 {
+        &c.directions[..]
+    } else {
+        &[]
+    };
+    let mut thresholds: [Option<u32>; 2] = [None, None];
+    for d in directions {
+        let s = d.from_side;
+        let (sender, receiver) = (caps[s.idx()], caps[s.other().idx()]);
+        let signals = pmtu::signals_for(sender.facts, &c.local[s.idx()]);
+        let sum = direction::summarize(c, s, sender.cap, pmtu::first_signal(&signals));
+        let dir = direction::dir_ref(caps, c, s);
+        let lost = || -> Box<dyn Iterator<Item = SentPacket> + '_> {
+            Box::new(
+                sum.lost
+                    .iter()
+                    .filter_map(move |&i| c.sent_packet(s, recs, i as usize)),
+            )
+        };
+        let reverse = &c.directions[s.other().idx()];
+        if loss::one_way(out, &dir, d, reverse, sender, &lost) {
+            continue;
+        }
+        let carried = fragments::path(out, &dir, d, c, sender, receiver, sum.underlay());
+        let sizes = pmtu::direction(out, &dir, &sum, &signals, sender, &lost, carried);
+        thresholds[s.idx()] = sizes.threshold;
+        let explained = |p: &SentPacket| {
+            !p.fragmented
+                && (sizes.threshold.is_some_and(|t| p.ip_len >= t)
+                    || sizes.announced.is_some_and(|m| p.ip_len > m))
+        };
+        let dead = loss::one_way_sessions(out, &dir, reverse, &sum, sender);
+        loss::random(
+            out,
+            &dir,
+            d,
+            sender,
+            receiver,
+            &mut sum
+                .lost
+                .iter()
+                .filter(|i| !dead.contains(i))
+                .filter_map(|&i| c.sent_packet(s, recs, i as usize))
+                .filter(|p| !explained(p)),
+        );
+    }
+    pmtu::one_mtu_for_both(out);
     let rewritten: Vec<_> = c.nat.iter().filter(|m| m.rewritten()).cloned().collect();
     if !rewritten.is_empty() {
         // The first packet of each mapping, at both ends.
@@ -162,21 +217,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         }
         out.push(f);
     }
-    // Nothing in common and nothing found: the captures cannot tell.
-    if matched_wg == 0 && !has_problem(&out) {
-        out.push(scope::no_common_tunnel(caps));
-    }
-    let [ab, ba] = &c.directions;
-    let healthy = FindingKind::Healthy {
-        matched: c.matched,
-        delivered_ab: ab.delivered,
-        delivered_ba: ba.delivered,
-        missing: ab.missing + ba.missing,
-        window_seconds: c.window.end.0.saturating_sub(c.window.start.0) as f64 / 1e9,
-        messages: 0,
-        one_end: false,
-    };
-    finish(out, Some(healthy))
+    thresholds
 }
 
 /// What one capture alone shows.

@@ -4,7 +4,7 @@
 use super::plots::PlotData;
 use super::{filter, thousands, utc, words};
 use crate::capture::FrameNo;
-use crate::correlate::{Correlation, Direction, NatMapping, Side};
+use crate::correlate::{Correlation, Direction, NatMapping, Side, Tunnel};
 use crate::decode::Endpoint;
 use crate::diagnose::{Finding, FindingKind, FrameRefs, Severity};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, ContentArrangement, Table};
@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 /// The JSON schema identifier of `analyze --format json`; bumped on any incompatible change.
-pub const SCHEMA: &str = "wgtrace.analyze/2";
+pub const SCHEMA: &str = "wgtrace.analyze/3";
 
 /// Overall result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -82,6 +82,64 @@ pub struct ReportFinding {
     pub filter: Option<String>,
     /// What to do.
     pub fix: Option<String>,
+    /// The tunnel (`tunnels[].id`) it is about; `null` for the captures or the pair as a whole.
+    pub tunnel: Option<u32>,
+}
+
+/// One tunnel common to both captures.
+#[derive(Clone, Debug, Serialize)]
+pub struct TunnelReport {
+    /// Id, as in `findings[].tunnel` and `directions[].tunnel`.
+    pub id: u32,
+    /// Per capture (a, b): its own WireGuard endpoints in this tunnel.
+    pub local: [Vec<Endpoint>; 2],
+    /// Per capture: the far endpoints it saw (several after NAT rebinding or roaming).
+    pub remote: [Vec<Endpoint>; 2],
+    /// `healthy` or `problems`, from this tunnel's findings.
+    pub verdict: Verdict,
+    /// Messages found in both captures.
+    pub matched: u64,
+    /// Packets sent inside the window, both directions.
+    pub sent: u64,
+    /// Of those, missing.
+    pub missing: u64,
+}
+
+impl TunnelReport {
+    fn from(t: &Tunnel, findings: &[Finding]) -> TunnelReport {
+        let problem = findings.iter().any(|f| {
+            f.tunnel == Some(t.id) && matches!(f.severity, Severity::Error | Severity::Warning)
+        });
+        TunnelReport {
+            id: t.id,
+            local: t.local.clone(),
+            remote: t.remote.clone(),
+            verdict: if problem {
+                Verdict::Problems
+            } else {
+                Verdict::Healthy
+            },
+            matched: t.matched,
+            sent: t.directions.iter().map(|d| d.sent).sum(),
+            missing: t.directions.iter().map(|d| d.missing).sum(),
+        }
+    }
+
+    /// `tunnel 1 (198.51.100.2:51822 ↔ 203.0.113.2:51823)`: the ends as each
+    /// capture sees its own.
+    pub fn label(&self) -> String {
+        let ends = |v: &[Endpoint]| match v {
+            [] => "?".to_string(),
+            [e] => e.to_string(),
+            [e, ..] => format!("{e} (+{})", v.len() - 1),
+        };
+        format!(
+            "tunnel {} ({} ↔ {})",
+            self.id,
+            ends(&self.local[0]),
+            ends(&self.local[1])
+        )
+    }
 }
 
 /// One input capture.
@@ -113,6 +171,8 @@ pub struct SizeRow {
 /// One direction of the tunnel.
 #[derive(Clone, Debug, Serialize)]
 pub struct DirectionReport {
+    /// The tunnel (`tunnels[].id`).
+    pub tunnel: u32,
     /// Sending capture's side.
     pub from_side: Side,
     /// Sending capture's display name.
@@ -143,7 +203,7 @@ impl DirectionReport {
     fn from(d: &Direction, nat: &[NatMapping]) -> DirectionReport {
         let ends = nat
             .iter()
-            .filter(|m| m.from_side == d.from_side)
+            .filter(|m| m.from_side == d.from_side && m.tunnel == d.tunnel)
             .max_by_key(|m| m.packets)
             .map(|m| (m.sent_src, m.sent_dst));
         let rows = |f: fn(&crate::correlate::SizeCount) -> u64| -> Vec<SizeRow> {
@@ -158,6 +218,7 @@ impl DirectionReport {
                 .collect()
         };
         DirectionReport {
+            tunnel: d.tunnel,
             from_side: d.from_side,
             from: d.from.clone(),
             to: d.to.clone(),
@@ -221,7 +282,9 @@ pub struct AnalyzeReport {
     pub captures: Vec<CaptureSummary>,
     /// Findings, most severe first.
     pub findings: Vec<ReportFinding>,
-    /// One per direction (empty with one capture).
+    /// The tunnels common to both captures (empty with one capture).
+    pub tunnels: Vec<TunnelReport>,
+    /// Two per tunnel (empty with one capture).
     pub directions: Vec<DirectionReport>,
     /// Clock (two captures).
     pub clock: Option<ClockReport>,
@@ -233,6 +296,8 @@ pub struct AnalyzeReport {
     pub matched: u64,
     /// Duplicate records ignored per capture.
     pub duplicates: Vec<u64>,
+    /// The `--tunnel` / `--peer` the report was restricted with.
+    pub selection: Option<String>,
     /// Plot data for the HTML report (two captures, when asked for); not part of the JSON.
     #[serde(skip)]
     pub plots: Option<PlotData>,
@@ -258,15 +323,35 @@ impl AnalyzeReport {
             Verdict::Healthy
         };
         let names: Vec<String> = captures.iter().map(|c| c.file.clone()).collect();
-        // Words first (they read all findings), then the findings move in:
-        // frame lists can hold most of a capture.
+        let tunnels: Vec<TunnelReport> = correlation.map_or(Vec::new(), |c| {
+            c.tunnels
+                .iter()
+                .map(|t| TunnelReport::from(t, &findings))
+                .collect()
+        });
+        let several = tunnels.len() > 1;
+        // Words first (they read the findings of the same tunnel), then the
+        // findings move in: frame lists can hold most of a capture.
         let said: Vec<(String, Option<String>)> = findings
             .iter()
             .map(|f| {
-                (
-                    words::summary(f, &findings, &names),
-                    words::fix(f, &findings),
-                )
+                let related: Vec<Finding> = if several {
+                    findings
+                        .iter()
+                        .filter(|g| g.tunnel.is_none() || g.tunnel == f.tunnel)
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                let all = if several { &related[..] } else { &findings[..] };
+                let mut summary = words::summary(f, all, &names);
+                if let Some(t) = f.tunnel.filter(|_| several) {
+                    if let Some(t) = tunnels.iter().find(|x| x.id == t) {
+                        summary = format!("{}: {summary}", t.label());
+                    }
+                }
+                (summary, words::fix(f, all))
             })
             .collect();
         let rendered: Vec<ReportFinding> = findings
@@ -282,16 +367,25 @@ impl AnalyzeReport {
                     filter: frames.first().and_then(|r| r.filter.clone()),
                     frames,
                     fix,
+                    tunnel: f.tunnel,
                 }
             })
             .collect();
-        let headline = headline(verdict, &names, &rendered);
+        let headline = headline(verdict, &names, &rendered, &tunnels);
         let (directions, clock, window, nat, matched, duplicates) = match correlation {
             Some(c) => (
-                c.directions
-                    .iter()
-                    .map(|d| DirectionReport::from(d, &c.nat))
-                    .collect(),
+                if several {
+                    c.tunnels
+                        .iter()
+                        .flat_map(|t| t.directions.iter())
+                        .map(|d| DirectionReport::from(d, &c.nat))
+                        .collect()
+                } else {
+                    c.directions
+                        .iter()
+                        .map(|d| DirectionReport::from(d, &c.nat))
+                        .collect()
+                },
                 Some(ClockReport {
                     offset_ns: c.clock.offset_ns,
                     offset_ms: c.clock.offset_ns as f64 / 1e6,
@@ -320,13 +414,34 @@ impl AnalyzeReport {
             headline,
             captures,
             findings: rendered,
+            tunnels,
             directions,
             clock,
             window,
             nat,
             matched,
             duplicates,
+            selection: None,
             plots: None,
+        }
+    }
+
+    /// Marks the report as restricted to the tunnels `selector` picked; the
+    /// headline names them.
+    pub fn selected(&mut self, selector: &str) {
+        let picked: Vec<String> = self.tunnels.iter().map(TunnelReport::label).collect();
+        if !picked.is_empty() {
+            self.headline = format!("{} [{selector}: {}]", self.headline, picked.join(", "));
+        }
+        self.selection = Some(selector.to_string());
+    }
+
+    /// `vps.pcap → laptop.pcap`, after the tunnel's label when there are several.
+    pub fn direction_label(&self, d: &DirectionReport) -> String {
+        let plain = format!("{} → {}", d.from, d.to);
+        match self.tunnels.iter().find(|t| t.id == d.tunnel) {
+            Some(t) if self.tunnels.len() > 1 => format!("tunnel {}: {plain}", t.id),
+            _ => plain,
         }
     }
 
@@ -410,7 +525,7 @@ impl AnalyzeReport {
             for d in &self.directions {
                 let hops: Vec<String> = d.hops.iter().map(u8::to_string).collect();
                 t.add_row(vec![
-                    Cell::new(format!("{} → {}", d.from, d.to)),
+                    Cell::new(self.direction_label(d)),
                     num(d.sent),
                     num(d.delivered),
                     num(d.missing),
@@ -420,7 +535,7 @@ impl AnalyzeReport {
             }
             let _ = writeln!(out, "{t}");
             for d in &self.directions {
-                let _ = write!(out, "{}", histogram(d));
+                let _ = write!(out, "{}", histogram(d, &self.direction_label(d)));
             }
         }
         for l in self.context_lines().lines() {
@@ -431,6 +546,18 @@ impl AnalyzeReport {
 
     pub(super) fn context_lines(&self) -> String {
         let mut out = String::new();
+        if self.tunnels.len() > 1 {
+            for t in &self.tunnels {
+                let _ = writeln!(
+                    out,
+                    "{}: {}, {} of {} packets missing",
+                    t.label(),
+                    t.verdict.word().to_lowercase(),
+                    t.missing,
+                    t.sent
+                );
+            }
+        }
         if let Some(c) = &self.clock {
             let ms = |d: Option<f64>| d.map_or("n/a".to_string(), |d| format!("{d:.3} ms"));
             let files: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
@@ -545,9 +672,8 @@ impl AnalyzeReport {
                     .collect();
                 let _ = writeln!(
                     out,
-                    "| `{}` → `{}` | {} | {} | {} | {} | {} |",
-                    d.from,
-                    d.to,
+                    "| `{}` | {} | {} | {} | {} | {} |",
+                    self.direction_label(d),
                     d.sent,
                     d.delivered,
                     d.missing,
@@ -557,7 +683,7 @@ impl AnalyzeReport {
             }
             let _ = writeln!(out, "\n```text");
             for d in &self.directions {
-                let _ = write!(out, "{}", histogram(d));
+                let _ = write!(out, "{}", histogram(d, &self.direction_label(d)));
             }
             let _ = writeln!(out, "```");
         }
@@ -574,8 +700,42 @@ impl AnalyzeReport {
 
 /// The first line of every format: the verdict, the captures, and what it
 /// rests on or why the captures cannot tell.
-fn headline(verdict: Verdict, names: &[String], findings: &[ReportFinding]) -> String {
+fn headline(
+    verdict: Verdict,
+    names: &[String],
+    findings: &[ReportFinding],
+    tunnels: &[TunnelReport],
+) -> String {
     let files = names.join(" ↔ ");
+    // With several tunnels, which of them the problems are in.
+    let which = if tunnels.len() > 1 && verdict == Verdict::Problems {
+        let bad: Vec<String> = tunnels
+            .iter()
+            .filter(|t| t.verdict == Verdict::Problems)
+            .map(TunnelReport::label)
+            .collect();
+        let shared = findings.iter().any(|f| {
+            f.tunnel.is_none() && matches!(f.severity, Severity::Error | Severity::Warning)
+        });
+        match (bad.is_empty(), shared) {
+            (true, _) => format!(" in {} tunnels", tunnels.len()),
+            (false, false) => format!(
+                " in {} of {} tunnels: {}",
+                bad.len(),
+                tunnels.len(),
+                bad.join(", ")
+            ),
+            (false, true) => format!(
+                " in {} tunnels: {} and the captures as a whole",
+                tunnels.len(),
+                bad.join(", ")
+            ),
+        }
+    } else if tunnels.len() > 1 {
+        format!(" ({} tunnels)", tunnels.len())
+    } else {
+        String::new()
+    };
     let alone = if names.len() == 1 {
         " (from this end alone)"
     } else {
@@ -587,7 +747,7 @@ fn headline(verdict: Verdict, names: &[String], findings: &[ReportFinding]) -> S
         Verdict::Problems => {
             let (e, w) = (count(Severity::Error), count(Severity::Warning));
             format!(
-                "PROBLEMS: {files}{alone} ({e} error{}, {w} warning{})",
+                "PROBLEMS: {files}{alone} ({e} error{}, {w} warning{}){which}",
                 plural(e),
                 plural(w)
             )
@@ -614,7 +774,7 @@ fn headline(verdict: Verdict, names: &[String], findings: &[ReportFinding]) -> S
                 .iter()
                 .find(|f| matches!(f.kind, FindingKind::Healthy { .. }))
                 .map_or(String::new(), |f| format!(": {}", f.summary));
-            format!("HEALTHY: {files}{alone}{why}")
+            format!("HEALTHY: {files}{alone}{which}{why}")
         }
     }
 }
@@ -681,7 +841,7 @@ fn num(n: u64) -> Cell {
 /// Delivered (█) vs lost (░) by UDP payload size, for one direction: exact
 /// sizes when there are few, else ranges whose edges keep the common MTU
 /// boundaries apart.
-pub fn histogram(d: &DirectionReport) -> String {
+pub fn histogram(d: &DirectionReport, label: &str) -> String {
     const BAR: u64 = 30;
     let rows = size_rows(d);
     if rows.is_empty() {
@@ -696,8 +856,8 @@ pub fn histogram(d: &DirectionReport) -> String {
         }
     };
     let mut out = format!(
-        "{} → {}: delivered █ / lost ░\n  {:>14} {:>9} {:>7}\n",
-        d.from, d.to, "UDP (IP) bytes", "delivered", "lost"
+        "{label}: delivered █ / lost ░\n  {:>14} {:>9} {:>7}\n",
+        "UDP (IP) bytes", "delivered", "lost"
     );
     for (label, del, lost) in rows {
         let _ = writeln!(

@@ -118,10 +118,12 @@ impl AnalyzeReport {
         self.findings_html(&mut o);
         if let Some(p) = &self.plots {
             for (i, dp) in p.directions.iter().enumerate() {
+                // Plots add up all tunnels; the table of one fits only when there is one.
                 let dr = self
                     .directions
                     .iter()
-                    .find(|d| d.from == dp.from && d.to == dp.to);
+                    .find(|d| d.from == dp.from && d.to == dp.to)
+                    .filter(|_| self.tunnels.len() <= 1);
                 direction_html(&mut o, i, p, dp, dr);
             }
         } else if !self.directions.is_empty() {
@@ -193,9 +195,8 @@ impl AnalyzeReport {
                 let hops: Vec<String> = d.hops.iter().map(u8::to_string).collect();
                 let _ = writeln!(
                     o,
-                    "<tr><td><code>{}</code> → <code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                    esc(&d.from),
-                    esc(&d.to),
+                    "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                    esc(&self.direction_label(d)),
                     thousands(d.sent),
                     thousands(d.delivered),
                     thousands(d.missing),

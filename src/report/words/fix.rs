@@ -149,6 +149,10 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
             "Give the captures of the two ends of one tunnel, taken at the same time.".to_string(),
         ),
         K::SameCapture { .. } => Some("Give the capture of the other end as the second file.".to_string()),
+        K::TunnelNotFound { .. } => Some(
+            "Pick one of the tunnels listed, with `--tunnel ID` or `--peer ADDR[:PORT]`, or leave both out."
+                .to_string(),
+        ),
         K::NoWireguard { .. } | K::EmptyCapture { .. } => Some(
             "Capture on the NIC that carries the tunnel's UDP (`tcpdump -i eth0 -w FILE udp port LISTEN_PORT`), \
              while reproducing the problem."

@@ -518,6 +518,21 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
                 each.join("; ")
             )
         }
+        K::TunnelNotFound { selector, tunnels } => {
+            let each: Vec<String> = tunnels
+                .iter()
+                .enumerate()
+                .map(|(i, [a, b])| format!("tunnel {i}: {} ↔ {}", ends_text(a), ends_text(b)))
+                .collect();
+            if each.is_empty() {
+                format!("{selector} selects nothing: the captures share no tunnel.")
+            } else {
+                format!(
+                    "{selector} selects none of the tunnels both captures hold: {}.",
+                    each.join("; ")
+                )
+            }
+        }
         K::SameCapture { packets } => format!(
             "Both inputs hold the same {packets} packets: the second should be the capture of the other end."
         ),
@@ -659,4 +674,15 @@ fn duration(ns: i64) -> String {
     } else {
         format!("{s:.3} s")
     }
+}
+
+/// Endpoints joined with commas (`?` when none is known).
+fn ends_text(v: &[crate::decode::Endpoint]) -> String {
+    if v.is_empty() {
+        return "?".to_string();
+    }
+    v.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1,0 +1,397 @@
+//! Tunnels: the traffic of one pair of WireGuard endpoints, across both
+//! captures, analysed on its own.
+//!
+//! Within a capture every correlated message belongs to an endpoint pair
+//! (its own endpoint, the far one). Pairs are joined into one tunnel when a
+//! message matched across the captures links them (so a NAT rewrite or a
+//! rebinding at one end stays one tunnel), and when they carry the same
+//! session: an index is chosen by the host that receives with it, so
+//! `(owner endpoint, index)` names a session within a capture even when the
+//! far end roams. Two WireGuard interfaces between the same hosts listen on
+//! different ports, share no session, and stay apart.
+
+use super::key::DUPLICATE;
+use super::senders::matched_pairs;
+use super::{Direction, NatMapping, Role, SizeCount, Unexplained};
+use crate::decode::{DecodedCapture, Endpoint, EndpointId, PacketKind, PacketRecord};
+use rustc_hash::FxHashMap as HashMap;
+use serde::Serialize;
+
+/// `tunnel_of` value of a record that belongs to no common tunnel.
+pub const NO_TUNNEL: u16 = u16::MAX;
+
+/// Frames of unexplained packets kept as examples.
+const EXAMPLES: usize = 20;
+
+/// One tunnel common to both captures.
+#[derive(Clone, Debug, Serialize)]
+pub struct Tunnel {
+    /// 0, 1, ... in order of first appearance in the first capture.
+    pub id: u32,
+    /// Per capture: its own endpoints in this tunnel, as it saw them.
+    pub local: [Vec<Endpoint>; 2],
+    /// Per capture: the far endpoints it exchanged this tunnel's packets with
+    /// (several after NAT rebinding or roaming).
+    pub remote: [Vec<Endpoint>; 2],
+    /// A → B then B → A.
+    pub directions: [Direction; 2],
+    /// Messages found in both captures.
+    pub matched: u64,
+    /// Of those, WireGuard messages.
+    pub matched_wg: u64,
+    /// Received by a side but absent from the sender's capture.
+    pub unexplained: [Unexplained; 2],
+}
+
+/// Which tunnels to analyse (`--tunnel`, `--peer`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TunnelSelect {
+    /// The tunnel with this id.
+    Id(u32),
+    /// Tunnels with an endpoint at this address (and port), in either capture.
+    Peer {
+        /// Address.
+        ip: std::net::IpAddr,
+        /// Port, when given.
+        port: Option<u16>,
+    },
+}
+
+impl std::str::FromStr for TunnelSelect {
+    type Err = String;
+
+    /// `ADDR`, `ADDR:PORT`, `[V6]:PORT` or `V6` as a peer.
+    fn from_str(s: &str) -> Result<TunnelSelect, String> {
+        let s = s.trim();
+        if let Ok(ip) = s.parse() {
+            return Ok(TunnelSelect::Peer { ip, port: None });
+        }
+        if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+            return Ok(TunnelSelect::Peer {
+                ip: sa.ip(),
+                port: Some(sa.port()),
+            });
+        }
+        let bare = s.trim_start_matches('[').trim_end_matches(']');
+        bare.parse()
+            .map(|ip| TunnelSelect::Peer { ip, port: None })
+            .map_err(|_| format!("'{s}' is not an address, ADDR:PORT or [IPv6]:PORT"))
+    }
+}
+
+impl std::fmt::Display for TunnelSelect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TunnelSelect::Id(n) => write!(f, "--tunnel {n}"),
+            TunnelSelect::Peer { ip, port: None } => write!(f, "--peer {ip}"),
+            TunnelSelect::Peer { ip, port: Some(p) } => {
+                write!(f, "--peer {}", Endpoint { ip: *ip, port: *p })
+            }
+        }
+    }
+}
+
+impl Tunnel {
+    /// Whether the selector picks this tunnel.
+    pub fn matches(&self, sel: &TunnelSelect) -> bool {
+        match sel {
+            TunnelSelect::Id(n) => self.id == *n,
+            TunnelSelect::Peer { ip, port } => self
+                .local
+                .iter()
+                .chain(&self.remote)
+                .flatten()
+                .any(|e| e.ip == *ip && port.is_none_or(|p| p == e.port)),
+        }
+    }
+}
+
+/// Union-find over endpoint pairs.
+#[derive(Default)]
+struct Nodes {
+    id: HashMap<(u8, EndpointId, EndpointId), u32>,
+    keys: Vec<(u8, EndpointId, EndpointId)>,
+    parent: Vec<u32>,
+    matched: Vec<bool>,
+}
+
+impl Nodes {
+    fn get(&mut self, side: usize, pair: (EndpointId, EndpointId)) -> u32 {
+        let k = (side as u8, pair.0, pair.1);
+        if let Some(n) = self.id.get(&k) {
+            return *n;
+        }
+        let n = self.keys.len() as u32;
+        self.id.insert(k, n);
+        self.keys.push(k);
+        self.parent.push(n);
+        self.matched.push(false);
+        n
+    }
+
+    fn find(&mut self, mut n: u32) -> u32 {
+        while self.parent[n as usize] != n {
+            let p = self.parent[n as usize];
+            self.parent[n as usize] = self.parent[p as usize];
+            n = p;
+        }
+        n
+    }
+
+    fn union(&mut self, a: u32, b: u32) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            let (lo, hi) = (ra.min(rb), ra.max(rb));
+            self.parent[hi as usize] = lo;
+        }
+    }
+}
+
+/// The endpoint pair (own, far) of a record in the correlation, if it has a role.
+fn pair_of(r: &PacketRecord, role: u8, partner: u32) -> Option<(EndpointId, EndpointId)> {
+    let sent = role == Role::Delivered as u8
+        || role == Role::Missing as u8
+        || role == Role::OutsideWindow as u8;
+    if sent {
+        Some((r.src, r.dst))
+    } else if role == Role::Unexplained as u8 || partner < DUPLICATE {
+        Some((r.dst, r.src))
+    } else {
+        None
+    }
+}
+
+/// The sessions a record names: (owner endpoint, index).
+type Sessions = [Option<(EndpointId, u32)>; 2];
+
+fn sessions(r: &PacketRecord) -> Sessions {
+    match r.kind {
+        PacketKind::WgTransport { receiver, .. } | PacketKind::WgCookieReply { receiver } => {
+            [Some((r.dst, receiver.0)), None]
+        }
+        PacketKind::WgInitiation { sender, .. } => [Some((r.src, sender.0)), None],
+        PacketKind::WgResponse {
+            sender, receiver, ..
+        } => [Some((r.src, sender.0)), Some((r.dst, receiver.0))],
+        _ => [None, None],
+    }
+}
+
+/// The tunnels of a correlation.
+pub(super) struct Split {
+    /// Per record of A and of B: its tunnel, or [`NO_TUNNEL`].
+    pub tunnel_of: [Vec<u16>; 2],
+    pub tunnels: Vec<Tunnel>,
+}
+
+/// Splits the correlated records into tunnels, and counts each tunnel's
+/// directions. Records of endpoint pairs that share no message with the
+/// other capture (while some pair does) belong to no common tunnel: their
+/// roles are cleared, so another peer's traffic is never counted as lost.
+pub(super) fn split(
+    caps: [&DecodedCapture; 2],
+    partner: &[Vec<u32>; 2],
+    role: &mut [Vec<u8>; 2],
+    local: &super::senders::Local,
+    nat: &mut [NatMapping],
+    names: &[String; 2],
+) -> Split {
+    let mut nodes = Nodes::default();
+    let mut node_of: [Vec<u32>; 2] = Default::default();
+    let mut owner: HashMap<(u8, EndpointId, u32), u32> = HashMap::default();
+    const NONE: u32 = u32::MAX;
+    for s in 0..2 {
+        let recs = &caps[s].records;
+        let mut v = vec![NONE; recs.len()];
+        let mut last: Option<((EndpointId, EndpointId), u32)> = None;
+        let mut last_session: Option<(u32, Sessions)> = None;
+        for (i, r) in recs.iter().enumerate() {
+            let Some(pair) = pair_of(r, role[s][i], partner[s][i]) else {
+                continue;
+            };
+            let n = match last {
+                Some((p, n)) if p == pair => n,
+                _ => {
+                    let n = nodes.get(s, pair);
+                    last = Some((pair, n));
+                    n
+                }
+            };
+            v[i] = n;
+            let ss = sessions(r);
+            if last_session == Some((n, ss)) {
+                continue;
+            }
+            last_session = Some((n, ss));
+            for (ep, ix) in ss.into_iter().flatten() {
+                let first = *owner.entry((s as u8, ep, ix)).or_insert(n);
+                nodes.union(first, n);
+            }
+        }
+        node_of[s] = v;
+    }
+    let mut last = None;
+    for (i, j) in matched_pairs(partner) {
+        let (na, nb) = (node_of[0][i as usize], node_of[1][j as usize]);
+        if na == NONE || nb == NONE || last == Some((na, nb)) {
+            continue;
+        }
+        last = Some((na, nb));
+        nodes.matched[na as usize] = true;
+        nodes.union(na, nb);
+    }
+    let n = nodes.keys.len();
+    let roots: Vec<u32> = (0..n as u32).map(|x| nodes.find(x)).collect();
+    let mut common = vec![false; n];
+    for x in 0..n {
+        if nodes.matched[x] {
+            common[roots[x] as usize] = true;
+        }
+    }
+    // Without any message in both captures nothing is common; keep every
+    // pair then, for what one end shows.
+    let any_common = common.iter().any(|c| *c);
+    // Tunnel ids in order of first appearance, A first.
+    let mut id_of_root: Vec<u16> = vec![NO_TUNNEL; n];
+    let mut next: u16 = 0;
+    for v in &node_of {
+        for &x in v.iter().filter(|x| **x != NONE) {
+            let r = roots[x as usize] as usize;
+            if id_of_root[r] == NO_TUNNEL && (common[r] || !any_common) && next < NO_TUNNEL - 1 {
+                id_of_root[r] = next;
+                next += 1;
+            }
+        }
+    }
+    let mk_dir = |t: usize, s: super::Side| Direction {
+        tunnel: t as u32,
+        from_side: s,
+        from: names[s.idx()].clone(),
+        to: names[s.other().idx()].clone(),
+        sent: 0,
+        delivered: 0,
+        missing: 0,
+        outside_window: 0,
+        hops: Vec::new(),
+        by_size: Default::default(),
+    };
+    let mut tunnels: Vec<Tunnel> = (0..usize::from(next))
+        .map(|t| Tunnel {
+            id: t as u32,
+            local: Default::default(),
+            remote: Default::default(),
+            directions: [mk_dir(t, super::Side::A), mk_dir(t, super::Side::B)],
+            matched: 0,
+            matched_wg: 0,
+            unexplained: Default::default(),
+        })
+        .collect();
+    // Endpoints of each tunnel.
+    for (x, &(s, own, far)) in nodes.keys.iter().enumerate() {
+        let t = id_of_root[roots[x] as usize];
+        if let Some(tu) = tunnels.get_mut(usize::from(t)) {
+            let eps = &caps[usize::from(s)].endpoints;
+            let (o, f) = (eps.get(own), eps.get(far));
+            let s = usize::from(s);
+            // The own endpoint only when the correlation knows it as local
+            // (an endpoint pair of received packets is oriented the same way).
+            if local[s].contains(&own) && !tu.local[s].contains(&o) {
+                tu.local[s].push(o);
+            }
+            if !tu.remote[s].contains(&f) {
+                tu.remote[s].push(f);
+            }
+        }
+    }
+    for tu in &mut tunnels {
+        for v in tu.local.iter_mut().chain(tu.remote.iter_mut()) {
+            v.sort();
+        }
+    }
+    for m in nat.iter_mut() {
+        let s = m.from_side.idx();
+        m.tunnel = nodes
+            .id
+            .get(&(s as u8, m.sent_ids.0, m.sent_ids.1))
+            .map_or(u32::from(NO_TUNNEL), |x| {
+                u32::from(id_of_root[roots[*x as usize] as usize])
+            });
+    }
+    // Per record: its tunnel; counts per tunnel and direction.
+    let mut sizes: Vec<[HashMap<u16, SizeCount>; 2]> =
+        (0..tunnels.len()).map(|_| Default::default()).collect();
+    let mut tunnel_of: [Vec<u16>; 2] = Default::default();
+    for s in 0..2 {
+        let recs = &caps[s].records;
+        let far = &caps[1 - s].records;
+        let mut v = vec![NO_TUNNEL; recs.len()];
+        for (i, r) in recs.iter().enumerate() {
+            let x = node_of[s][i];
+            if x == NONE {
+                continue;
+            }
+            let t = id_of_root[roots[x as usize] as usize];
+            let ro = &mut role[s][i];
+            let Some(tu) = tunnels.get_mut(usize::from(t)) else {
+                *ro = Role::Other as u8;
+                continue;
+            };
+            v[i] = t;
+            let p = partner[s][i];
+            if s == 0 && p < DUPLICATE {
+                tu.matched += 1;
+                tu.matched_wg += u64::from(r.kind.is_wireguard());
+            }
+            let d = &mut tu.directions[s];
+            match *ro {
+                x if x == Role::Delivered as u8 => {
+                    count_sent(d, &mut sizes[usize::from(t)][s], r, true);
+                    if let Some(rr) = far.get(p as usize) {
+                        let hop = r.ttl.saturating_sub(rr.ttl);
+                        if !d.hops.contains(&hop) {
+                            d.hops.push(hop);
+                        }
+                    }
+                }
+                x if x == Role::Missing as u8 => {
+                    count_sent(d, &mut sizes[usize::from(t)][s], r, false);
+                }
+                x if x == Role::OutsideWindow as u8 => d.outside_window += 1,
+                x if x == Role::Unexplained as u8 => {
+                    let u = &mut tu.unexplained[s];
+                    u.packets += 1;
+                    if u.frames.len() < EXAMPLES {
+                        u.frames.push(r.frame);
+                    }
+                }
+                _ => {}
+            }
+        }
+        tunnel_of[s] = v;
+    }
+    for (tu, sizes) in tunnels.iter_mut().zip(sizes) {
+        for (d, sizes) in tu.directions.iter_mut().zip(sizes) {
+            d.by_size = sizes.into_iter().collect();
+            d.hops.sort_unstable();
+        }
+    }
+    Split { tunnel_of, tunnels }
+}
+
+fn count_sent(
+    d: &mut Direction,
+    sizes: &mut HashMap<u16, SizeCount>,
+    r: &PacketRecord,
+    delivered: bool,
+) {
+    d.sent += 1;
+    let e = sizes.entry(r.udp_len).or_default();
+    e.ip_len = e.ip_len.max(r.ip_len);
+    if delivered {
+        d.delivered += 1;
+        e.delivered += 1;
+    } else {
+        d.missing += 1;
+        e.missing += 1;
+    }
+}
