@@ -15,7 +15,7 @@
 #   root; a Linux kernel with netns, veth, tun (/dev/net/tun) and nftables-backed
 #   iptables. It installs (apt, once, skipped when all tools are present):
 #     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool
-#     iputils-ping curl python3
+#     iputils-ping curl python3 conntrack
 #   Recorded with wireguard-go 0.0.20220316, tshark 4.0.17, tcpdump 4.99.3 (Debian 12).
 #   netem (sch_netem) is used for random-loss when the kernel has it; otherwise
 #   the same 5% random loss is made with iptables' "statistic" match (truth.json says which).
@@ -25,7 +25,9 @@
 #   sudo bash testdata/record.sh mtu-blackhole   # just one (several names allowed)
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
 #              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
-#   A full run takes about 3 minutes (plus the install).
+#              two-peers two-tunnels rekey-rebind any-both
+#   A full run takes about 8 minutes (plus the install); rekey-rebind alone runs
+#   3 minutes (it waits for wireguard-go's 120 s rekey).
 #
 # WHAT IT PRODUCES
 #   testdata/<scenario>/<host>.pcap|.pcapng  the captures (each < 1 MB)
@@ -50,7 +52,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE
 PFX=wgt-
 ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
-               frag-blackhole frag-delivered)
+               frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both)
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY || true
 export LC_ALL=C
 
@@ -58,7 +60,7 @@ log() { printf '[record %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- install
-need_tools=(wireguard-go wg tcpdump tshark dumpcap capinfos ip iptables ip6tables ethtool ping curl python3 nsenter nstat)
+need_tools=(wireguard-go wg tcpdump tshark dumpcap capinfos ip iptables ip6tables ethtool ping curl python3 nsenter nstat conntrack)
 missing=0
 for t in "${need_tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing=1; done
 if [[ $missing -eq 1 ]]; then
@@ -67,7 +69,7 @@ if [[ $missing -eq 1 ]]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   # --no-install-recommends: wireguard-tools recommends a kernel image otherwise.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool iputils-ping curl python3
+    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool iputils-ping curl python3 conntrack
 fi
 [[ -c /dev/net/tun ]] || { modprobe tun 2>/dev/null || true; }
 if [[ ! -c /dev/net/tun ]]; then mkdir -p /dev/net; mknod /dev/net/tun c 10 200; chmod 600 /dev/net/tun; fi
@@ -166,29 +168,33 @@ pub() { cat "$WORK/$1.pub"; }
 # per network namespace. Every wireguard-go therefore runs with a private tmpfs
 # on /run/wireguard inside the mount namespace that "ip netns exec" creates, and
 # "wg" is run inside that same mount+net namespace with nsenter.
-wg_start() { # host (creates wg0)
-  local h=$1 pid
-  ip netns exec "$PFX$h" sh -c 'mount -t tmpfs wgt-uapi /run/wireguard && LOG_LEVEL=debug WG_PROCESS_FOREGROUND=1 exec wireguard-go wg0' \
-    >"$WORK/$h.wireguard-go.log" 2>&1 &
-  pid=$!; BGPIDS+=("$pid"); WGPID[$h]=$pid
-  wait_until 10 nsenter -t "$pid" -m -n test -S /run/wireguard/wg0.sock
+# A host may run several wireguard-go processes, one per interface: the first (wg0) is
+# known by the host's name, any other by "host/ifname" (e.g. "vps/wg1"); wgc, wg_peer,
+# wg_handshake_json and wg_save_logs take that key, wg_iface/wg_peer an optional ifname.
+wg_key() { [[ ${2:-wg0} == wg0 ]] && echo "$1" || echo "$1/$2"; }   # host [ifname]
+wg_start() { # host [ifname=wg0]
+  local h=$1 ifc=${2:-wg0} pid key; key=$(wg_key "$1" "${2:-wg0}")
+  ip netns exec "$PFX$h" sh -c "mount -t tmpfs wgt-uapi /run/wireguard && LOG_LEVEL=debug WG_PROCESS_FOREGROUND=1 exec wireguard-go $ifc" \
+    >"$WORK/${key/\//.}.wireguard-go.log" 2>&1 &
+  pid=$!; BGPIDS+=("$pid"); WGPID[$key]=$pid
+  wait_until 10 nsenter -t "$pid" -m -n test -S "/run/wireguard/$ifc.sock"
 }
 wgc() { local h=$1; shift; nsenter -t "${WGPID[$h]}" -m -n wg "$@"; }
-wg_iface() { # host keyname port addr [mtu]
-  local h=$1 k=$2 port=$3 addr=$4 mtu=${5:-1420}
-  wgc "$h" set wg0 private-key "$WORK/$k.key" listen-port "$port"
-  nsx "$h" ip addr add "$addr" dev wg0
-  nsx "$h" ip link set wg0 mtu "$mtu" up
+wg_iface() { # host keyname port addr [mtu] [ifname]
+  local h=$1 k=$2 port=$3 addr=$4 mtu=${5:-1420} ifc=${6:-wg0}
+  wgc "$(wg_key "$h" "$ifc")" set "$ifc" private-key "$WORK/$k.key" listen-port "$port"
+  nsx "$h" ip addr add "$addr" dev "$ifc"
+  nsx "$h" ip link set "$ifc" mtu "$mtu" up
 }
-wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive]
-  local h=$1 pk=$2 ep=$3 aips=$4 ka=${5:-0} args=()
+wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive] [ifname]
+  local h=$1 pk=$2 ep=$3 aips=$4 ka=${5:-0} ifc=${6:-wg0} args=()
   [[ $ep != - ]] && args+=(endpoint "$ep")
   [[ $ka != 0 ]] && args+=(persistent-keepalive "$ka")
-  wgc "$h" set wg0 peer "$pk" allowed-ips "$aips" "${args[@]}"
+  wgc "$(wg_key "$h" "$ifc")" set "$ifc" peer "$pk" allowed-ips "$aips" "${args[@]}"
 }
-wg_save_logs() { # dir hosts...
+wg_save_logs() { # dir hosts... (a host key "vps/wg1" is saved as vps.wg1.wireguard-go.log)
   local d=$1 h; shift
-  for h in "$@"; do cp "$WORK/$h.wireguard-go.log" "$d/$h.wireguard-go.log"; done
+  for h in "$@"; do cp "$WORK/${h/\//.}.wireguard-go.log" "$d/${h/\//.}.wireguard-go.log"; done
 }
 
 cap_start() { # host iface file tool(tcpdump|dumpcap) [extra args...]
@@ -314,11 +320,12 @@ tunnel_vps_laptop() { # vps_port laptop_port vps_endpoint_for_laptop keepalive_o
   wg_peer vps "$(pub laptop)" - 10.0.0.2/32
   wg_peer laptop "$(pub vps)" "$ep" 10.0.0.0/24 "$ka"
 }
-wg_handshake_json() { # host -> {"latest_handshake": bool, "rx": n, "tx": n, "endpoint": ".."}
-  local h=$1 hs tr ep
-  hs=$(wgc "$h" show wg0 latest-handshakes | awk '{print $2; exit}')
-  tr=$(wgc "$h" show wg0 transfer | awk '{print $2, $3; exit}')
-  ep=$(wgc "$h" show wg0 endpoints | awk '{print $2; exit}')
+wg_handshake_json() { # host [ifname] [peer pubkey] -> {"latest_handshake": bool, "rx": n, "tx": n, "endpoint": ".."}
+  local h=$1 ifc=${2:-wg0} pk=${3:-} key hs tr ep; key=$(wg_key "$1" "${2:-wg0}")
+  # without a pubkey: the first (only) peer
+  hs=$(wgc "$key" show "$ifc" latest-handshakes | awk -v k="$pk" 'k == "" || $1 == k {print $2; exit}')
+  tr=$(wgc "$key" show "$ifc" transfer | awk -v k="$pk" 'k == "" || $1 == k {print $2, $3; exit}')
+  ep=$(wgc "$key" show "$ifc" endpoints | awk -v k="$pk" 'k == "" || $1 == k {print $2; exit}')
   printf '{"handshake_completed": %s, "rx_bytes": %s, "tx_bytes": %s, "peer_endpoint": %s}' \
     "$([[ ${hs:-0} != 0 ]] && echo true || echo false)" "${tr%% *}" "${tr##* }" "$(jstr "${ep:-}")"
 }
@@ -968,6 +975,147 @@ sc_nat_rewrite() {
 }
 EOF
   tsv_all "$D" 51820 51821
+}
+
+# UDP payload sizes of the WireGuard packets src -> dst in one capture (tshark): {"size": count}
+wg_sizes() { # file display_filter ports...   (e.g. "ip.src==A && ip.dst==B")
+  local f=$1 flt=$2 p dargs=(); shift 2
+  for p in "$@"; do dargs+=(-d "udp.port==$p,wg"); done
+  tshark -r "$f" "${dargs[@]}" -o ip.defragment:FALSE -Y "($flt) && udp && !icmp && ip.frag_offset==0" \
+    -T fields -e udp.length | "$PY" -c 'import collections,json,sys
+c=collections.Counter(int(l)-8 for l in sys.stdin if l.strip())
+print(json.dumps({str(k): c[k] for k in sorted(c)}))'
+}
+bg_curl() { # outfile host url maxtime   (in the background; wait for it with "wait")
+  curl_get "$2" "$3" "$4" >"$1"
+}
+
+sc_two_peers() {
+  # vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop
+  #                          \=(192.0.2.4/30, MTU 1500)= router3 -- 203.0.113.130 phone
+  ns_new host vps laptop phone; ns_new router router1 router2 router3
+  link vps:eth0 router1:eth-vps
+  link router1:eth-r2 router2:eth-r1 1454; link laptop:eth0 router2:eth-laptop
+  link router1:eth-r3 router3:eth-r1;      link phone:eth0 router3:eth-phone
+  nsx vps ip addr add 198.51.100.2/24 dev eth0;          nsx vps ip route add default via 198.51.100.1
+  nsx router1 ip addr add 198.51.100.1/24 dev eth-vps
+  nsx router1 ip addr add 192.0.2.1/30 dev eth-r2;       nsx router1 ip addr add 192.0.2.5/30 dev eth-r3
+  nsx router1 ip route add 203.0.113.0/25 via 192.0.2.2; nsx router1 ip route add 203.0.113.128/25 via 192.0.2.6
+  nsx router2 ip addr add 192.0.2.2/30 dev eth-r1;       nsx router2 ip addr add 203.0.113.1/25 dev eth-laptop
+  nsx router2 ip route add default via 192.0.2.1
+  nsx router3 ip addr add 192.0.2.6/30 dev eth-r1;       nsx router3 ip addr add 203.0.113.129/25 dev eth-phone
+  nsx router3 ip route add default via 192.0.2.5
+  nsx laptop ip addr add 203.0.113.2/25 dev eth0;        nsx laptop ip route add default via 203.0.113.1
+  nsx phone ip addr add 203.0.113.130/25 dev eth0;       nsx phone ip route add default via 203.0.113.129
+  # DF packets too big for the 1454 link (raw PREROUTING: dropped before FORWARD), per direction
+  nsx router1 iptables -t raw -A PREROUTING -i eth-vps -d 203.0.113.2 -p udp -m length --length 1455:65535 -m u32 --u32 "4&0x4000=0x4000" \
+    -m comment --comment too_big_v2l
+  nsx router2 iptables -t raw -A PREROUTING -i eth-laptop -p udp -m length --length 1455:65535 -m u32 --u32 "4&0x4000=0x4000" \
+    -m comment --comment too_big_l2v
+  # forwarded WireGuard (UDP) packets per peer and direction, all on router1 (the vps's only way out)
+  nsx router1 iptables -A FORWARD -i eth-vps -o eth-r2 -p udp -m comment --comment fwd_v2l
+  nsx router1 iptables -A FORWARD -i eth-r2 -o eth-vps -p udp -m comment --comment fwd_l2v
+  nsx router1 iptables -A FORWARD -i eth-vps -o eth-r3 -p udp -m comment --comment fwd_v2p
+  nsx router1 iptables -A FORWARD -i eth-r3 -o eth-vps -p udp -m comment --comment fwd_p2v
+  nsx router1 iptables -A FORWARD -i eth-vps -o eth-r3 -p udp -m length --length 1455:65535 -m comment --comment big_v2p
+  nsx router1 iptables -A FORWARD -i eth-r3 -o eth-vps -p udp -m length --length 1455:65535 -m comment --comment big_p2v
+  local r
+  for r in router1 router2; do
+    nsx "$r" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_out -j DROP
+    nsx "$r" iptables -A FORWARD -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_fwd -j DROP
+  done
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  cap_start phone eth0 "$D/phone.pcap" tcpdump
+  sleep 1
+  keypair vps; keypair laptop; keypair phone
+  wg_start vps; wg_start laptop; wg_start phone
+  wg_iface vps vps 51820 10.0.0.1/24
+  wg_iface laptop laptop 51821 10.0.0.2/24
+  wg_iface phone phone 51822 10.0.0.3/24
+  wg_peer vps "$(pub laptop)" - 10.0.0.2/32
+  wg_peer vps "$(pub phone)" - 10.0.0.3/32
+  wg_peer laptop "$(pub vps)" 198.51.100.2:51820 10.0.0.0/24
+  wg_peer phone "$(pub vps)" 198.51.100.2:51820 10.0.0.0/24
+  # both clients at the same time (one wg0 on the vps serving both); 1364 -> outer 1452 fits 1454,
+  # 1372 -> outer 1468 and 1392 -> outer 1488 do not (but fit the phone's 1500 path)
+  local lv lb lp pv pb pp
+  bg_curl "$WORK/lv" laptop http://10.0.0.1:8000/version 10 & local j1=$!
+  bg_curl "$WORK/pv" phone http://10.0.0.1:8000/version 10 & local j2=$!
+  wait "$j1" "$j2"
+  ( ping_sweep laptop 10.0.0.1 56 500 1000 1364 1372 1392 >"$WORK/lp" ) & j1=$!
+  ( ping_sweep phone 10.0.0.1 56 500 1000 1364 1372 1392 >"$WORK/pp" ) & j2=$!
+  wait "$j1" "$j2"
+  bg_curl "$WORK/lb" laptop http://10.0.0.1:8000/login.html 15 & j1=$!
+  bg_curl "$WORK/pb" phone http://10.0.0.1:8000/login.html 15 & j2=$!
+  wait "$j1" "$j2"
+  bg_curl "$WORK/p2" phone http://10.0.0.1:8000/200k.bin 15
+  sleep 2
+  cap_stop_all
+  lv=$(cat "$WORK/lv"); lb=$(cat "$WORK/lb"); lp=$(cat "$WORK/lp")
+  pv=$(cat "$WORK/pv"); pb=$(cat "$WORK/pb"); pp=$(cat "$WORK/pp"); local p2; p2=$(cat "$WORK/p2")
+  local tb1 tb2 f1 f2 f3 f4 b3 b4 ic1 ic2 ff1 ff2
+  tb1=$(ipt_cnt router1 raw PREROUTING too_big_v2l); tb2=$(ipt_cnt router2 raw PREROUTING too_big_l2v)
+  f1=$(ipt_cnt router1 filter FORWARD fwd_v2l); f2=$(ipt_cnt router1 filter FORWARD fwd_l2v)
+  f3=$(ipt_cnt router1 filter FORWARD fwd_v2p); f4=$(ipt_cnt router1 filter FORWARD fwd_p2v)
+  b3=$(ipt_cnt router1 filter FORWARD big_v2p); b4=$(ipt_cnt router1 filter FORWARD big_p2v)
+  ic1=$(ipt_cnt router1 filter OUTPUT icmp_fn_out); ic2=$(ipt_cnt router2 filter OUTPUT icmp_fn_out)
+  ff1=$(nstat_get router1 IpFragFails); ff2=$(nstat_get router2 IpFragFails)
+  local wvl wvp wl wp
+  wvl=$(wg_handshake_json vps wg0 "$(pub laptop)"); wvp=$(wg_handshake_json vps wg0 "$(pub phone)")
+  wl=$(wg_handshake_json laptop); wp=$(wg_handshake_json phone)
+  local P=(51820 51821 51822)
+  local sz_v2l_s sz_v2l_r sz_l2v_s sz_l2v_r sz_v2p_s sz_v2p_r sz_p2v_s sz_p2v_r
+  sz_v2l_s=$(wg_sizes "$D/vps.pcap" "ip.src==198.51.100.2 && ip.dst==203.0.113.2" "${P[@]}");    sz_v2l_r=$(wg_sizes "$D/laptop.pcap" "ip.src==198.51.100.2 && ip.dst==203.0.113.2" "${P[@]}")
+  sz_l2v_s=$(wg_sizes "$D/laptop.pcap" "ip.src==203.0.113.2 && ip.dst==198.51.100.2" "${P[@]}"); sz_l2v_r=$(wg_sizes "$D/vps.pcap" "ip.src==203.0.113.2 && ip.dst==198.51.100.2" "${P[@]}")
+  sz_v2p_s=$(wg_sizes "$D/vps.pcap" "ip.src==198.51.100.2 && ip.dst==203.0.113.130" "${P[@]}");  sz_v2p_r=$(wg_sizes "$D/phone.pcap" "ip.src==198.51.100.2 && ip.dst==203.0.113.130" "${P[@]}")
+  sz_p2v_s=$(wg_sizes "$D/phone.pcap" "ip.src==203.0.113.130 && ip.dst==198.51.100.2" "${P[@]}"); sz_p2v_r=$(wg_sizes "$D/vps.pcap" "ip.src==203.0.113.130 && ip.dst==198.51.100.2" "${P[@]}")
+  wg_save_logs "$D" vps laptop phone
+  write_truth "$D" <<EOF
+{ "scenario": "two-peers",
+  "description": "One vps wg0 (port 51820) serving two peers at once. The laptop (10.0.0.2) sits behind a 1454-MTU link whose routers drop the ICMP fragmentation-needed they generate: its small packets pass, every WireGuard datagram over 1454 bytes (1372/1392-byte pings, full-size TCP segments of /login.html) is silently dropped in both directions, and its big download times out after 15 s. The phone (10.0.0.3) has a 1500-MTU path: the same sizes reach it and its downloads succeed. vps.pcap shows both peers.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "server side of both peers: 1452-byte payloads leave towards both; the phone's arrive and are answered, the laptop's are retransmitted"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "peer 1 behind the 1454-MTU blackhole: no WireGuard payload over 1424 bytes ever arrives"),
+    $(cap_json phone phone phone.pcap eth0 EN10MB pcap-usec 262144 51822 10.0.0.3/24 "peer 2 on a 1500-MTU path: healthy, receives 1452-byte payloads")
+  },
+  "topology": "vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop; router1 =(192.0.2.4/30, MTU 1500)= router3 -- 203.0.113.130 phone",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": {"vps<->laptop": 1454, "vps<->phone": 1500},
+    "icmp_frag_needed_blocked": true, "icmp_frag_needed_blocked_on": ["router1", "router2"], "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "largest_wg_udp_payload_fitting_path": {"vps<->laptop": 1424, "vps<->phone": 1472},
+    "peers_of_vps_wg0": {
+      "laptop": {"tunnel_address": "10.0.0.2/32", "endpoint": "203.0.113.2:51821", "path_mtu": 1454},
+      "phone": {"tunnel_address": "10.0.0.3/32", "endpoint": "203.0.113.130:51822", "path_mtu": 1500} },
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821", "phone": "203.0.113.130:51822"},
+    "ping_sizes": [56, 500, 1000, 1364, 1372, 1392],
+    "http": {"small": "/version", "big": ["/login.html (~49 KB, both peers)", "/200k.bin (phone)"], "curl_max_time": 15},
+    "traffic": "laptop and phone run the same ping sweep and the same /login.html download at the same time" },
+  "counted": {
+    "router_dropped_too_big": {"vps->laptop": $tb1, "laptop->vps": $tb2},
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2, "vps->phone": $f3, "phone->vps": $f4},
+    "router_forwarded_udp_over_1454": {"vps->phone": $b3, "phone->vps": $b4},
+    "router_ip_frag_fails": {"router1": $ff1, "router2": $ff2},
+    "icmp_dropped": $((ic1 + ic2)), "icmp_dropped_per_router": {"router1": $ic1, "router2": $ic2},
+    "ping_results_laptop_to_vps": $lp, "ping_results_phone_to_vps": $pp,
+    "curl_laptop_version": $(curl_json "$lv"), "curl_laptop_login": $(curl_json "$lb"),
+    "curl_phone_version": $(curl_json "$pv"), "curl_phone_login": $(curl_json "$pb"), "curl_phone_200k": $(curl_json "$p2"),
+    "udp_payload_sizes_from_captures_tshark": {
+      "vps->laptop": {"sent_at_vps": $sz_v2l_s, "received_at_laptop": $sz_v2l_r},
+      "laptop->vps": {"sent_at_laptop": $sz_l2v_s, "received_at_vps": $sz_l2v_r},
+      "vps->phone": {"sent_at_vps": $sz_v2p_s, "received_at_phone": $sz_v2p_r},
+      "phone->vps": {"sent_at_phone": $sz_p2v_s, "received_at_vps": $sz_p2v_r} },
+    "wg_show": {"vps_peer_laptop": $wvl, "vps_peer_phone": $wvp, "laptop": $wl, "phone": $wp} },
+  "pairs": {
+    "vps+laptop": {"files": ["vps.pcap", "laptop.pcap"], "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "other_peers"]},
+    "vps+phone": {"files": ["vps.pcap", "phone.pcap"], "expected_findings": ["healthy", "other_peers"]} },
+  "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "other_peers"],
+  "expected_findings_are_for": "the pair (vps.pcap, laptop.pcap); see pairs"
+}
+EOF
+  tsv_all "$D" "${P[@]}"
 }
 
 # ================================================================ main

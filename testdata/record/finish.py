@@ -16,7 +16,8 @@ import sys
 LINKTYPES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
 MAX_BYTES = 1_000_000
 ORDER = ["healthy", "mtu-blackhole", "pmtud-working", "hairpin-nat", "wrong-key",
-         "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered"]
+         "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered",
+         "two-peers", "two-tunnels", "rekey-rebind", "any-both"]
 
 
 def read_capture(path):
