@@ -15,7 +15,7 @@
 #   root; a Linux kernel with netns, veth, tun (/dev/net/tun) and nftables-backed
 #   iptables. It installs (apt, once, skipped when all tools are present):
 #     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool
-#     iputils-ping curl python3
+#     iputils-ping curl python3 conntrack
 #   Recorded with wireguard-go 0.0.20220316, tshark 4.0.17, tcpdump 4.99.3 (Debian 12).
 #   netem (sch_netem) is used for random-loss when the kernel has it; otherwise
 #   the same 5% random loss is made with iptables' "statistic" match (truth.json says which).
@@ -25,7 +25,9 @@
 #   sudo bash testdata/record.sh mtu-blackhole   # just one (several names allowed)
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
 #              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
-#   A full run takes about 3 minutes (plus the install).
+#              two-peers two-tunnels rekey-rebind any-both
+#   A full run takes about 8 minutes (plus the install); rekey-rebind alone runs
+#   3 minutes (it waits for wireguard-go's 120 s rekey).
 #
 # WHAT IT PRODUCES
 #   testdata/<scenario>/<host>.pcap|.pcapng  the captures (each < 1 MB)
@@ -50,7 +52,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE
 PFX=wgt-
 ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
-               frag-blackhole frag-delivered)
+               frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both)
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY || true
 export LC_ALL=C
 
@@ -58,7 +60,7 @@ log() { printf '[record %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- install
-need_tools=(wireguard-go wg tcpdump tshark dumpcap capinfos ip iptables ip6tables ethtool ping curl python3 nsenter nstat)
+need_tools=(wireguard-go wg tcpdump tshark dumpcap capinfos ip iptables ip6tables ethtool ping curl python3 nsenter nstat conntrack)
 missing=0
 for t in "${need_tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing=1; done
 if [[ $missing -eq 1 ]]; then
@@ -67,7 +69,7 @@ if [[ $missing -eq 1 ]]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   # --no-install-recommends: wireguard-tools recommends a kernel image otherwise.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool iputils-ping curl python3
+    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool iputils-ping curl python3 conntrack
 fi
 [[ -c /dev/net/tun ]] || { modprobe tun 2>/dev/null || true; }
 if [[ ! -c /dev/net/tun ]]; then mkdir -p /dev/net; mknod /dev/net/tun c 10 200; chmod 600 /dev/net/tun; fi
@@ -166,29 +168,33 @@ pub() { cat "$WORK/$1.pub"; }
 # per network namespace. Every wireguard-go therefore runs with a private tmpfs
 # on /run/wireguard inside the mount namespace that "ip netns exec" creates, and
 # "wg" is run inside that same mount+net namespace with nsenter.
-wg_start() { # host (creates wg0)
-  local h=$1 pid
-  ip netns exec "$PFX$h" sh -c 'mount -t tmpfs wgt-uapi /run/wireguard && LOG_LEVEL=debug WG_PROCESS_FOREGROUND=1 exec wireguard-go wg0' \
-    >"$WORK/$h.wireguard-go.log" 2>&1 &
-  pid=$!; BGPIDS+=("$pid"); WGPID[$h]=$pid
-  wait_until 10 nsenter -t "$pid" -m -n test -S /run/wireguard/wg0.sock
+# A host may run several wireguard-go processes, one per interface: the first (wg0) is
+# known by the host's name, any other by "host/ifname" (e.g. "vps/wg1"); wgc, wg_peer,
+# wg_handshake_json and wg_save_logs take that key, wg_iface/wg_peer an optional ifname.
+wg_key() { [[ ${2:-wg0} == wg0 ]] && echo "$1" || echo "$1/$2"; }   # host [ifname]
+wg_start() { # host [ifname=wg0]
+  local h=$1 ifc=${2:-wg0} pid key; key=$(wg_key "$1" "${2:-wg0}")
+  ip netns exec "$PFX$h" sh -c "mount -t tmpfs wgt-uapi /run/wireguard && LOG_LEVEL=debug WG_PROCESS_FOREGROUND=1 exec wireguard-go $ifc" \
+    >"$WORK/${key/\//.}.wireguard-go.log" 2>&1 &
+  pid=$!; BGPIDS+=("$pid"); WGPID[$key]=$pid
+  wait_until 10 nsenter -t "$pid" -m -n test -S "/run/wireguard/$ifc.sock"
 }
 wgc() { local h=$1; shift; nsenter -t "${WGPID[$h]}" -m -n wg "$@"; }
-wg_iface() { # host keyname port addr [mtu]
-  local h=$1 k=$2 port=$3 addr=$4 mtu=${5:-1420}
-  wgc "$h" set wg0 private-key "$WORK/$k.key" listen-port "$port"
-  nsx "$h" ip addr add "$addr" dev wg0
-  nsx "$h" ip link set wg0 mtu "$mtu" up
+wg_iface() { # host keyname port addr [mtu] [ifname]
+  local h=$1 k=$2 port=$3 addr=$4 mtu=${5:-1420} ifc=${6:-wg0}
+  wgc "$(wg_key "$h" "$ifc")" set "$ifc" private-key "$WORK/$k.key" listen-port "$port"
+  nsx "$h" ip addr add "$addr" dev "$ifc"
+  nsx "$h" ip link set "$ifc" mtu "$mtu" up
 }
-wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive]
-  local h=$1 pk=$2 ep=$3 aips=$4 ka=${5:-0} args=()
+wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive] [ifname]
+  local h=$1 pk=$2 ep=$3 aips=$4 ka=${5:-0} ifc=${6:-wg0} args=()
   [[ $ep != - ]] && args+=(endpoint "$ep")
   [[ $ka != 0 ]] && args+=(persistent-keepalive "$ka")
-  wgc "$h" set wg0 peer "$pk" allowed-ips "$aips" "${args[@]}"
+  wgc "$(wg_key "$h" "$ifc")" set "$ifc" peer "$pk" allowed-ips "$aips" "${args[@]}"
 }
-wg_save_logs() { # dir hosts...
+wg_save_logs() { # dir hosts... (a host key "vps/wg1" is saved as vps.wg1.wireguard-go.log)
   local d=$1 h; shift
-  for h in "$@"; do cp "$WORK/$h.wireguard-go.log" "$d/$h.wireguard-go.log"; done
+  for h in "$@"; do cp "$WORK/${h/\//.}.wireguard-go.log" "$d/${h/\//.}.wireguard-go.log"; done
 }
 
 cap_start() { # host iface file tool(tcpdump|dumpcap) [extra args...]
@@ -221,9 +227,10 @@ cap_stop_all() {
   CAPS=()
 }
 
-cap_json() { # key host file iface link_type format snaplen port tunaddr shows
+cap_json() { # key host file iface link_type format snaplen port tunaddr shows  (port/tunaddr may be JSON lists)
   local key=$1 host=$2 file=$3 ifc=$4 lt=$5 fmt=$6 snap=$7 port=$8 tun=$9 shows=${10}
   local tunj=null; [[ -n $tun ]] && tunj="\"$tun\""
+  [[ $tun == \[* ]] && tunj=$tun   # several (a JSON list): port is a list then too
   printf '"%s": {"host": "%s", "file": "%s", "interface": "%s", "link_type": "%s", "format": "%s", "snaplen": %s, "wg_listen_port": %s, "tunnel_address": %s, "capture_dropped": %s, "shows": %s}' \
     "$key" "$host" "$file" "$ifc" "$lt" "$fmt" "$snap" "$port" "$tunj" "${CAPDROP[$D/$file]:-0}" "$(jstr "$shows")"
 }
@@ -314,11 +321,12 @@ tunnel_vps_laptop() { # vps_port laptop_port vps_endpoint_for_laptop keepalive_o
   wg_peer vps "$(pub laptop)" - 10.0.0.2/32
   wg_peer laptop "$(pub vps)" "$ep" 10.0.0.0/24 "$ka"
 }
-wg_handshake_json() { # host -> {"latest_handshake": bool, "rx": n, "tx": n, "endpoint": ".."}
-  local h=$1 hs tr ep
-  hs=$(wgc "$h" show wg0 latest-handshakes | awk '{print $2; exit}')
-  tr=$(wgc "$h" show wg0 transfer | awk '{print $2, $3; exit}')
-  ep=$(wgc "$h" show wg0 endpoints | awk '{print $2; exit}')
+wg_handshake_json() { # host [ifname] [peer pubkey] -> {"latest_handshake": bool, "rx": n, "tx": n, "endpoint": ".."}
+  local h=$1 ifc=${2:-wg0} pk=${3:-} key hs tr ep; key=$(wg_key "$1" "${2:-wg0}")
+  # without a pubkey: the first (only) peer
+  hs=$(wgc "$key" show "$ifc" latest-handshakes | awk -v k="$pk" 'k == "" || $1 == k {print $2; exit}')
+  tr=$(wgc "$key" show "$ifc" transfer | awk -v k="$pk" 'k == "" || $1 == k {print $2, $3; exit}')
+  ep=$(wgc "$key" show "$ifc" endpoints | awk -v k="$pk" 'k == "" || $1 == k {print $2; exit}')
   printf '{"handshake_completed": %s, "rx_bytes": %s, "tx_bytes": %s, "peer_endpoint": %s}' \
     "$([[ ${hs:-0} != 0 ]] && echo true || echo false)" "${tr%% *}" "${tr##* }" "$(jstr "${ep:-}")"
 }
@@ -965,6 +973,512 @@ sc_nat_rewrite() {
     "homegw_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
     "wg_show": {"vps": $wgv, "laptop": $wgl} },
   "expected_findings": ["healthy", "nat_rewrite"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+# UDP payload sizes of the WireGuard packets src -> dst in one capture (tshark): {"size": count}
+wg_sizes() { # file display_filter ports...   (e.g. "ip.src==A && ip.dst==B")
+  local f=$1 flt=$2 p dargs=(); shift 2
+  for p in "$@"; do dargs+=(-d "udp.port==$p,wg"); done
+  tshark -r "$f" "${dargs[@]}" -o ip.defragment:FALSE -Y "($flt) && udp && !icmp && ip.frag_offset==0" \
+    -T fields -e udp.length | "$PY" -c 'import collections,json,sys
+c=collections.Counter(int(l)-8 for l in sys.stdin if l.strip())
+print(json.dumps({str(k): c[k] for k in sorted(c)}))'
+}
+bg_curl() { # outfile host url maxtime   (in the background; wait for it with "wait")
+  curl_get "$2" "$3" "$4" >"$1"
+}
+
+sc_two_peers() {
+  # vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop
+  #                          \=(192.0.2.4/30, MTU 1500)= router3 -- 203.0.113.130 phone
+  ns_new host vps laptop phone; ns_new router router1 router2 router3
+  link vps:eth0 router1:eth-vps
+  link router1:eth-r2 router2:eth-r1 1454; link laptop:eth0 router2:eth-laptop
+  link router1:eth-r3 router3:eth-r1;      link phone:eth0 router3:eth-phone
+  nsx vps ip addr add 198.51.100.2/24 dev eth0;          nsx vps ip route add default via 198.51.100.1
+  nsx router1 ip addr add 198.51.100.1/24 dev eth-vps
+  nsx router1 ip addr add 192.0.2.1/30 dev eth-r2;       nsx router1 ip addr add 192.0.2.5/30 dev eth-r3
+  nsx router1 ip route add 203.0.113.0/25 via 192.0.2.2; nsx router1 ip route add 203.0.113.128/25 via 192.0.2.6
+  nsx router2 ip addr add 192.0.2.2/30 dev eth-r1;       nsx router2 ip addr add 203.0.113.1/25 dev eth-laptop
+  nsx router2 ip route add default via 192.0.2.1
+  nsx router3 ip addr add 192.0.2.6/30 dev eth-r1;       nsx router3 ip addr add 203.0.113.129/25 dev eth-phone
+  nsx router3 ip route add default via 192.0.2.5
+  nsx laptop ip addr add 203.0.113.2/25 dev eth0;        nsx laptop ip route add default via 203.0.113.1
+  nsx phone ip addr add 203.0.113.130/25 dev eth0;       nsx phone ip route add default via 203.0.113.129
+  # DF packets too big for the 1454 link (raw PREROUTING: dropped before FORWARD), per direction
+  nsx router1 iptables -t raw -A PREROUTING -i eth-vps -d 203.0.113.2 -p udp -m length --length 1455:65535 -m u32 --u32 "4&0x4000=0x4000" \
+    -m comment --comment too_big_v2l
+  nsx router2 iptables -t raw -A PREROUTING -i eth-laptop -p udp -m length --length 1455:65535 -m u32 --u32 "4&0x4000=0x4000" \
+    -m comment --comment too_big_l2v
+  # forwarded WireGuard (UDP) packets per peer and direction, all on router1 (the vps's only way out)
+  nsx router1 iptables -A FORWARD -i eth-vps -o eth-r2 -p udp -m comment --comment fwd_v2l
+  nsx router1 iptables -A FORWARD -i eth-r2 -o eth-vps -p udp -m comment --comment fwd_l2v
+  nsx router1 iptables -A FORWARD -i eth-vps -o eth-r3 -p udp -m comment --comment fwd_v2p
+  nsx router1 iptables -A FORWARD -i eth-r3 -o eth-vps -p udp -m comment --comment fwd_p2v
+  nsx router1 iptables -A FORWARD -i eth-vps -o eth-r3 -p udp -m length --length 1455:65535 -m comment --comment big_v2p
+  nsx router1 iptables -A FORWARD -i eth-r3 -o eth-vps -p udp -m length --length 1455:65535 -m comment --comment big_p2v
+  local r
+  for r in router1 router2; do
+    nsx "$r" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_out -j DROP
+    nsx "$r" iptables -A FORWARD -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_fwd -j DROP
+  done
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  cap_start phone eth0 "$D/phone.pcap" tcpdump
+  sleep 1
+  keypair vps; keypair laptop; keypair phone
+  wg_start vps; wg_start laptop; wg_start phone
+  wg_iface vps vps 51820 10.0.0.1/24
+  wg_iface laptop laptop 51821 10.0.0.2/24
+  wg_iface phone phone 51822 10.0.0.3/24
+  wg_peer vps "$(pub laptop)" - 10.0.0.2/32
+  wg_peer vps "$(pub phone)" - 10.0.0.3/32
+  wg_peer laptop "$(pub vps)" 198.51.100.2:51820 10.0.0.0/24
+  wg_peer phone "$(pub vps)" 198.51.100.2:51820 10.0.0.0/24
+  # both clients at the same time (one wg0 on the vps serving both); 1364 -> outer 1452 fits 1454,
+  # 1372 -> outer 1468 and 1392 -> outer 1480 do not (but fit the phone's 1500 path)
+  local lv lb lp pv pb pp
+  bg_curl "$WORK/lv" laptop http://10.0.0.1:8000/version 10 & local j1=$!
+  bg_curl "$WORK/pv" phone http://10.0.0.1:8000/version 10 & local j2=$!
+  wait "$j1" "$j2"
+  ( ping_sweep laptop 10.0.0.1 56 500 1000 1364 1372 1392 >"$WORK/lp" ) & j1=$!
+  ( ping_sweep phone 10.0.0.1 56 500 1000 1364 1372 1392 >"$WORK/pp" ) & j2=$!
+  wait "$j1" "$j2"
+  bg_curl "$WORK/lb" laptop http://10.0.0.1:8000/login.html 15 & j1=$!
+  bg_curl "$WORK/pb" phone http://10.0.0.1:8000/login.html 15 & j2=$!
+  wait "$j1" "$j2"
+  bg_curl "$WORK/p2" phone http://10.0.0.1:8000/200k.bin 15
+  sleep 2
+  cap_stop_all
+  lv=$(cat "$WORK/lv"); lb=$(cat "$WORK/lb"); lp=$(cat "$WORK/lp")
+  pv=$(cat "$WORK/pv"); pb=$(cat "$WORK/pb"); pp=$(cat "$WORK/pp"); local p2; p2=$(cat "$WORK/p2")
+  local tb1 tb2 f1 f2 f3 f4 b3 b4 ic1 ic2 ff1 ff2
+  tb1=$(ipt_cnt router1 raw PREROUTING too_big_v2l); tb2=$(ipt_cnt router2 raw PREROUTING too_big_l2v)
+  f1=$(ipt_cnt router1 filter FORWARD fwd_v2l); f2=$(ipt_cnt router1 filter FORWARD fwd_l2v)
+  f3=$(ipt_cnt router1 filter FORWARD fwd_v2p); f4=$(ipt_cnt router1 filter FORWARD fwd_p2v)
+  b3=$(ipt_cnt router1 filter FORWARD big_v2p); b4=$(ipt_cnt router1 filter FORWARD big_p2v)
+  ic1=$(ipt_cnt router1 filter OUTPUT icmp_fn_out); ic2=$(ipt_cnt router2 filter OUTPUT icmp_fn_out)
+  ff1=$(nstat_get router1 IpFragFails); ff2=$(nstat_get router2 IpFragFails)
+  local wvl wvp wl wp
+  wvl=$(wg_handshake_json vps wg0 "$(pub laptop)"); wvp=$(wg_handshake_json vps wg0 "$(pub phone)")
+  wl=$(wg_handshake_json laptop); wp=$(wg_handshake_json phone)
+  local P=(51820 51821 51822)
+  local sz_v2l_s sz_v2l_r sz_l2v_s sz_l2v_r sz_v2p_s sz_v2p_r sz_p2v_s sz_p2v_r
+  sz_v2l_s=$(wg_sizes "$D/vps.pcap" "ip.src==198.51.100.2 && ip.dst==203.0.113.2" "${P[@]}");    sz_v2l_r=$(wg_sizes "$D/laptop.pcap" "ip.src==198.51.100.2 && ip.dst==203.0.113.2" "${P[@]}")
+  sz_l2v_s=$(wg_sizes "$D/laptop.pcap" "ip.src==203.0.113.2 && ip.dst==198.51.100.2" "${P[@]}"); sz_l2v_r=$(wg_sizes "$D/vps.pcap" "ip.src==203.0.113.2 && ip.dst==198.51.100.2" "${P[@]}")
+  sz_v2p_s=$(wg_sizes "$D/vps.pcap" "ip.src==198.51.100.2 && ip.dst==203.0.113.130" "${P[@]}");  sz_v2p_r=$(wg_sizes "$D/phone.pcap" "ip.src==198.51.100.2 && ip.dst==203.0.113.130" "${P[@]}")
+  sz_p2v_s=$(wg_sizes "$D/phone.pcap" "ip.src==203.0.113.130 && ip.dst==198.51.100.2" "${P[@]}"); sz_p2v_r=$(wg_sizes "$D/vps.pcap" "ip.src==203.0.113.130 && ip.dst==198.51.100.2" "${P[@]}")
+  wg_save_logs "$D" vps laptop phone
+  write_truth "$D" <<EOF
+{ "scenario": "two-peers",
+  "description": "One vps wg0 (port 51820) serving two peers at once. The laptop (10.0.0.2) sits behind a 1454-MTU link whose routers drop the ICMP fragmentation-needed they generate: its small packets pass, every WireGuard datagram over 1454 bytes (1372/1392-byte pings, full-size TCP segments of /login.html) is silently dropped in both directions, and its big download times out after 15 s. The phone (10.0.0.3) has a 1500-MTU path: the same sizes reach it and its downloads succeed. vps.pcap shows both peers.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "server side of both peers: 1452-byte payloads leave towards both; the phone's arrive and are answered, the laptop's are retransmitted"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "peer 1 behind the 1454-MTU blackhole: no WireGuard payload over 1424 bytes ever arrives"),
+    $(cap_json phone phone phone.pcap eth0 EN10MB pcap-usec 262144 51822 10.0.0.3/24 "peer 2 on a 1500-MTU path: healthy, receives 1452-byte payloads")
+  },
+  "topology": "vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop; router1 =(192.0.2.4/30, MTU 1500)= router3 -- 203.0.113.130 phone",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": {"vps<->laptop": 1454, "vps<->phone": 1500},
+    "icmp_frag_needed_blocked": true, "icmp_frag_needed_blocked_on": ["router1", "router2"], "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "largest_wg_udp_payload_fitting_path": {"vps<->laptop": 1424, "vps<->phone": 1472},
+    "peers_of_vps_wg0": {
+      "laptop": {"tunnel_address": "10.0.0.2/32", "endpoint": "203.0.113.2:51821", "path_mtu": 1454},
+      "phone": {"tunnel_address": "10.0.0.3/32", "endpoint": "203.0.113.130:51822", "path_mtu": 1500} },
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821", "phone": "203.0.113.130:51822"},
+    "ping_sizes": [56, 500, 1000, 1364, 1372, 1392],
+    "http": {"small": "/version", "big": ["/login.html (~49 KB, both peers)", "/200k.bin (phone)"], "curl_max_time": 15},
+    "traffic": "laptop and phone run the same ping sweep and the same /login.html download at the same time" },
+  "counted": {
+    "router_dropped_too_big": {"vps->laptop": $tb1, "laptop->vps": $tb2},
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2, "vps->phone": $f3, "phone->vps": $f4},
+    "router_forwarded_udp_over_1454": {"vps->phone": $b3, "phone->vps": $b4},
+    "router_ip_frag_fails": {"router1": $ff1, "router2": $ff2},
+    "icmp_dropped": $((ic1 + ic2)), "icmp_dropped_per_router": {"router1": $ic1, "router2": $ic2},
+    "ping_results_laptop_to_vps": $lp, "ping_results_phone_to_vps": $pp,
+    "curl_laptop_version": $(curl_json "$lv"), "curl_laptop_login": $(curl_json "$lb"),
+    "curl_phone_version": $(curl_json "$pv"), "curl_phone_login": $(curl_json "$pb"), "curl_phone_200k": $(curl_json "$p2"),
+    "udp_payload_sizes_from_captures_tshark": {
+      "vps->laptop": {"sent_at_vps": $sz_v2l_s, "received_at_laptop": $sz_v2l_r},
+      "laptop->vps": {"sent_at_laptop": $sz_l2v_s, "received_at_vps": $sz_l2v_r},
+      "vps->phone": {"sent_at_vps": $sz_v2p_s, "received_at_phone": $sz_v2p_r},
+      "phone->vps": {"sent_at_phone": $sz_p2v_s, "received_at_vps": $sz_p2v_r} },
+    "wg_show": {"vps_peer_laptop": $wvl, "vps_peer_phone": $wvp, "laptop": $wl, "phone": $wp} },
+  "pairs": {
+    "vps+laptop": {"files": ["vps.pcap", "laptop.pcap"], "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "other_peers"]},
+    "vps+phone": {"files": ["vps.pcap", "phone.pcap"], "expected_findings": ["healthy", "other_peers"]} },
+  "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "other_peers"],
+  "expected_findings_are_for": "the pair (vps.pcap, laptop.pcap); see pairs"
+}
+EOF
+  tsv_all "$D" "${P[@]}"
+}
+
+at_t() { # seconds: sleep until $T0 + seconds (T0: unix time taken when the captures started)
+  "$PY" -c 'import sys,time; d=float(sys.argv[1])+float(sys.argv[2])-time.time(); time.sleep(max(d,0))' "$T0" "$1"
+}
+ct_del_laptop() { # delete the laptop's WireGuard flow from homegw's conntrack table -> number deleted
+  { nsx homegw conntrack -D -p udp --orig-src 192.168.1.10 --orig-port-src 51821 2>&1 >/dev/null || true; } \
+    | sed -n 's/.* \([0-9][0-9]*\) flow entries.*/\1/p'
+}
+now() { "$PY" -c 'import time; print(f"{time.time():.6f}")'; }
+
+sc_rekey_rebind() {
+  # laptop 192.168.1.10:51821 -- (192.168.1.1) homegw [SNAT to 203.0.113.1:40001 / 40002] (203.0.113.1) -- 203.0.113.2 vps
+  ns_new host vps laptop; ns_new router homegw
+  link laptop:eth0 homegw:lan0; link homegw:wan0 vps:eth0
+  nsx laptop ip addr add 192.168.1.10/24 dev eth0;  nsx laptop ip route add default via 192.168.1.1
+  nsx homegw ip addr add 192.168.1.1/24 dev lan0;   nsx homegw ip addr add 203.0.113.1/24 dev wan0
+  nsx vps ip addr add 203.0.113.2/24 dev eth0;      nsx vps ip route add default via 203.0.113.1
+  # a fixed public port per mapping, so that a rebinding is a known change of port
+  nsx homegw iptables -t nat -A POSTROUTING -o wan0 -p udp -s 192.168.1.10 --sport 51821 \
+    -m comment --comment snat_wg -j SNAT --to-source 203.0.113.1:40001
+  nsx homegw iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  nsx homegw iptables -A FORWARD -i lan0 -o wan0 -p udp -m comment --comment fwd_l2v
+  nsx homegw iptables -A FORWARD -i wan0 -o lan0 -p udp -m comment --comment fwd_v2l
+  # packets from the vps to a public port without a mapping end at the gateway itself: dropped silently
+  nsx homegw iptables -A INPUT -i wan0 -p udp -m comment --comment no_mapping_drop -j DROP
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  T0=$(now)
+  sleep 1
+  tunnel_vps_laptop 51820 51821 203.0.113.2:51820 25
+  # steady traffic: a ping every 0.25 s for 176 s (the first one starts the handshake)
+  ip netns exec "${PFX}laptop" ping -n -q -i 0.25 -w 176 -W 1 10.0.0.1 >"$WORK/ping.out" 2>&1 &
+  local pingpid=$!
+  local c1 c2 c3 c4 c5 r1a r1b r2a r2b d1 d2
+  at_t 10;  c1=$(curl_get laptop http://10.0.0.1:8000/login.html 10)
+  # rebinding 1: the gateway forgets the mapping and gives the laptop a new public port
+  at_t 60;  r1a=$(now)
+  nsx homegw iptables -t nat -R POSTROUTING 1 -o wan0 -p udp -s 192.168.1.10 --sport 51821 \
+    -m comment --comment snat_wg -j SNAT --to-source 203.0.113.1:40002
+  d1=$(ct_del_laptop)
+  r1b=$(now)
+  at_t 64;  c2=$(curl_get laptop http://10.0.0.1:8000/login.html 10)
+  at_t 100; c3=$(curl_get laptop http://10.0.0.1:8000/login.html 10)
+  # (wireguard-go's rekey: the laptop, as initiator, starts a new handshake at the first
+  #  packet it sends after 120 s of session age, ~ t = 122 s)
+  # rebinding 2: back to the first public port (roam X -> Y -> X)
+  at_t 140; r2a=$(now)
+  nsx homegw iptables -t nat -R POSTROUTING 1 -o wan0 -p udp -s 192.168.1.10 --sport 51821 \
+    -m comment --comment snat_wg -j SNAT --to-source 203.0.113.1:40001
+  d2=$(ct_del_laptop)
+  r2b=$(now)
+  at_t 144; c4=$(curl_get laptop http://10.0.0.1:8000/login.html 10)
+  at_t 170; c5=$(curl_get laptop http://10.0.0.1:8000/login.html 10)
+  wait "$pingpid" || true
+  local pr; pr=$(awk '/packets transmitted/ {print $4 "/" $1}' "$WORK/ping.out")
+  sleep 1
+  cap_stop_all
+  local f1 f2 nm wgv wgl seen
+  f1=$(ipt_cnt homegw filter FORWARD fwd_v2l); f2=$(ipt_cnt homegw filter FORWARD fwd_l2v)
+  nm=$(ipt_cnt homegw filter INPUT no_mapping_drop)
+  wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  seen=$(wgc vps show wg0 endpoints | awk '{print $2; exit}')
+  # handshakes, sessions and the endpoints the vps saw, from the captures (tshark)
+  local TS
+  TS=$("$PY" - "$D" "$r1a" "$r1b" "$r2a" "$r2b" <<'EOPY'
+import json, subprocess, sys
+d = sys.argv[1]
+events = {"rebinding_1": (float(sys.argv[2]), float(sys.argv[3])), "rebinding_2": (float(sys.argv[4]), float(sys.argv[5]))}
+def rows(f):
+    out = subprocess.run(["tshark", "-r", f"{d}/{f}", "-d", "udp.port==51820,wg", "-d", "udp.port==51821,wg",
+                          "-Y", "wg", "-T", "fields", "-E", "separator=/t",
+                          "-e", "frame.number", "-e", "frame.time_relative", "-e", "frame.time_epoch",
+                          "-e", "ip.src", "-e", "udp.srcport", "-e", "ip.dst", "-e", "udp.dstport",
+                          "-e", "wg.type", "-e", "wg.sender", "-e", "wg.receiver"],
+                         check=True, capture_output=True, text=True).stdout
+    r = []
+    for l in out.splitlines():
+        n, rel, ep, s, sp, dd, dp, ty, snd, rcv = (l.split("\t") + [""] * 10)[:10]
+        r.append(dict(frame=int(n), t=round(float(rel), 6), epoch=float(ep), src=f"{s}:{sp}", dst=f"{dd}:{dp}",
+                      type=int(ty), sender=snd, receiver=rcv))
+    return r
+def first_epoch(f):
+    out = subprocess.run(["tshark", "-r", f"{d}/{f}", "-c", "1", "-T", "fields", "-e", "frame.time_epoch"],
+                         check=True, capture_output=True, text=True).stdout
+    return float(out.split()[0])
+res = {}
+for f, host in (("vps.pcap", "vps"), ("laptop.pcap", "laptop")):
+    rs = rows(f)
+    t0 = first_epoch(f)
+    hs = [{"frame": r["frame"], "t": r["t"], "type": {1: "initiation", 2: "response"}[r["type"]],
+           "src": r["src"], "dst": r["dst"], "sender_index": r["sender"],
+           **({"receiver_index": r["receiver"]} if r["type"] == 2 else {})}
+          for r in rs if r["type"] in (1, 2)]
+    # transport data per receiver index: first/last frame
+    sess = {}
+    for r in rs:
+        if r["type"] == 4:
+            s = sess.setdefault(r["receiver"], {"receiver_index": r["receiver"], "first_frame": r["frame"], "first_t": r["t"], "packets": 0})
+            s["last_frame"], s["last_t"] = r["frame"], r["t"]
+            s["packets"] += 1
+    # runs of (peer address) per direction: where the peer was seen, frame ranges
+    def runs(key, sel):
+        out = []
+        for r in rs:
+            if not sel(r):
+                continue
+            k = r[key]
+            if out and out[-1]["endpoint"] == k:
+                o = out[-1]; o["last_frame"], o["last_t"] = r["frame"], r["t"]; o["packets"] += 1
+            else:
+                out.append({"endpoint": k, "first_frame": r["frame"], "first_t": r["t"], "last_frame": r["frame"], "last_t": r["t"], "packets": 1})
+        return out
+    me = {"vps": "203.0.113.2:51820", "laptop": "192.168.1.10:51821"}[host]
+    res[host] = {"first_frame_unix_time": round(t0, 6),
+                 "handshake_messages": hs,
+                 "data_by_receiver_index": list(sess.values()),
+                 "peer_as_source": runs("src", lambda r: r["dst"] == me),
+                 "peer_as_destination": runs("dst", lambda r: r["src"] == me),
+                 "events_capture_relative": {k: [round(a - t0, 6), round(b - t0, 6)] for k, (a, b) in events.items()}}
+# sessions: an initiation and its response (seen at the vps)
+v = res["vps"]["handshake_messages"]
+ses = []
+for m in v:
+    if m["type"] == "response":
+        ini = [i for i in v if i["type"] == "initiation" and i["sender_index"] == m["receiver_index"]]
+        ses.append({"initiator": "laptop", "initiator_index": m["receiver_index"], "responder_index": m["sender_index"],
+                    "initiation_frame_vps": ini[-1]["frame"] if ini else None, "response_frame_vps": m["frame"],
+                    "response_t_vps": m["t"]})
+for s in ses:
+    l = res["laptop"]["handshake_messages"]
+    s["initiation_frame_laptop"] = next((m["frame"] for m in l if m["type"] == "initiation" and m["sender_index"] == s["initiator_index"]), None)
+    s["response_frame_laptop"] = next((m["frame"] for m in l if m["type"] == "response" and m["sender_index"] == s["responder_index"]), None)
+res["sessions"] = ses
+print(json.dumps(res))
+EOPY
+)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "rekey-rebind",
+  "description": "A laptop behind a home gateway (SNAT to a fixed public port) pings the vps every 0.25 s for 176 s and fetches /login.html five times. At t ~ 60 s the gateway rebinds: its SNAT rule changes to port 40002 and the laptop's conntrack entry is deleted, so the vps sees the same peer arrive from 203.0.113.1:40002 instead of :40001 and answers there; at t ~ 140 s it rebinds back to 40001. At t ~ 122 s wireguard-go rekeys (REKEY_AFTER_TIME 120 s): a second handshake, new sender/receiver indexes.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "peer seen as 203.0.113.1:40001, then :40002 (t ~ 60 s), then :40001 again (t ~ 140 s); two handshakes (t ~ 1.5 s and ~ 122 s)"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "private side: always 192.168.1.10:51821 <-> 203.0.113.2:51820; the same two handshakes")
+  },
+  "topology": "laptop 192.168.1.10 -- (192.168.1.1) homegw [SNAT 192.168.1.10:51821 -> 203.0.113.1:40001 | :40002] (203.0.113.1) -- 203.0.113.2 vps",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": "homegw: SNAT udp 192.168.1.10:51821 -> 203.0.113.1:40001; at rebinding 1 -> :40002, at rebinding 2 -> :40001 (iptables -R + conntrack -D of the flow); packets to a port without mapping are dropped (INPUT)",
+    "wrong_key": false, "persistent_keepalive": {"laptop": 25, "vps": 0},
+    "endpoints": {"vps": "203.0.113.2:51820", "laptop_private": "192.168.1.10:51821",
+                  "laptop_public": ["203.0.113.1:40001", "203.0.113.1:40002", "203.0.113.1:40001"]},
+    "rebindings_unix_time": {"rebinding_1": [$r1a, $r1b], "rebinding_2": [$r2a, $r2b]},
+    "rebindings_public_port": {"rebinding_1": [40001, 40002], "rebinding_2": [40002, 40001]},
+    "traffic": "ping -i 0.25 -w 176 laptop -> 10.0.0.1 from t ~ 1.5 s; curl /login.html (~49 KB) at t ~ 10, 64, 100, 144, 170 s",
+    "wireguard_go_rekey_after_seconds": 120 },
+  "counted": {
+    "homegw_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "router_dropped_no_mapping": {"vps->laptop": $nm},
+    "conntrack_entries_deleted": {"rebinding_1": $d1, "rebinding_2": $d2},
+    "ping_laptop_to_vps": "$pr",
+    "curl_login": [$(curl_json "$c1"), $(curl_json "$c2"), $(curl_json "$c3"), $(curl_json "$c4"), $(curl_json "$c5")],
+    "vps_sees_laptop_at_end": "$seen",
+    "wg_show": {"vps": $wgv, "laptop": $wgl},
+    "from_captures_tshark": $TS },
+  "expected_findings": ["healthy", "nat_rewrite", "endpoint_roaming"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+sc_two_tunnels() {
+  # the same vps and laptop joined by two tunnels (two wireguard-go each), one 1472-MTU path:
+  #  tunnel 1 wg0 51820<->51821, tunnel MTU 1380: full-size outer IPv4 1440 fits
+  #  tunnel 2 wg1 51822<->51823, tunnel MTU 1420: full-size outer IPv4 1480 does not
+  topo_two_routers 1472
+  # per tunnel and direction: DF datagrams too big for the 1472 link (raw PREROUTING, dropped
+  # before FORWARD) and forwarded ones (router1 FORWARD sees both directions)
+  local t vs ls
+  for t in 1 2; do
+    vs=$((51818 + 2 * t)); ls=$((vs + 1))
+    nsx router1 iptables -t raw -A PREROUTING -i eth-vps -p udp --sport "$vs" -m length --length 1473:65535 -m u32 --u32 "4&0x4000=0x4000" \
+      -m comment --comment "too_big_t${t}_v2l"
+    nsx router2 iptables -t raw -A PREROUTING -i eth-laptop -p udp --sport "$ls" -m length --length 1473:65535 -m u32 --u32 "4&0x4000=0x4000" \
+      -m comment --comment "too_big_t${t}_l2v"
+    nsx router1 iptables -A FORWARD -i eth-vps -o eth-r2 -p udp --sport "$vs" -m comment --comment "fwd_t${t}_v2l"
+    nsx router1 iptables -A FORWARD -i eth-r2 -o eth-vps -p udp --sport "$ls" -m comment --comment "fwd_t${t}_l2v"
+    nsx router1 iptables -A FORWARD -i eth-vps -o eth-r2 -p udp --sport "$vs" -m length --length 1401:65535 -m comment --comment "fwd_t${t}_v2l_over_1400"
+  done
+  nsx router1 iptables -A FORWARD -i eth-vps -o eth-r2 -p udp -m comment --comment fwd_v2l
+  nsx router1 iptables -A FORWARD -i eth-r2 -o eth-vps -p udp -m comment --comment fwd_l2v
+  local r
+  for r in router1 router2; do
+    nsx "$r" iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_out -j DROP
+    nsx "$r" iptables -A FORWARD -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_fwd -j DROP
+  done
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  sleep 1
+  keypair vps; keypair laptop; keypair vps-t2; keypair laptop-t2
+  wg_start vps; wg_start laptop; wg_start vps wg1; wg_start laptop wg1
+  wg_iface vps vps 51820 10.0.0.1/24 1380;        wg_iface laptop laptop 51821 10.0.0.2/24 1380
+  wg_iface vps vps-t2 51822 10.0.1.1/24 1420 wg1; wg_iface laptop laptop-t2 51823 10.0.1.2/24 1420 wg1
+  wg_peer vps "$(pub laptop)" - 10.0.0.2/32
+  wg_peer laptop "$(pub vps)" 198.51.100.2:51820 10.0.0.0/24
+  wg_peer vps "$(pub laptop-t2)" - 10.0.1.2/32 0 wg1
+  wg_peer laptop "$(pub vps-t2)" 198.51.100.2:51822 10.0.1.0/24 0 wg1
+  # tunnel 1: 1352 -> inner 1380 (its MTU) -> outer 1440. tunnel 2: 1380 -> inner 1408 -> outer 1468
+  # (fits); 1384 -> inner 1412, padded to 1420 (WireGuard pads to 16, at most to the tunnel MTU)
+  # -> outer 1480 (does not), as 1392; full-size TCP segments: tunnel 1 outer 1440, tunnel 2 outer 1480
+  local j1 j2
+  bg_curl "$WORK/v1" laptop http://10.0.0.1:8000/version 10 & j1=$!
+  bg_curl "$WORK/v2" laptop http://10.0.1.1:8000/version 10 & j2=$!
+  wait "$j1" "$j2"
+  ( ping_sweep laptop 10.0.0.1 56 1000 1352 >"$WORK/p1" ) & j1=$!
+  ( ping_sweep laptop 10.0.1.1 56 1000 1352 1380 1384 1392 >"$WORK/p2" ) & j2=$!
+  wait "$j1" "$j2"
+  bg_curl "$WORK/b1" laptop http://10.0.0.1:8000/login.html 15 & j1=$!
+  bg_curl "$WORK/b2" laptop http://10.0.1.1:8000/login.html 15 & j2=$!
+  wait "$j1" "$j2"
+  bg_curl "$WORK/k1" laptop http://10.0.0.1:8000/200k.bin 15
+  sleep 2
+  cap_stop_all
+  local v1 v2 p1 p2 b1 b2 k1
+  v1=$(cat "$WORK/v1"); v2=$(cat "$WORK/v2"); p1=$(cat "$WORK/p1"); p2=$(cat "$WORK/p2")
+  b1=$(cat "$WORK/b1"); b2=$(cat "$WORK/b2"); k1=$(cat "$WORK/k1")
+  local tb1v tb1l tb2v tb2l f1v f1l f2v f2l o1 o2 fv fl ic1 ic2
+  tb1v=$(ipt_cnt router1 raw PREROUTING too_big_t1_v2l); tb1l=$(ipt_cnt router2 raw PREROUTING too_big_t1_l2v)
+  tb2v=$(ipt_cnt router1 raw PREROUTING too_big_t2_v2l); tb2l=$(ipt_cnt router2 raw PREROUTING too_big_t2_l2v)
+  f1v=$(ipt_cnt router1 filter FORWARD fwd_t1_v2l); f1l=$(ipt_cnt router1 filter FORWARD fwd_t1_l2v)
+  f2v=$(ipt_cnt router1 filter FORWARD fwd_t2_v2l); f2l=$(ipt_cnt router1 filter FORWARD fwd_t2_l2v)
+  o1=$(ipt_cnt router1 filter FORWARD fwd_t1_v2l_over_1400); o2=$(ipt_cnt router1 filter FORWARD fwd_t2_v2l_over_1400)
+  fv=$(ipt_cnt router1 filter FORWARD fwd_v2l); fl=$(ipt_cnt router1 filter FORWARD fwd_l2v)
+  ic1=$(ipt_cnt router1 filter OUTPUT icmp_fn_out); ic2=$(ipt_cnt router2 filter OUTPUT icmp_fn_out)
+  local w1v w1l w2v w2l
+  w1v=$(wg_handshake_json vps); w1l=$(wg_handshake_json laptop)
+  w2v=$(wg_handshake_json vps wg1); w2l=$(wg_handshake_json laptop wg1)
+  local P=(51820 51821 51822 51823) s1v s1l s2v s2l r1v r1l r2v r2l
+  s1v=$(wg_sizes "$D/vps.pcap" "udp.srcport==51820 && udp.dstport==51821" "${P[@]}"); r1v=$(wg_sizes "$D/laptop.pcap" "udp.srcport==51820 && udp.dstport==51821" "${P[@]}")
+  s1l=$(wg_sizes "$D/laptop.pcap" "udp.srcport==51821 && udp.dstport==51820" "${P[@]}"); r1l=$(wg_sizes "$D/vps.pcap" "udp.srcport==51821 && udp.dstport==51820" "${P[@]}")
+  s2v=$(wg_sizes "$D/vps.pcap" "udp.srcport==51822 && udp.dstport==51823" "${P[@]}"); r2v=$(wg_sizes "$D/laptop.pcap" "udp.srcport==51822 && udp.dstport==51823" "${P[@]}")
+  s2l=$(wg_sizes "$D/laptop.pcap" "udp.srcport==51823 && udp.dstport==51822" "${P[@]}"); r2l=$(wg_sizes "$D/vps.pcap" "udp.srcport==51823 && udp.dstport==51822" "${P[@]}")
+  wg_save_logs "$D" vps laptop vps/wg1 laptop/wg1
+  write_truth "$D" <<EOF
+{ "scenario": "two-tunnels",
+  "description": "The same vps and laptop run two WireGuard tunnels at once (two wireguard-go processes each, different keys and subnets) over one path whose middle link has MTU 1472 and whose routers drop the ICMP fragmentation-needed they generate. Tunnel 1 (51820<->51821, tunnel MTU 1380, 10.0.0.0/24): full-size outer packets are 1440 bytes and pass; healthy, its downloads succeed. Tunnel 2 (51822<->51823, tunnel MTU 1420, 10.0.1.0/24): datagrams over 1472 bytes (outer 1480 for full-size TCP segments and for 1384- and 1392-byte pings, whose inner packets WireGuard pads to 1420) are silently dropped; 1380-byte pings (outer 1468) still pass; its big download times out after 15 s.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 "[51820, 51822]" "[\"10.0.0.1/24\", \"10.0.1.1/24\"]" "both tunnels' outer packets: tunnel 2's 1452-byte payloads (outer 1480) leave and are retransmitted; tunnel 1's 1412-byte ones (outer 1440) are answered"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 "[51821, 51823]" "[\"10.0.0.2/24\", \"10.0.1.2/24\"]" "both tunnels: no WireGuard payload of tunnel 2 over 1440 bytes (outer 1468) ever arrives")
+  },
+  "topology": "vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1472)= router2 -- 203.0.113.2 laptop",
+  "clock_offset_seconds": 0,
+  "configured": { "path_mtu": 1472, "icmp_frag_needed_blocked": true, "netem_loss_percent": null, "nat": null, "wrong_key": false,
+    "largest_wg_udp_payload_fitting_path": 1440,
+    "tunnels": {
+      "51820<->51821": {"interface": "wg0", "ports": {"vps": 51820, "laptop": 51821}, "tunnel_mtu": 1380,
+                        "tunnel_addresses": {"vps": "10.0.0.1/24", "laptop": "10.0.0.2/24"},
+                        "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"},
+                        "full_size_outer_ipv4": 1440, "fits_path": true, "ping_sizes": [56, 1000, 1352]},
+      "51822<->51823": {"interface": "wg1", "ports": {"vps": 51822, "laptop": 51823}, "tunnel_mtu": 1420,
+                        "tunnel_addresses": {"vps": "10.0.1.1/24", "laptop": "10.0.1.2/24"},
+                        "endpoints": {"vps": "198.51.100.2:51822", "laptop": "203.0.113.2:51823"},
+                        "full_size_outer_ipv4": 1480, "fits_path": false, "ping_sizes": [56, 1000, 1352, 1380, 1384, 1392]} },
+    "http": {"small": "/version (each tunnel)", "big": ["/login.html (~49 KB, each tunnel, at the same time)", "/200k.bin (tunnel 1)"], "curl_max_time": 15} },
+  "counted": {
+    "router_dropped_too_big": {"vps->laptop": $((tb1v + tb2v)), "laptop->vps": $((tb1l + tb2l))},
+    "router_forwarded_udp": {"vps->laptop": $fv, "laptop->vps": $fl},
+    "per_tunnel": {
+      "51820<->51821": {"dropped_too_big": {"vps->laptop": $tb1v, "laptop->vps": $tb1l},
+                        "forwarded_udp": {"vps->laptop": $f1v, "laptop->vps": $f1l},
+                        "forwarded_udp_over_1400": {"vps->laptop": $o1},
+                        "ping_results_laptop_to_vps": $p1,
+                        "curl_version": $(curl_json "$v1"), "curl_login": $(curl_json "$b1"), "curl_200k": $(curl_json "$k1"),
+                        "udp_payload_sizes_from_captures_tshark": {"vps->laptop": {"sent_at_vps": $s1v, "received_at_laptop": $r1v},
+                                                                   "laptop->vps": {"sent_at_laptop": $s1l, "received_at_vps": $r1l}},
+                        "wg_show": {"vps": $w1v, "laptop": $w1l},
+                        "expected_findings": ["healthy"]},
+      "51822<->51823": {"dropped_too_big": {"vps->laptop": $tb2v, "laptop->vps": $tb2l},
+                        "forwarded_udp": {"vps->laptop": $f2v, "laptop->vps": $f2l},
+                        "forwarded_udp_over_1400": {"vps->laptop": $o2},
+                        "ping_results_laptop_to_vps": $p2,
+                        "curl_version": $(curl_json "$v2"), "curl_login": $(curl_json "$b2"),
+                        "udp_payload_sizes_from_captures_tshark": {"vps->laptop": {"sent_at_vps": $s2v, "received_at_laptop": $r2v},
+                                                                   "laptop->vps": {"sent_at_laptop": $s2l, "received_at_vps": $r2l}},
+                        "wg_show": {"vps": $w2v, "laptop": $w2l},
+                        "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent"]} },
+    "icmp_dropped": $((ic1 + ic2)), "icmp_dropped_per_router": {"router1": $ic1, "router2": $ic2} },
+  "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent"],
+  "expected_findings_are_for": "the pair of captures as a whole; per tunnel see counted.per_tunnel: 51822<->51823 has them, 51820<->51821 is healthy"
+}
+EOF
+  tsv_all "$D" "${P[@]}"
+}
+
+# frames of an any-capture by the cooked header's ARPHRD type (tshark): {"1": n, "772": n, "65534": n}
+sll_hatypes() { # file
+  tshark -r "$1" -T fields -e sll.hatype | "$PY" -c 'import collections,json,sys
+c=collections.Counter(l.strip() for l in sys.stdin)
+print(json.dumps({k: c[k] for k in sorted(c, key=lambda x: int(x or 0))}))'
+}
+
+sc_any_both() {
+  topo_one_router
+  http_serve vps 8000
+  # both ends capture on "any": outer packets (eth0), inner ones (wg0), loopback; the vps
+  # with tcpdump's default cooked header for any (LINUX_SLL2), the laptop with the older LINUX_SLL
+  cap_start vps any "$D/vps.pcap" tcpdump
+  cap_start laptop any "$D/laptop.pcap" tcpdump -y LINUX_SLL
+  sleep 1
+  # noise before the tunnel: loopback ping and HTTP on the vps, IPv6 multicast ping (neighbour
+  # discovery for the unicast replies) on both veths
+  local lo1 lo2 lo3 n6v n6l
+  lo1=$(ping_run vps 127.0.0.1 56 3); lo2=$(curl_get vps http://127.0.0.1:8000/version 5)
+  n6v=$(nsx vps ping -6 -n -q -c 2 -i 0.2 -W 1 ff02::1%eth0 2>&1 | awk '/packets transmitted/ {print $4 "/" $1}' || true)
+  n6l=$(nsx laptop ping -6 -n -q -c 2 -i 0.2 -W 1 ff02::1%eth0 2>&1 | awk '/packets transmitted/ {print $4 "/" $1}' || true)
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 5
+  local pings dl
+  pings=$(ping_sweep laptop 10.0.0.1 56 500 1000 1372 1392)
+  dl=$(curl_get laptop http://10.0.0.1:8000/200k.bin 20)
+  lo3=$(ping_run laptop 127.0.0.1 56 3)
+  sleep 13   # idle: persistent keepalive (5 s) from laptop, passive keepalive from vps
+  cap_stop_all
+  local wgv wgl f1 f2; wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  f1=$(ipt_cnt router filter FORWARD fwd_v2l); f2=$(ipt_cnt router filter FORWARD fwd_l2v)
+  local hv hl ov ol iv il
+  hv=$(sll_hatypes "$D/vps.pcap"); hl=$(sll_hatypes "$D/laptop.pcap")
+  # outer WireGuard packets (on eth0) and inner tunnel packets (on wg0) in each capture
+  ov=$(tshark -r "$D/vps.pcap" -Y 'sll.hatype==1 && udp.port==51820' | wc -l)
+  ol=$(tshark -r "$D/laptop.pcap" -Y 'sll.hatype==1 && udp.port==51821' | wc -l)
+  iv=$(tshark -r "$D/vps.pcap" -Y 'sll.hatype==65534' | wc -l)
+  il=$(tshark -r "$D/laptop.pcap" -Y 'sll.hatype==65534' | wc -l)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "any-both",
+  "description": "The healthy scenario (one router, MTU 1500, tunnel MTU 1420, pings of 56..1392 bytes, a 200 KB download, 13 s idle with keepalive 5 s), but both ends capture with tcpdump -i any: each capture holds the outer WireGuard packets (eth0), the inner tunnel packets (wg0, no link header) and noise: loopback ping and HTTP, ARP, an IPv6 multicast ping with neighbour discovery. The vps capture uses the LINUX_SLL2 cooked header (with interface index), the laptop's LINUX_SLL (no interface index).",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap any LINUX_SLL2 pcap-usec 262144 51820 10.0.0.1/24 "-i any (SLL2): outer packets on eth0 and the same traffic decrypted on wg0, plus loopback ping/HTTP, ARP, ICMPv6"),
+    $(cap_json laptop laptop laptop.pcap any LINUX_SLL pcap-usec 262144 51821 10.0.0.2/24 "-i any -y LINUX_SLL: outer and inner copies, loopback ping, ARP, ICMPv6")
+  },
+  "topology": "vps 198.51.100.2 -- router -- 203.0.113.2 laptop (one hop each way; TTL 64 at sender, 63 at receiver)",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "persistent_keepalive": {"laptop": 5, "vps": 0},
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"}, "ping_sizes": [56, 500, 1000, 1372, 1392],
+    "capture_commands": {"vps": "tcpdump -i any -U -w vps.pcap", "laptop": "tcpdump -i any -y LINUX_SLL -U -w laptop.pcap"},
+    "noise": ["vps: ping -c 3 127.0.0.1", "vps: curl http://127.0.0.1:8000/version", "vps and laptop: ping -6 -c 2 ff02::1%eth0",
+              "laptop: ping -c 3 127.0.0.1 (after the download)", "ARP and IPv6 neighbour discovery as they happen"] },
+  "counted": { "ping_results_laptop_to_vps": $pings, "curl_200k": $(curl_json "$dl"),
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "noise_results": {"vps_loopback_ping": "$lo1", "vps_loopback_curl": $(curl_json "$lo2"), "laptop_loopback_ping": "$lo3",
+                      "vps_ipv6_multicast_ping": "$n6v", "laptop_ipv6_multicast_ping": "$n6l"},
+    "frames_by_arphrd_type_tshark": {"vps": $hv, "laptop": $hl, "legend": {"1": "ethernet (eth0)", "772": "loopback (lo)", "65534": "none (wg0, inner IP packets)"}},
+    "outer_wireguard_frames_tshark": {"vps": $ov, "laptop": $ol},
+    "inner_wg0_frames_tshark": {"vps": $iv, "laptop": $il},
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "expected_findings": ["healthy"]
 }
 EOF
   tsv_all "$D" 51820 51821

@@ -16,7 +16,8 @@ import sys
 LINKTYPES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
 MAX_BYTES = 1_000_000
 ORDER = ["healthy", "mtu-blackhole", "pmtud-working", "hairpin-nat", "wrong-key",
-         "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered"]
+         "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered",
+         "two-peers", "two-tunnels", "rekey-rebind", "any-both"]
 
 
 def read_capture(path):
@@ -115,7 +116,7 @@ time the captures are recorded again.
 
 ## Re-recording
 
-    sudo bash testdata/record.sh                  # all scenarios (~3 minutes)
+    sudo bash testdata/record.sh                  # all scenarios (~8 minutes; rekey-rebind alone takes 3)
     sudo bash testdata/record.sh mtu-blackhole    # just one (names as the folders below)
 
 Needs root and Linux netns/veth/tun; installs its packages with apt when missing
@@ -159,6 +160,29 @@ named `wgt-*`, which are removed (with the wireguard-go processes) when it exits
   frag-blackhole router2 drops the non-first fragments towards the laptop (nft
   prerouting, priority -450, before defragmentation); `counted.first_fragment_only_at_receiver`
   is derived from the captures with tshark, the other fragment counts from nstat/nft.
+* WireGuard pads each inner packet to a multiple of 16 bytes, but never beyond the
+  tunnel MTU: a UDP payload is 32 + that, so with tunnel MTU 1420 a 1384-byte ping
+  (inner 1412) becomes a 1452-byte payload like a full-size one, and the largest
+  payload that fits a path is the largest 32 + 16n (or 32 + tunnel MTU) under
+  path MTU - 28 (`largest_wg_udp_payload_fitting_path`).
+* two-peers has three captures (vps, laptop, phone): the vps's wg0 serves both peers.
+  `pairs` gives the two meaningful pairs and the expected findings of each;
+  the top-level `expected_findings` are those of (vps, laptop).
+* two-tunnels runs two wireguard-go per host (wg0 and wg1, logs `<host>.wireguard-go.log`
+  and `<host>.wg1.wireguard-go.log`); its captures' `wg_listen_port` and `tunnel_address`
+  are lists (one per tunnel). `counted` has totals per direction (both tunnels) and
+  `counted.per_tunnel` keyed by "vps port<->laptop port" (iptables counters matching the
+  UDP source port, tshark sizes, ping/curl results, expected findings per tunnel).
+* rekey-rebind (177 s): the laptop's NAT mapping moves 203.0.113.1:40001 -> :40002
+  -> :40001 (SNAT rule replaced, the flow deleted with `conntrack -D`), and wireguard-go
+  rekeys after 120 s. `counted.from_captures_tshark` lists every handshake message
+  (frame, capture-relative time, indexes), the sessions (initiator/responder index),
+  transport data per receiver index, the runs of peer endpoints seen at each end, and
+  the rebinding times relative to each capture's first frame.
+* any-both: both ends captured with `tcpdump -i any` - the vps with LINUX_SLL2, the
+  laptop with `-y LINUX_SLL`; each packet appears once per interface it crossed (outer
+  on eth0, inner on wg0), plus loopback, ARP and ICMPv6 noise (`sll.hatype` 1 = eth0,
+  772 = lo, 65534 = wg0).
 * `<host>.wireguard-go.log` (debug log) and `hairpin-nat/pi.dmesg.txt` are extra
   evidence for humans; tests need not read them.
 
