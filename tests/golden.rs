@@ -36,8 +36,23 @@ fn inputs() -> Vec<(String, Vec<PathBuf>)> {
             let stem = c.file_name().unwrap().to_string_lossy().into_owned();
             out.push((format!("{name}--{stem}"), vec![c.clone()]));
         }
-        // The two ends: the first two captures of the NICs (a wg0 capture is
-        // an inner view, analysed alone above).
+        // The pairs the truth names (a server with several peers), else the
+        // two ends: the first two captures of the NICs (a wg0 capture is an
+        // inner view, analysed alone above).
+        let truth: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(d.join("truth.json")).unwrap()).unwrap();
+        if let Some(pairs) = truth["pairs"].as_object() {
+            for (pair, v) in pairs {
+                let files: Vec<PathBuf> = v["files"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| d.join(f.as_str().unwrap()))
+                    .collect();
+                out.push((format!("{name}--{pair}"), files));
+            }
+            continue;
+        }
         let nics: Vec<PathBuf> = caps
             .iter()
             .filter(|c| !c.to_string_lossy().contains("wg0"))

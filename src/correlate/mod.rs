@@ -17,7 +17,7 @@ mod window;
 
 pub use key::{MsgClass, MsgKey, DUPLICATE, NO_PARTNER};
 pub use senders::looks_locally_sent;
-pub use tunnels::{Tunnel, TunnelSelect, NO_TUNNEL};
+pub use tunnels::{Handshake, Tunnel, TunnelSelect, NO_TUNNEL};
 
 use crate::capture::{FrameNo, Timestamp};
 use crate::decode::{DecodedCapture, Endpoint, EndpointId, Flags};

@@ -41,7 +41,24 @@ pub struct Tunnel {
     pub matched_wg: u64,
     /// Received by a side but absent from the sender's capture.
     pub unexplained: [Unexplained; 2],
+    /// Handshake responses found in both captures, in A's order: each
+    /// starts a session (the first, then one per rekey or reconnection).
+    pub handshakes: Vec<Handshake>,
+    /// Handshakes beyond those listed.
+    pub handshakes_more: u64,
 }
+
+/// A completed handshake, seen at both ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Handshake {
+    /// Time of the response in A's capture.
+    pub ts: crate::capture::Timestamp,
+    /// The response's frame in A's capture and in B's.
+    pub frames: [crate::capture::FrameNo; 2],
+}
+
+/// Handshakes listed per tunnel (one every two minutes: 24 h of rekeys).
+const HANDSHAKES: usize = 720;
 
 /// Which tunnels to analyse (`--tunnel`, `--peer`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -284,6 +301,8 @@ pub(super) fn split(
             matched: 0,
             matched_wg: 0,
             unexplained: Default::default(),
+            handshakes: Vec::new(),
+            handshakes_more: 0,
         })
         .collect();
     // Endpoints of each tunnel.
@@ -341,6 +360,16 @@ pub(super) fn split(
             if s == 0 && p < DUPLICATE {
                 tu.matched += 1;
                 tu.matched_wg += u64::from(r.kind.is_wireguard());
+                if let (PacketKind::WgResponse { .. }, Some(f)) = (&r.kind, far.get(p as usize)) {
+                    if tu.handshakes.len() < HANDSHAKES {
+                        tu.handshakes.push(Handshake {
+                            ts: r.ts,
+                            frames: [r.frame, f.frame],
+                        });
+                    } else {
+                        tu.handshakes_more += 1;
+                    }
+                }
             }
             let d = &mut tu.directions[s];
             match *ro {

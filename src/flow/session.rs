@@ -108,11 +108,46 @@ pub struct Sessions {
     pub unanswered: Vec<UnansweredHandshake>,
 }
 
+/// Sessions by the index their owner chose. An index is unique only on the
+/// host that chose it: the key is (owner endpoint, index), where the owner is
+/// the destination of the messages that carry it. A lookup whose owner moved
+/// (it roamed, or its NAT rebound) falls back to the index alone when one
+/// session holds it and the message comes from that session's other peer.
+#[derive(Default)]
+struct ByIndex(HashMap<PeerIndex, Vec<(EndpointId, usize, usize)>>);
+
+impl ByIndex {
+    fn insert(&mut self, owner: EndpointId, index: PeerIndex, s: usize, side: usize) {
+        let v = self.0.entry(index).or_default();
+        match v.iter_mut().find(|e| e.0 == owner) {
+            Some(e) => *e = (owner, s, side),
+            None => v.push((owner, s, side)),
+        }
+    }
+
+    /// (session, side that owns the index); `from_peer` tells whether a
+    /// message's sender is the other peer of a session and side.
+    fn get(
+        &self,
+        owner: EndpointId,
+        index: PeerIndex,
+        from_peer: impl Fn(usize, usize) -> bool,
+    ) -> Option<(usize, usize)> {
+        let v = self.0.get(&index)?;
+        match v.iter().find(|e| e.0 == owner) {
+            Some(e) => Some((e.1, e.2)),
+            None => match v.as_slice() {
+                [e] if from_peer(e.1, e.2) => Some((e.1, e.2)),
+                _ => None,
+            },
+        }
+    }
+}
+
 struct Builder<'a> {
     endpoints: &'a Endpoints,
     sessions: Vec<Session>,
-    /// index -> (session, side that owns the index)
-    by_index: HashMap<PeerIndex, (usize, usize)>,
+    by_index: ByIndex,
     /// Per session, the endpoint each side sent from last: a roam back to an
     /// earlier endpoint is one change, not one per packet after it.
     current: Vec<[Option<Endpoint>; 2]>,
@@ -210,12 +245,12 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
     let mut b = Builder {
         endpoints,
         sessions: Vec::new(),
-        by_index: HashMap::default(),
+        by_index: ByIndex::default(),
         current: Vec::new(),
     };
-    // Initiations waiting for a response, by sender index.
-    let mut pending: HashMap<PeerIndex, &PacketRecord> = HashMap::default();
-    let mut answered: rustc_hash::FxHashSet<PeerIndex> = Default::default();
+    // Initiations waiting for a response, by (initiator endpoint, sender index).
+    let mut pending: HashMap<(EndpointId, PeerIndex), &PacketRecord> = HashMap::default();
+    let mut answered: rustc_hash::FxHashSet<(EndpointId, PeerIndex)> = Default::default();
     let mut cookies: HashMap<PeerIndex, u64> = HashMap::default();
     // Transport streams whose index no captured handshake explains: (src, dst) -> session.
     let mut orphan_pairs: HashMap<(EndpointId, EndpointId), usize> = HashMap::default();
@@ -232,15 +267,15 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
         }
         match &r.kind {
             PacketKind::WgInitiation { sender, .. } => {
-                pending.insert(*sender, r);
+                pending.insert((r.src, *sender), r);
                 initiations.push(r);
             }
             PacketKind::WgResponse {
                 sender, receiver, ..
             } => {
-                answered.insert(*receiver);
+                answered.insert((r.dst, *receiver));
                 let s = b.new_session(r, true);
-                let init = pending.get(receiver).copied();
+                let init = pending.get(&(r.dst, *receiver)).copied();
                 {
                     let sess = &mut b.sessions[s];
                     sess.sides[0].index = Some(*receiver);
@@ -255,8 +290,8 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                     b.note_sender(s, 0, i.src, i.frame, i.ts);
                 }
                 b.note_sender(s, 1, r.src, r.frame, r.ts);
-                b.by_index.insert(*receiver, (s, 0));
-                b.by_index.insert(*sender, (s, 1));
+                b.by_index.insert(r.dst, *receiver, s, 0);
+                b.by_index.insert(r.src, *sender, s, 1);
             }
             PacketKind::WgCookieReply { receiver } => {
                 *cookies.entry(*receiver).or_default() += 1;
@@ -268,8 +303,15 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                 let (s, side) = match last {
                     Some((i, src, s, side)) if i == *receiver && src == r.src => (s, side),
                     _ => {
-                        let (s, side) = match b.by_index.get(receiver) {
-                            Some(&v) => v,
+                        let sender = endpoints.get(r.src);
+                        let sessions = &b.sessions;
+                        let from_peer = |s: usize, side: usize| {
+                            sessions
+                                .get(s)
+                                .is_some_and(|x| x.sides[1 - side].endpoints.contains(&sender))
+                        };
+                        let (s, side) = match b.by_index.get(r.dst, *receiver, from_peer) {
+                            Some(v) => v,
                             None => {
                                 // Mid-session capture: pair with the mirrored stream if one exists.
                                 let (s, side) = match orphan_pairs.get(&(r.dst, r.src)) {
@@ -282,7 +324,7 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                                     _ => (b.new_session(r, false), 0),
                                 };
                                 b.sessions[s].sides[side].index = Some(*receiver);
-                                b.by_index.insert(*receiver, (s, side));
+                                b.by_index.insert(r.dst, *receiver, s, side);
                                 orphan_pairs.insert((r.src, r.dst), s);
                                 (s, side)
                             }
@@ -314,7 +356,7 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
         let PacketKind::WgInitiation { sender, .. } = r.kind else {
             continue;
         };
-        if answered.contains(&sender) {
+        if answered.contains(&(r.src, sender)) {
             continue;
         }
         if let Some(&g) = group_of_sender.get(&sender) {
@@ -402,6 +444,48 @@ mod tests {
         // Endpoints are listed once each, first seen first.
         let side = s.sessions[0].sides.iter().find(|s| !s.endpoints.is_empty());
         assert_eq!(side.map(|s| s.endpoints.clone()), Some(vec![x, y]));
+    }
+
+    #[test]
+    fn one_index_chosen_by_two_hosts_is_two_sessions() {
+        // The server receives with its index 7 from a laptop, and sends a
+        // phone's traffic with the phone's index 7: unrelated sessions.
+        let mut eps = Endpoints::default();
+        let (laptop, phone) = (ep(2, 40000), ep(3, 40000));
+        let mut recs = records(&mut eps, &[laptop, laptop, laptop]);
+        let server = eps.intern(ep(1, 51820));
+        let to_phone = eps.intern(phone);
+        let mut out = recs[0].clone();
+        out.src = server;
+        out.dst = to_phone;
+        out.kind = PacketKind::WgTransport {
+            receiver: PeerIndex(7),
+            counter: Counter(100),
+        };
+        recs.push(out);
+        let s = sessions(&recs, &eps);
+        assert_eq!(s.sessions.len(), 2, "{:?}", s.sessions);
+        assert!(s.sessions.iter().all(|x| x.endpoint_changes.is_empty()));
+    }
+
+    #[test]
+    fn messages_to_a_roamed_owner_stay_in_its_session() {
+        // The server sends with the laptop's index 9; the laptop moves from x to y.
+        let mut eps = Endpoints::default();
+        let (x, y) = (ep(2, 40000), ep(2, 40001));
+        let server = eps.intern(ep(1, 51820));
+        let mut recs = records(&mut eps, &[x, y, y]);
+        for (i, r) in recs.iter_mut().enumerate() {
+            r.dst = r.src;
+            r.src = server;
+            r.kind = PacketKind::WgTransport {
+                receiver: PeerIndex(9),
+                counter: Counter(i as u64),
+            };
+        }
+        let s = sessions(&recs, &eps);
+        assert_eq!(s.sessions.len(), 1, "{:?}", s.sessions);
+        assert_eq!(s.sessions[0].sides[0].received.packets, 3);
     }
 
     #[test]

@@ -103,6 +103,22 @@ pub struct TunnelReport {
     pub sent: u64,
     /// Of those, missing.
     pub missing: u64,
+    /// Completed handshakes seen at both ends: the first session, then each
+    /// rekey or reconnection.
+    pub handshakes: Vec<HandshakeReport>,
+    /// Handshakes beyond those listed.
+    pub handshakes_more: u64,
+}
+
+/// A handshake response seen at both ends.
+#[derive(Clone, Debug, Serialize)]
+pub struct HandshakeReport {
+    /// Time in the first capture, UTC text.
+    pub time: String,
+    /// Nanoseconds since the epoch, first capture's clock.
+    pub ts_ns: i64,
+    /// Its frame in the first capture and in the second.
+    pub frames: [FrameNo; 2],
 }
 
 impl TunnelReport {
@@ -122,6 +138,16 @@ impl TunnelReport {
             matched: t.matched,
             sent: t.directions.iter().map(|d| d.sent).sum(),
             missing: t.directions.iter().map(|d| d.missing).sum(),
+            handshakes: t
+                .handshakes
+                .iter()
+                .map(|h| HandshakeReport {
+                    time: utc(h.ts),
+                    ts_ns: h.ts.0,
+                    frames: h.frames,
+                })
+                .collect(),
+            handshakes_more: t.handshakes_more,
         }
     }
 
@@ -346,12 +372,15 @@ impl AnalyzeReport {
                 };
                 let all = if several { &related[..] } else { &findings[..] };
                 let mut summary = words::summary(f, all, &names);
+                let mut fix = words::fix(f, all);
+                // Which tunnel the words are about, when there are several.
                 if let Some(t) = f.tunnel.filter(|_| several) {
                     if let Some(t) = tunnels.iter().find(|x| x.id == t) {
                         summary = format!("{}: {summary}", t.label());
+                        fix = fix.map(|x| format!("{}: {x}", t.label()));
                     }
                 }
-                (summary, words::fix(f, all))
+                (summary, fix)
             })
             .collect();
         let rendered: Vec<ReportFinding> = findings
@@ -546,8 +575,9 @@ impl AnalyzeReport {
 
     pub(super) fn context_lines(&self) -> String {
         let mut out = String::new();
-        if self.tunnels.len() > 1 {
-            for t in &self.tunnels {
+        let names: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
+        for t in &self.tunnels {
+            if self.tunnels.len() > 1 {
                 let _ = writeln!(
                     out,
                     "{}: {}, {} of {} packets missing",
@@ -555,6 +585,40 @@ impl AnalyzeReport {
                     t.verdict.word().to_lowercase(),
                     t.missing,
                     t.sent
+                );
+            }
+            // The first handshake opens the session; later ones are rekeys
+            // (every two minutes of traffic) or reconnections.
+            if t.handshakes.len() > 1 {
+                let shown: Vec<String> = t
+                    .handshakes
+                    .iter()
+                    .take(6)
+                    .map(|h| {
+                        format!(
+                            "{} UTC (frame {} in {}, {} in {})",
+                            h.time,
+                            h.frames[0],
+                            names.first().unwrap_or(&"A"),
+                            h.frames[1],
+                            names.get(1).unwrap_or(&"B")
+                        )
+                    })
+                    .collect();
+                let n = t.handshakes.len() as u64 + t.handshakes_more;
+                let _ = writeln!(
+                    out,
+                    "{}{n} handshakes, so {} rekey{} or reconnection{}: {}{}",
+                    if self.tunnels.len() > 1 {
+                        format!("tunnel {}: ", t.id)
+                    } else {
+                        String::new()
+                    },
+                    n - 1,
+                    if n == 2 { "" } else { "s" },
+                    if n == 2 { "" } else { "s" },
+                    shown.join("; "),
+                    if n > 6 { "; ..." } else { "" }
                 );
             }
         }

@@ -118,13 +118,16 @@ impl AnalyzeReport {
         self.findings_html(&mut o);
         if let Some(p) = &self.plots {
             for (i, dp) in p.directions.iter().enumerate() {
-                // Plots add up all tunnels; the table of one fits only when there is one.
+                // Plots come per tunnel and direction, in the report's order.
                 let dr = self
                     .directions
-                    .iter()
-                    .find(|d| d.from == dp.from && d.to == dp.to)
-                    .filter(|_| self.tunnels.len() <= 1);
-                direction_html(&mut o, i, p, dp, dr);
+                    .get(i)
+                    .filter(|d| d.from == dp.from && d.to == dp.to);
+                let label = dr.map_or_else(
+                    || format!("{} → {}", dp.from, dp.to),
+                    |d| self.direction_label(d),
+                );
+                direction_html(&mut o, i, p, dp, dr, &label);
             }
         } else if !self.directions.is_empty() {
             o.push_str("<p class=\"muted\">Plots were not computed for this report.</p>\n");
@@ -319,12 +322,12 @@ fn direction_html(
     p: &PlotData,
     dp: &DirectionPlot,
     dr: Option<&DirectionReport>,
+    label: &str,
 ) {
     let _ = writeln!(
         o,
-        "<section id=\"direction-{i}\" class=\"direction\">\n<h2>{} → {}</h2>",
-        esc(&dp.from),
-        esc(&dp.to)
+        "<section id=\"direction-{i}\" class=\"direction\">\n<h2>{}</h2>",
+        esc(label)
     );
     if let Some(d) = dr {
         let _ = writeln!(

@@ -147,6 +147,33 @@ pub fn plot_data(
     facts: [&CaptureFacts; 2],
     findings: &[Finding],
 ) -> PlotData {
+    if c.tunnels.len() <= 1 {
+        return plot_one(c, caps, facts, findings);
+    }
+    // One pair of directions per tunnel, in the report's order, on the
+    // common time axis.
+    let mut all = PlotData::default();
+    for t in &c.tunnels {
+        let v = c.restrict(&[t.id]);
+        let mine: Vec<Finding> = findings
+            .iter()
+            .filter(|f| f.tunnel.is_none_or(|x| x == t.id))
+            .cloned()
+            .collect();
+        let p = plot_one(&v, caps, facts, &mine);
+        all.span_ns = p.span_ns;
+        all.bin_ns = p.bin_ns;
+        all.directions.extend(p.directions);
+    }
+    all
+}
+
+fn plot_one(
+    c: &Correlation,
+    caps: [&DecodedCapture; 2],
+    facts: [&CaptureFacts; 2],
+    findings: &[Finding],
+) -> PlotData {
     let start = c.window.start.0;
     let span_ns = c.window.end.0.saturating_sub(start).max(1);
     let bin_ns = (span_ns - 1) / i64::from(TIME_BINS) + 1;

@@ -186,8 +186,10 @@ fn mtu_fix(m: &MtuAdvice, confirmed: bool) -> String {
     let mut s = match (m.pinned, delivered) {
         (true, Some(d)) => format!(
             "{set}: the largest packet that got through was {d} bytes (IP) and the smallest lost {lost}, one \
-             padding step apart, so {d} − {o} ({parts}) = {} is exact.",
-            m.tunnel_mtu
+             padding step apart (WireGuard pads to 16 bytes), so {d} − {o} ({parts}) = {} is the largest \
+             padded size that fits; the path may carry up to {} bytes more.",
+            m.tunnel_mtu,
+            lost.saturating_sub(d).saturating_sub(1)
         ),
         _ => {
             let range = match delivered {
