@@ -546,3 +546,150 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         tunnel_of: Arc::new(split.tunnel_of),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::CaptureInfo;
+    use crate::decode::{Counter, Endpoints, PacketKind, PacketRecord, PeerIndex};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn ep(a: [u8; 4], port: u16) -> Endpoint {
+        Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::from(a)),
+            port,
+        }
+    }
+
+    /// One capture under construction: transport messages, one per call.
+    #[derive(Default)]
+    struct Cap {
+        records: Vec<PacketRecord>,
+        endpoints: Endpoints,
+    }
+
+    impl Cap {
+        fn transport(&mut self, t: i64, src: Endpoint, dst: Endpoint, ix: u32, n: u64, ttl: u8) {
+            let (src, dst) = (self.endpoints.intern(src), self.endpoints.intern(dst));
+            let frame = FrameNo(self.records.len() as u32 + 1);
+            self.records.push(PacketRecord {
+                ts: Timestamp(t * 1_000_000),
+                kind: PacketKind::WgTransport {
+                    receiver: PeerIndex(ix),
+                    counter: Counter(n),
+                },
+                frame,
+                ip_len: 148,
+                src,
+                dst,
+                udp_len: 120,
+                frag_len: 148,
+                ttl,
+                flags: Flags::default(),
+                iface: 0,
+            });
+        }
+
+        fn done(self, name: &str) -> DecodedCapture {
+            DecodedCapture {
+                path: name.into(),
+                info: CaptureInfo::default(),
+                records: self.records,
+                endpoints: self.endpoints,
+            }
+        }
+    }
+
+    const VPS: [u8; 4] = [198, 51, 100, 2];
+    const LAPTOP: [u8; 4] = [203, 0, 113, 2];
+
+    /// `n` packets each way on one tunnel (ports `pv`, `pl`), the vps's
+    /// packets numbered in `lost` never reaching the laptop.
+    fn tunnel(a: &mut Cap, b: &mut Cap, t0: i64, pv: u16, pl: u16, n: u64, lost: &[u64]) {
+        let (v, l) = (ep(VPS, pv), ep(LAPTOP, pl));
+        for i in 0..n {
+            let t = t0 + 10 * i as i64;
+            a.transport(t, v, l, 1000 + u32::from(pv), i, 64);
+            if !lost.contains(&i) {
+                b.transport(t + 1, v, l, 1000 + u32::from(pv), i, 63);
+            }
+            b.transport(t + 5, l, v, 2000 + u32::from(pl), i, 64);
+            a.transport(t + 6, l, v, 2000 + u32::from(pl), i, 63);
+        }
+    }
+
+    #[test]
+    fn two_tunnels_between_the_same_hosts_are_counted_apart() {
+        let (mut a, mut b) = (Cap::default(), Cap::default());
+        tunnel(&mut a, &mut b, 0, 51820, 51821, 20, &[]);
+        tunnel(&mut a, &mut b, 3, 51822, 51823, 20, &[4, 9]);
+        let (a, b) = (a.done("vps.pcap"), b.done("laptop.pcap"));
+        let c = correlate(&a, &b);
+        assert_eq!(c.tunnels.len(), 2);
+        let by_port = |p: u16| {
+            c.tunnels
+                .iter()
+                .find(|t| t.local[0] == vec![ep(VPS, p)])
+                .unwrap()
+        };
+        let (ok, bad) = (by_port(51820), by_port(51822));
+        assert_eq!(ok.local[1], vec![ep(LAPTOP, 51821)]);
+        assert_eq!((ok.directions[0].sent, ok.directions[0].missing), (20, 0));
+        assert_eq!((bad.directions[0].sent, bad.directions[0].missing), (20, 2));
+        assert_eq!(bad.directions[1].missing, 0);
+        assert_eq!(c.directions[0].missing, 2);
+        assert_eq!(c.directions[0].sent, 40);
+        // Restricted to the healthy tunnel, nothing of the other is counted.
+        let only = c.restrict(&[ok.id]);
+        assert_eq!(only.directions[0].missing, 0);
+        assert_eq!(only.directions[0].sent, 20);
+        let lost_roles = only.role[0]
+            .iter()
+            .filter(|r| **r == Role::Missing as u8)
+            .count();
+        assert_eq!(lost_roles, 0);
+    }
+
+    #[test]
+    fn a_nat_rebinding_stays_one_tunnel() {
+        // The laptop behind NAT: the vps sees its port change mid-session.
+        let (mut a, mut b) = (Cap::default(), Cap::default());
+        let (v, l) = (ep(VPS, 51820), ep([192, 168, 1, 10], 51821));
+        for i in 0..20u64 {
+            let t = 10 * i as i64;
+            let public = ep([203, 0, 113, 1], if i < 10 { 40001 } else { 40002 });
+            a.transport(t, v, public, 7, i, 64);
+            b.transport(t + 1, v, l, 7, i, 62);
+            b.transport(t + 5, l, v, 9, i, 64);
+            a.transport(t + 6, public, v, 9, i, 62);
+        }
+        let (a, b) = (a.done("vps.pcap"), b.done("laptop.pcap"));
+        let c = correlate(&a, &b);
+        assert_eq!(c.tunnels.len(), 1, "{:?}", c.tunnels);
+        let t = &c.tunnels[0];
+        assert_eq!(t.remote[0].len(), 2);
+        assert_eq!(
+            (t.directions[0].delivered, t.directions[1].delivered),
+            (20, 20)
+        );
+        assert!(c.nat.iter().all(|m| m.tunnel == t.id));
+    }
+
+    #[test]
+    fn another_peer_of_the_server_is_not_counted() {
+        // The vps also talks to a phone the laptop's capture knows nothing of.
+        let (mut a, mut b) = (Cap::default(), Cap::default());
+        tunnel(&mut a, &mut b, 0, 51820, 51821, 10, &[]);
+        let phone = ep([203, 0, 113, 130], 51822);
+        for i in 0..10u64 {
+            a.transport(200 + i as i64, ep(VPS, 51820), phone, 55, i, 64);
+        }
+        let (a, b) = (a.done("vps.pcap"), b.done("laptop.pcap"));
+        let c = correlate(&a, &b);
+        assert_eq!(c.tunnels.len(), 1);
+        assert_eq!(c.directions[0].sent, 10);
+        assert_eq!(c.directions[0].missing, 0);
+        let phone_tunnel = c.tunnel_of[0][c.tunnel_of[0].len() - 1];
+        assert_eq!(phone_tunnel, NO_TUNNEL);
+    }
+}

@@ -221,7 +221,8 @@ pub(super) fn split(
         let recs = &caps[s].records;
         let mut v = vec![NONE; recs.len()];
         let mut last: Option<((EndpointId, EndpointId), u32)> = None;
-        let mut last_session: Option<(u32, Sessions)> = None;
+        let mut recent: [Option<(u32, Sessions)>; 4] = [None; 4];
+        let mut next_slot = 0;
         for (i, r) in recs.iter().enumerate() {
             let Some(pair) = pair_of(r, role[s][i], partner[s][i]) else {
                 continue;
@@ -236,10 +237,12 @@ pub(super) fn split(
             };
             v[i] = n;
             let ss = sessions(r);
-            if last_session == Some((n, ss)) {
+            // The two directions of a stream alternate: remember a few.
+            if recent.contains(&Some((n, ss))) {
                 continue;
             }
-            last_session = Some((n, ss));
+            recent[next_slot] = Some((n, ss));
+            next_slot = (next_slot + 1) % recent.len();
             for (ep, ix) in ss.into_iter().flatten() {
                 let first = *owner.entry((s as u8, ep, ix)).or_insert(n);
                 nodes.union(first, n);
