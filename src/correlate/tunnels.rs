@@ -221,7 +221,7 @@ pub(super) fn split(
         let recs = &caps[s].records;
         let mut v = vec![NONE; recs.len()];
         let mut last: Option<((EndpointId, EndpointId), u32)> = None;
-        let mut recent: [Option<(u32, Sessions)>; 4] = [None; 4];
+        let mut recent: [(u32, u32, u32); 4] = [(u32::MAX, u32::MAX, u32::MAX); 4];
         let mut next_slot = 0;
         for (i, r) in recs.iter().enumerate() {
             let Some(pair) = pair_of(r, role[s][i], partner[s][i]) else {
@@ -236,14 +236,17 @@ pub(super) fn split(
                 }
             };
             v[i] = n;
-            let ss = sessions(r);
-            // The two directions of a stream alternate: remember a few.
-            if recent.contains(&Some((n, ss))) {
-                continue;
+            // Transport data, nearly all records, names one session; the two
+            // directions of a stream alternate: remember a few.
+            if let PacketKind::WgTransport { receiver, .. } = r.kind {
+                let k = (n, r.dst.0, receiver.0);
+                if recent.contains(&k) {
+                    continue;
+                }
+                recent[next_slot] = k;
+                next_slot = (next_slot + 1) % recent.len();
             }
-            recent[next_slot] = Some((n, ss));
-            next_slot = (next_slot + 1) % recent.len();
-            for (ep, ix) in ss.into_iter().flatten() {
+            for (ep, ix) in sessions(r).into_iter().flatten() {
                 let first = *owner.entry((s as u8, ep, ix)).or_insert(n);
                 nodes.union(first, n);
             }
@@ -271,16 +274,15 @@ pub(super) fn split(
     // Without any message in both captures nothing is common; keep every
     // pair then, for what one end shows.
     let any_common = common.iter().any(|c| *c);
-    // Tunnel ids in order of first appearance, A first.
+    // Tunnel ids in order of first appearance, A first: nodes were made in
+    // that order.
     let mut id_of_root: Vec<u16> = vec![NO_TUNNEL; n];
     let mut next: u16 = 0;
-    for v in &node_of {
-        for &x in v.iter().filter(|x| **x != NONE) {
-            let r = roots[x as usize] as usize;
-            if id_of_root[r] == NO_TUNNEL && (common[r] || !any_common) && next < NO_TUNNEL - 1 {
-                id_of_root[r] = next;
-                next += 1;
-            }
+    for &r in &roots {
+        let r = r as usize;
+        if id_of_root[r] == NO_TUNNEL && (common[r] || !any_common) && next < NO_TUNNEL - 1 {
+            id_of_root[r] = next;
+            next += 1;
         }
     }
     let mk_dir = |t: usize, s: super::Side| Direction {
@@ -339,91 +341,152 @@ pub(super) fn split(
                 u32::from(id_of_root[roots[*x as usize] as usize])
             });
     }
-    // Per record: its tunnel; counts per tunnel and direction.
-    let mut sizes: Vec<[HashMap<u16, SizeCount>; 2]> =
-        (0..tunnels.len()).map(|_| Default::default()).collect();
-    let mut tunnel_of: [Vec<u16>; 2] = Default::default();
-    for s in 0..2 {
-        let recs = &caps[s].records;
-        let far = &caps[1 - s].records;
-        let mut v = vec![NO_TUNNEL; recs.len()];
-        for (i, r) in recs.iter().enumerate() {
-            let x = node_of[s][i];
-            if x == NONE {
-                continue;
-            }
-            let t = id_of_root[roots[x as usize] as usize];
-            let ro = &mut role[s][i];
-            let Some(tu) = tunnels.get_mut(usize::from(t)) else {
-                *ro = Role::Other as u8;
-                continue;
-            };
-            v[i] = t;
-            let p = partner[s][i];
-            if s == 0 && p < DUPLICATE {
-                tu.matched += 1;
-                tu.matched_wg += u64::from(r.kind.is_wireguard());
-                if let (PacketKind::WgResponse { .. }, Some(f)) = (&r.kind, far.get(p as usize)) {
-                    if tu.handshakes.len() < HANDSHAKES {
-                        tu.handshakes.push(Handshake {
-                            ts: r.ts,
-                            frames: [r.frame, f.frame],
-                        });
-                    } else {
-                        tu.handshakes_more += 1;
-                    }
-                }
-            }
+    // Per record: its tunnel; counts per tunnel and direction, each capture
+    // on its own thread.
+    let tid: Vec<u16> = roots.iter().map(|&r| id_of_root[r as usize]).collect();
+    let nt = tunnels.len();
+    let [role_a, role_b] = role;
+    let [node_a, node_b] = &node_of;
+    let ((tun_a, cnt_a), (tun_b, cnt_b)) = rayon::join(
+        || count_side(0, caps, &partner[0], role_a, node_a, &tid, nt),
+        || count_side(1, caps, &partner[1], role_b, node_b, &tid, nt),
+    );
+    for (s, counts) in [cnt_a, cnt_b].into_iter().enumerate() {
+        for (tu, c) in tunnels.iter_mut().zip(counts) {
             let d = &mut tu.directions[s];
-            match *ro {
-                x if x == Role::Delivered as u8 => {
-                    count_sent(d, &mut sizes[usize::from(t)][s], r, true);
-                    if let Some(rr) = far.get(p as usize) {
-                        let hop = r.ttl.saturating_sub(rr.ttl);
-                        if !d.hops.contains(&hop) {
-                            d.hops.push(hop);
-                        }
-                    }
-                }
-                x if x == Role::Missing as u8 => {
-                    count_sent(d, &mut sizes[usize::from(t)][s], r, false);
-                }
-                x if x == Role::OutsideWindow as u8 => d.outside_window += 1,
-                x if x == Role::Unexplained as u8 => {
-                    let u = &mut tu.unexplained[s];
-                    u.packets += 1;
-                    if u.frames.len() < EXAMPLES {
-                        u.frames.push(r.frame);
-                    }
-                }
-                _ => {}
-            }
-        }
-        tunnel_of[s] = v;
-    }
-    for (tu, sizes) in tunnels.iter_mut().zip(sizes) {
-        for (d, sizes) in tu.directions.iter_mut().zip(sizes) {
-            d.by_size = sizes.into_iter().collect();
+            d.sent = c.delivered + c.missing;
+            d.delivered = c.delivered;
+            d.missing = c.missing;
+            d.outside_window = c.outside_window;
+            d.hops = c.hops;
             d.hops.sort_unstable();
+            d.by_size = c.sizes.into_iter().collect();
+            tu.matched += c.matched;
+            tu.matched_wg += c.matched_wg;
+            tu.unexplained[s] = c.unexplained;
+            tu.handshakes.extend(c.handshakes);
+            tu.handshakes_more += c.handshakes_more;
         }
     }
-    Split { tunnel_of, tunnels }
+    Split {
+        tunnel_of: [tun_a, tun_b],
+        tunnels,
+    }
 }
 
-fn count_sent(
-    d: &mut Direction,
-    sizes: &mut HashMap<u16, SizeCount>,
-    r: &PacketRecord,
-    delivered: bool,
-) {
-    d.sent += 1;
-    let e = sizes.entry(r.udp_len).or_default();
-    e.ip_len = e.ip_len.max(r.ip_len);
-    if delivered {
-        d.delivered += 1;
-        e.delivered += 1;
-    } else {
-        d.missing += 1;
-        e.missing += 1;
+/// What one capture's records add to one tunnel.
+#[derive(Default)]
+struct SideCounts {
+    delivered: u64,
+    missing: u64,
+    outside_window: u64,
+    hops: Vec<u8>,
+    sizes: HashMap<u16, SizeCount>,
+    matched: u64,
+    matched_wg: u64,
+    unexplained: Unexplained,
+    handshakes: Vec<Handshake>,
+    handshakes_more: u64,
+}
+
+/// Counts side `s`'s records per tunnel (`tid`: node → tunnel id) and
+/// clears the roles of records in no common tunnel; returns each record's tunnel.
+fn count_side(
+    s: usize,
+    caps: [&DecodedCapture; 2],
+    partner: &[u32],
+    role: &mut [u8],
+    node_of: &[u32],
+    tid: &[u16],
+    tunnels: usize,
+) -> (Vec<u16>, Vec<SideCounts>) {
+    const NONE: u32 = u32::MAX;
+    let recs = &caps[s].records;
+    let far = &caps[1 - s].records;
+    let mut out: Vec<SideCounts> = (0..tunnels).map(|_| SideCounts::default()).collect();
+    let mut v = vec![NO_TUNNEL; recs.len()];
+    // Sizes repeat in runs: add up a run, then into the map.
+    let mut run: Option<(usize, u16, SizeCount)> = None;
+    let flush = |out: &mut Vec<SideCounts>, run: Option<(usize, u16, SizeCount)>| {
+        if let Some((t, len, c)) = run {
+            if let Some(o) = out.get_mut(t) {
+                let e = o.sizes.entry(len).or_default();
+                e.ip_len = e.ip_len.max(c.ip_len);
+                e.delivered += c.delivered;
+                e.missing += c.missing;
+            }
+        }
+    };
+    for (i, r) in recs.iter().enumerate() {
+        let x = node_of[i];
+        if x == NONE {
+            continue;
+        }
+        let t = tid[x as usize];
+        let ro = &mut role[i];
+        if usize::from(t) >= tunnels {
+            *ro = Role::Other as u8;
+            continue;
+        }
+        v[i] = t;
+        let t = usize::from(t);
+        let o = &mut out[t];
+        let p = partner[i];
+        if s == 0 && p < DUPLICATE {
+            o.matched += 1;
+            o.matched_wg += u64::from(r.kind.is_wireguard());
+            if let (PacketKind::WgResponse { .. }, Some(f)) = (&r.kind, far.get(p as usize)) {
+                if o.handshakes.len() < HANDSHAKES {
+                    o.handshakes.push(Handshake {
+                        ts: r.ts,
+                        frames: [r.frame, f.frame],
+                    });
+                } else {
+                    o.handshakes_more += 1;
+                }
+            }
+        }
+        let delivered = *ro == Role::Delivered as u8;
+        if delivered || *ro == Role::Missing as u8 {
+            if delivered {
+                o.delivered += 1;
+                if let Some(rr) = far.get(p as usize) {
+                    let hop = r.ttl.saturating_sub(rr.ttl);
+                    if !o.hops.contains(&hop) {
+                        o.hops.push(hop);
+                    }
+                }
+            } else {
+                o.missing += 1;
+            }
+            match &mut run {
+                Some((rt, len, c)) if *rt == t && *len == r.udp_len => {
+                    c.ip_len = c.ip_len.max(r.ip_len);
+                    c.delivered += u64::from(delivered);
+                    c.missing += u64::from(!delivered);
+                }
+                _ => {
+                    flush(&mut out, run.take());
+                    run = Some((
+                        t,
+                        r.udp_len,
+                        SizeCount {
+                            ip_len: r.ip_len,
+                            delivered: u64::from(delivered),
+                            missing: u64::from(!delivered),
+                        },
+                    ));
+                }
+            }
+        } else if *ro == Role::OutsideWindow as u8 {
+            o.outside_window += 1;
+        } else if *ro == Role::Unexplained as u8 {
+            o.unexplained.packets += 1;
+            if o.unexplained.frames.len() < EXAMPLES {
+                o.unexplained.frames.push(r.frame);
+            }
+        }
     }
+    flush(&mut out, run);
+    (v, out)
 }
