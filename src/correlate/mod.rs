@@ -138,6 +138,22 @@ pub struct Direction {
 }
 
 impl Direction {
+    /// Nothing sent yet from `from_side`, in tunnel `tunnel`; `names` are the captures'.
+    pub(crate) fn empty(tunnel: u32, from_side: Side, names: &[String; 2]) -> Direction {
+        Direction {
+            tunnel,
+            from_side,
+            from: names[from_side.idx()].clone(),
+            to: names[from_side.other().idx()].clone(),
+            sent: 0,
+            delivered: 0,
+            missing: 0,
+            outside_window: 0,
+            hops: Vec::new(),
+            by_size: BTreeMap::new(),
+        }
+    }
+
     /// Adds another direction's counts (same sender) to this one.
     fn absorb(&mut self, o: &Direction) {
         self.sent += o.sent;
@@ -506,18 +522,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
             .cmp(&x.packets)
             .then(x.from_side.cmp(&y.from_side))
     });
-    let blank = [Side::A, Side::B].map(|s| Direction {
-        tunnel: 0,
-        from_side: s,
-        from: names[s.idx()].clone(),
-        to: names[s.other().idx()].clone(),
-        sent: 0,
-        delivered: 0,
-        missing: 0,
-        outside_window: 0,
-        hops: Vec::new(),
-        by_size: BTreeMap::new(),
-    });
+    let blank = [Side::A, Side::B].map(|s| Direction::empty(0, s, &names));
     let mut local_eps: [Vec<Endpoint>; 2] = [Vec::new(), Vec::new()];
     for s in [Side::A, Side::B] {
         let eps = &caps[s.idx()].endpoints;

@@ -285,18 +285,7 @@ pub(super) fn split(
             next += 1;
         }
     }
-    let mk_dir = |t: usize, s: super::Side| Direction {
-        tunnel: t as u32,
-        from_side: s,
-        from: names[s.idx()].clone(),
-        to: names[s.other().idx()].clone(),
-        sent: 0,
-        delivered: 0,
-        missing: 0,
-        outside_window: 0,
-        hops: Vec::new(),
-        by_size: Default::default(),
-    };
+    let mk_dir = |t: usize, s: super::Side| Direction::empty(t as u32, s, names);
     let mut tunnels: Vec<Tunnel> = (0..usize::from(next))
         .map(|t| Tunnel {
             id: t as u32,
