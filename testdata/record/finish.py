@@ -16,7 +16,8 @@ import sys
 LINKTYPES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
 MAX_BYTES = 1_000_000
 ORDER = ["healthy", "mtu-blackhole", "pmtud-working", "hairpin-nat", "wrong-key",
-         "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered"]
+         "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered",
+         "kernel-frag-blackhole", "kernel-rx-mtu"]
 
 
 def read_capture(path):
@@ -98,7 +99,8 @@ def truth(d):
     if gz:
         t["gzip_copies"] = {g: {"of": g[:-3], "bytes": os.path.getsize(os.path.join(d, g)),
                                 "packets": read_capture(os.path.join(d, g))["packets"]} for g in gz}
-    t["recorded_with"] = "testdata/record.sh (wireguard-go userspace, network namespaces on one host)"
+    # the kernel-module scenarios say themselves how they were recorded
+    t.setdefault("recorded_with", "testdata/record.sh (wireguard-go userspace, network namespaces on one host)")
     with open(os.path.join(d, "truth.json"), "w") as f:
         json.dump(t, f, indent=2)
         f.write("\n")
@@ -159,6 +161,15 @@ named `wgt-*`, which are removed (with the wireguard-go processes) when it exits
   frag-blackhole router2 drops the non-first fragments towards the laptop (nft
   prerouting, priority -450, before defragmentation); `counted.first_fragment_only_at_receiver`
   is derived from the captures with tshark, the other fragment counts from nstat/nft.
+* The `kernel-*` scenarios were recorded with the Linux kernel's own WireGuard module
+  instead of wireguard-go: `testdata/record-kernel.sh` boots Debian 12's kernel
+  (linux-image-amd64, 6.1) in qemu/KVM on a debootstrap root and runs
+  `WG_IMPL=kernel bash record.sh kernel-...` there (tshark/tcpdump inside the VM are
+  Debian 12's, the same versions as above). Their truth.json has top-level `wireguard`
+  ("linux kernel module <version>") and `kernel` (`uname -r` in the VM). The module
+  sends outer IPv4 without DF by itself (no sysctl); `wireguard.dmesg.txt` holds its
+  dynamic-debug messages (both peers' interfaces are called wg0). The VM's namespaces
+  share one kernel clock as well.
 * `<host>.wireguard-go.log` (debug log) and `hairpin-nat/pi.dmesg.txt` are extra
   evidence for humans; tests need not read them.
 
