@@ -858,6 +858,9 @@ EOPY
   [[ $df1 == 0 ]] || die "vps.pcap: $df1 WireGuard packets with DF=1"
   df1=$(tshark -r "$D/laptop.pcap" -Y 'udp.port==51821 && ip.flags.df==1' | wc -l)
   [[ $df1 == 0 ]] || die "laptop.pcap: $df1 WireGuard packets with DF=1"
+  # what the router's ICMP were (logged only where net.netfilter.nf_log_all_netns=1, as in the VM)
+  dmesg | tail -n +"$((DM0 + 1))" | grep 'wgt-router-icmp' >"$D/router-icmp.dmesg.txt" || true
+  [[ -s $D/router-icmp.dmesg.txt ]] || rm -f "$D/router-icmp.dmesg.txt"
   wg_save_logs "$D" vps laptop
   write_truth "$D" <<EOJSON
 { "scenario": "kernel-rx-mtu",

@@ -163,13 +163,20 @@ named `wgt-*`, which are removed (with the wireguard-go processes) when it exits
   is derived from the captures with tshark, the other fragment counts from nstat/nft.
 * The `kernel-*` scenarios were recorded with the Linux kernel's own WireGuard module
   instead of wireguard-go: `testdata/record-kernel.sh` boots Debian 12's kernel
-  (linux-image-amd64, 6.1) in qemu/KVM on a debootstrap root and runs
+  (linux-image-amd64, 6.1) in qemu on a debootstrap root and runs
   `WG_IMPL=kernel bash record.sh kernel-...` there (tshark/tcpdump inside the VM are
-  Debian 12's, the same versions as above). Their truth.json has top-level `wireguard`
-  ("linux kernel module <version>") and `kernel` (`uname -r` in the VM). The module
-  sends outer IPv4 without DF by itself (no sysctl); `wireguard.dmesg.txt` holds its
-  dynamic-debug messages (both peers' interfaces are called wg0). The VM's namespaces
-  share one kernel clock as well.
+  Debian 12's, the same versions as above; the host's tshark gives the same .tshark.tsv).
+  The recording host's nested KVM hangs guests, so they ran under qemu's TCG emulation.
+  Their truth.json has top-level `wireguard` ("linux kernel module <version>") and
+  `kernel` (`uname -r` in the VM). The module sends outer IPv4 without DF by itself (no
+  sysctl); its outer IP IDs are non-zero and increasing, with gaps. `wireguard.dmesg.txt`
+  holds the module's dynamic-debug messages (both peers' interfaces are called wg0).
+  The VM's namespaces share one kernel clock as well. Under emulation the two captures
+  do not stop at the same instant: in kernel-frag-blackhole vps.pcap runs ~2.3 s past
+  the end of laptop.pcap and holds one more big datagram (a TCP retransmission) whose
+  first fragment reached the laptop after its capture had stopped, so the nft/nstat
+  counts say 21 where the laptop capture (and `first_fragment_only_at_receiver`, from
+  tshark) says 20.
 * `<host>.wireguard-go.log` (debug log) and `hairpin-nat/pi.dmesg.txt` are extra
   evidence for humans; tests need not read them.
 
