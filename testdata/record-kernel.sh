@@ -31,7 +31,7 @@
 #
 # HOW TO RUN (from anywhere)
 #   sudo bash testdata/record-kernel.sh                        # kernel-frag-blackhole kernel-rx-mtu
-#   sudo bash testdata/record-kernel.sh kernel-frag-blackhole  # one (any record.sh scenario works)
+#   sudo bash testdata/record-kernel.sh kernel-frag-blackhole  # just one
 #
 # HOW LONG
 #   Measured on the 2-core recording host: debootstrap 1.5 minutes (first run only; later

@@ -14,7 +14,7 @@
 # WHAT IT NEEDS
 #   root; a Linux kernel with netns, veth, tun (/dev/net/tun) and nftables-backed
 #   iptables. It installs (apt, once, skipped when all tools are present):
-#     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool
+#     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables nftables ethtool
 #     iputils-ping curl python3
 #   Recorded with wireguard-go 0.0.20220316, tshark 4.0.17, tcpdump 4.99.3 (Debian 12).
 #   netem (sch_netem) is used for random-loss when the kernel has it; otherwise
@@ -36,8 +36,9 @@
 #   dynamic-debug messages of the module go to <scenario>/wireguard.dmesg.txt when
 #   debugfs allows it). The module sends its outer IPv4 packets without DF, so no
 #   ip_no_pmtu_disc sysctl is needed. The kernel-* scenarios exist only under
-#   WG_IMPL=kernel (and default to all of them when no scenario is named); the
-#   wireguard-go scenarios run under it too. A kernel without wireguard.ko (such as
+#   WG_IMPL=kernel (and default to all of them when no scenario is named), and only
+#   they run under it: the others' truth.json and checks assume wireguard-go (its log,
+#   the ip_no_pmtu_disc method, "recorded_with"). A kernel without wireguard.ko (such as
 #   the recording host's) cannot run it: testdata/record-kernel.sh boots Debian 12's
 #   kernel in qemu/KVM and runs this script there.
 #
@@ -85,7 +86,7 @@ if [[ $missing -eq 1 ]]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   # --no-install-recommends: wireguard-tools recommends a kernel image otherwise.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool iputils-ping curl python3
+    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables nftables ethtool iputils-ping curl python3
 fi
 if [[ $WG_IMPL == kernel ]]; then
   modprobe wireguard 2>/dev/null || true
@@ -1207,6 +1208,7 @@ for s in "${SCEN[@]}"; do
     [[ $WG_IMPL == kernel ]] || die "scenario '$s' needs WG_IMPL=kernel (see the header)"
     continue
   fi
+  [[ $WG_IMPL == go ]] || die "scenario '$s' is a wireguard-go scenario; WG_IMPL=kernel runs only: ${KERNEL_SCENARIOS[*]}"
   [[ " ${ALL_SCENARIOS[*]} " == *" $s "* ]] || die "unknown scenario '$s' (known: ${ALL_SCENARIOS[*]} ${KERNEL_SCENARIOS[*]})"
 done
 make_www
