@@ -14,8 +14,13 @@
 # WHAT IT NEEDS
 #   root; a Linux kernel with netns, veth, tun (/dev/net/tun) and nftables-backed
 #   iptables. It installs (apt, once, skipped when all tools are present):
+<<<<<<< HEAD
 #     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool
 #     iputils-ping curl python3 conntrack
+=======
+#     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables nftables ethtool
+#     iputils-ping curl python3
+>>>>>>> kern
 #   Recorded with wireguard-go 0.0.20220316, tshark 4.0.17, tcpdump 4.99.3 (Debian 12).
 #   netem (sch_netem) is used for random-loss when the kernel has it; otherwise
 #   the same 5% random loss is made with iptables' "statistic" match (truth.json says which).
@@ -25,9 +30,28 @@
 #   sudo bash testdata/record.sh mtu-blackhole   # just one (several names allowed)
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
 #              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
+<<<<<<< HEAD
 #              two-peers two-tunnels rekey-rebind any-both
 #   A full run takes about 8 minutes (plus the install); rekey-rebind alone runs
 #   3 minutes (it waits for wireguard-go's 120 s rekey).
+=======
+#   With WG_IMPL=kernel only (see below): kernel-frag-blackhole kernel-rx-mtu
+#   A full run takes about 3 minutes (plus the install).
+>>>>>>> kern
+#
+# KERNEL WIREGUARD (WG_IMPL=kernel)
+#   WG_IMPL=kernel bash testdata/record.sh kernel-frag-blackhole kernel-rx-mtu
+#   uses the Linux kernel's own WireGuard module instead of wireguard-go: wg0 is
+#   "ip link add wg0 type wireguard" inside each peer's namespace and "wg" runs with
+#   "ip netns exec" (no wireguard-go process, no wireguard-go log; the kernel's
+#   dynamic-debug messages of the module go to <scenario>/wireguard.dmesg.txt when
+#   debugfs allows it). The module sends its outer IPv4 packets without DF, so no
+#   ip_no_pmtu_disc sysctl is needed. The kernel-* scenarios exist only under
+#   WG_IMPL=kernel (and default to all of them when no scenario is named), and only
+#   they run under it: the others' truth.json and checks assume wireguard-go (its log,
+#   the ip_no_pmtu_disc method, "recorded_with"). A kernel without wireguard.ko (such as
+#   the recording host's) cannot run it: testdata/record-kernel.sh boots Debian 12's
+#   kernel in qemu/KVM and runs this script there.
 #
 # WHAT IT PRODUCES
 #   testdata/<scenario>/<host>.pcap|.pcapng  the captures (each < 1 MB)
@@ -52,7 +76,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE
 PFX=wgt-
 ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
+<<<<<<< HEAD
                frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both)
+=======
+               frag-blackhole frag-delivered)
+KERNEL_SCENARIOS=(kernel-frag-blackhole kernel-rx-mtu)
+WG_IMPL=${WG_IMPL:-go}
+[[ $WG_IMPL == go || $WG_IMPL == kernel ]] || { echo "record.sh: WG_IMPL must be go or kernel" >&2; exit 1; }
+>>>>>>> kern
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY || true
 export LC_ALL=C
 
@@ -60,7 +91,12 @@ log() { printf '[record %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- install
+<<<<<<< HEAD
 need_tools=(wireguard-go wg tcpdump tshark dumpcap capinfos ip iptables ip6tables ethtool ping curl python3 nsenter nstat conntrack)
+=======
+need_tools=(wg tcpdump tshark dumpcap capinfos ip iptables ip6tables nft ethtool ping curl python3 nsenter nstat)
+[[ $WG_IMPL == go ]] && need_tools+=(wireguard-go)
+>>>>>>> kern
 missing=0
 for t in "${need_tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing=1; done
 if [[ $missing -eq 1 ]]; then
@@ -69,10 +105,25 @@ if [[ $missing -eq 1 ]]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   # --no-install-recommends: wireguard-tools recommends a kernel image otherwise.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+<<<<<<< HEAD
     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool iputils-ping curl python3 conntrack
+=======
+    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables nftables ethtool iputils-ping curl python3
 fi
-[[ -c /dev/net/tun ]] || { modprobe tun 2>/dev/null || true; }
-if [[ ! -c /dev/net/tun ]]; then mkdir -p /dev/net; mknod /dev/net/tun c 10 200; chmod 600 /dev/net/tun; fi
+if [[ $WG_IMPL == kernel ]]; then
+  modprobe wireguard 2>/dev/null || true
+  [[ -d /sys/module/wireguard ]] || { echo "record.sh: WG_IMPL=kernel but the kernel has no wireguard module" >&2; exit 1; }
+  WG_KMOD_VERSION=$(cat /sys/module/wireguard/version 2>/dev/null || modinfo -F version wireguard 2>/dev/null || echo unknown)
+  KERNEL_RELEASE=$(uname -r)
+  # the module's own debug messages (handshakes, keepalives, invalid packets) into dmesg
+  if [[ ! -e /sys/kernel/debug/dynamic_debug/control ]]; then mount -t debugfs none /sys/kernel/debug 2>/dev/null || true; fi
+  WG_DYNDBG=0
+  if echo 'module wireguard +p' >/sys/kernel/debug/dynamic_debug/control 2>/dev/null; then WG_DYNDBG=1; fi
+else
+  [[ -c /dev/net/tun ]] || { modprobe tun 2>/dev/null || true; }
+  if [[ ! -c /dev/net/tun ]]; then mkdir -p /dev/net; mknod /dev/net/tun c 10 200; chmod 600 /dev/net/tun; fi
+>>>>>>> kern
+fi
 PY=/usr/bin/python3; [[ -x $PY ]] || PY=$(command -v python3)
 mkdir -p /run/wireguard
 
@@ -168,6 +219,7 @@ pub() { cat "$WORK/$1.pub"; }
 # per network namespace. Every wireguard-go therefore runs with a private tmpfs
 # on /run/wireguard inside the mount namespace that "ip netns exec" creates, and
 # "wg" is run inside that same mount+net namespace with nsenter.
+<<<<<<< HEAD
 # A host may run several wireguard-go processes, one per interface: the first (wg0) is
 # known by the host's name, any other by "host/ifname" (e.g. "vps/wg1"); wgc, wg_peer,
 # wg_handshake_json and wg_save_logs take that key, wg_iface/wg_peer an optional ifname.
@@ -185,6 +237,27 @@ wg_iface() { # host keyname port addr [mtu] [ifname]
   wgc "$(wg_key "$h" "$ifc")" set "$ifc" private-key "$WORK/$k.key" listen-port "$port"
   nsx "$h" ip addr add "$addr" dev "$ifc"
   nsx "$h" ip link set "$ifc" mtu "$mtu" up
+=======
+# Under WG_IMPL=kernel wg0 is a kernel wireguard link in the host's namespace and wg
+# runs there with ip netns exec.
+wg_start() { # host (creates wg0)
+  local h=$1 pid
+  if [[ $WG_IMPL == kernel ]]; then nsx "$h" ip link add wg0 type wireguard; return; fi
+  ip netns exec "$PFX$h" sh -c 'mount -t tmpfs wgt-uapi /run/wireguard && LOG_LEVEL=debug WG_PROCESS_FOREGROUND=1 exec wireguard-go wg0' \
+    >"$WORK/$h.wireguard-go.log" 2>&1 &
+  pid=$!; BGPIDS+=("$pid"); WGPID[$h]=$pid
+  wait_until 10 nsenter -t "$pid" -m -n test -S /run/wireguard/wg0.sock
+}
+wgc() {
+  local h=$1; shift
+  if [[ $WG_IMPL == kernel ]]; then nsx "$h" wg "$@"; else nsenter -t "${WGPID[$h]}" -m -n wg "$@"; fi
+}
+wg_iface() { # host keyname port addr [mtu]
+  local h=$1 k=$2 port=$3 addr=$4 mtu=${5:-1420}
+  wgc "$h" set wg0 private-key "$WORK/$k.key" listen-port "$port"
+  nsx "$h" ip addr add "$addr" dev wg0
+  nsx "$h" ip link set wg0 mtu "$mtu" up
+>>>>>>> kern
 }
 wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive] [ifname]
   local h=$1 pk=$2 ep=$3 aips=$4 ka=${5:-0} ifc=${6:-wg0} args=()
@@ -194,7 +267,16 @@ wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive] [ifname]
 }
 wg_save_logs() { # dir hosts... (a host key "vps/wg1" is saved as vps.wg1.wireguard-go.log)
   local d=$1 h; shift
+<<<<<<< HEAD
   for h in "$@"; do cp "$WORK/${h/\//.}.wireguard-go.log" "$d/${h/\//.}.wireguard-go.log"; done
+=======
+  if [[ $WG_IMPL == kernel ]]; then
+    # one kernel, one log for both peers (each line names its interface, wg0 in both namespaces)
+    if [[ $WG_DYNDBG == 1 ]]; then dmesg | tail -n +"$((DM0 + 1))" | grep 'wireguard' >"$d/wireguard.dmesg.txt" || true; fi
+    return
+  fi
+  for h in "$@"; do cp "$WORK/$h.wireguard-go.log" "$d/$h.wireguard-go.log"; done
+>>>>>>> kern
 }
 
 cap_start() { # host iface file tool(tcpdump|dumpcap) [extra args...]
@@ -249,7 +331,7 @@ curl_get() {
 curl_json() { # "rc code size time" -> json object
   local rc code size t; read -r rc code size t <<<"$1"
   printf '{"exit_code": %s, "http_code": %s, "bytes": %s, "seconds": %s, "ok": %s}' \
-    "$rc" "${code:-0}" "${size:-0}" "${t:-0}" "$([[ $rc == 0 && $code == 200 ]] && echo true || echo false)"
+    "$rc" "$((10#${code:-0}))" "${size:-0}" "${t:-0}" "$([[ $rc == 0 && $code == 200 ]] && echo true || echo false)"
 }
 # ping_run host dst size count -> "received/transmitted"
 ping_run() {
@@ -502,9 +584,12 @@ EOF
 frag_common() { # drop_non_first(0|1)
   local drop=$1
   topo_two_routers 1454
-  # before wireguard-go opens its sockets: the sockets' default becomes IP_PMTUDISC_DONT (DF=0)
-  nsx vps sysctl -qw net.ipv4.ip_no_pmtu_disc=1
-  nsx laptop sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+  # before wireguard-go opens its sockets: the sockets' default becomes IP_PMTUDISC_DONT (DF=0).
+  # The kernel module sends without DF by itself (and its sockets ignore this sysctl).
+  if [[ $WG_IMPL == go ]]; then
+    nsx vps sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+    nsx laptop sysctl -qw net.ipv4.ip_no_pmtu_disc=1
+  fi
   # nft counters (and, in frag-blackhole, the drop). prerouting at priority -450 runs before
   # nf_defrag_ipv4 (-400), so it sees the raw fragments even if defrag were loaded.
   #  router1: big (> 1454) WireGuard datagrams from vps, with and without DF; non-first
@@ -617,9 +702,9 @@ EOPY
   # the premise of the scenario: no outer packet of either peer carries DF
   local df1
   df1=$(tshark -r "$D/vps.pcap" -Y 'udp.port==51820 && ip.flags.df==1' | wc -l)
-  [[ $df1 == 0 ]] || die "vps.pcap: $df1 WireGuard packets with DF=1 (ip_no_pmtu_disc not honoured?)"
+  [[ $df1 == 0 ]] || die "vps.pcap: $df1 WireGuard packets with DF=1 ($WG_IMPL: ip_no_pmtu_disc not honoured / kernel module set DF?)"
   df1=$(tshark -r "$D/laptop.pcap" -Y 'udp.port==51821 && ip.flags.df==1' | wc -l)
-  [[ $df1 == 0 ]] || die "laptop.pcap: $df1 WireGuard packets with DF=1 (ip_no_pmtu_disc not honoured?)"
+  [[ $df1 == 0 ]] || die "laptop.pcap: $df1 WireGuard packets with DF=1 ($WG_IMPL: ip_no_pmtu_disc not honoured / kernel module set DF?)"
   wg_save_logs "$D" vps laptop
 }
 
@@ -628,10 +713,30 @@ jq_path() { # json keys... -> value
 for k in sys.argv[2:]: v=v[k]
 print(json.dumps(v))' "$@"
 }
+# which WireGuard made the capture: '' for wireguard-go (the older truth files have no such
+# keys), top-level "wireguard"/"kernel"/"recorded_with" keys (with a trailing comma) for the module
+wg_impl_json() {
+  [[ $WG_IMPL == kernel ]] || return 0
+  printf '"wireguard": %s, "kernel": %s, "recorded_with": %s,' "$(jstr "linux kernel module $WG_KMOD_VERSION")" \
+    "$(jstr "$KERNEL_RELEASE")" \
+    "$(jstr "testdata/record.sh with WG_IMPL=kernel (Linux kernel WireGuard module $WG_KMOD_VERSION, Linux $KERNEL_RELEASE), network namespaces in one VM")"
+}
+df_method_json() {
+  if [[ $WG_IMPL == kernel ]]; then
+    jstr "none needed: the Linux kernel WireGuard module sends its outer IPv4 packets without DF (no sysctl set)"
+  else
+    jstr "sysctl net.ipv4.ip_no_pmtu_disc=1 in the vps and laptop namespaces before wireguard-go starts"
+  fi
+}
 frag_truth() { # scenario description vps_shows laptop_shows findings_json
+  local bh=false; [[ $1 == *frag-blackhole ]] && bh=true
+  # (built here: bash removes the double quotes inside ${6:+...} in a here-document, which made
+  #  the draft invalid JSON: also_acceptable_findings unquoted)
+  local also=''; [[ -n ${6:-} ]] && also=$',\n  "also_acceptable_findings": '"$6"
   write_truth "$D" <<EOF
 { "scenario": "$1",
   "description": $(jstr "$2"),
+  $(wg_impl_json)
   "underlay": "ipv4",
   "captures": {
     $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "$3"),
@@ -641,9 +746,9 @@ frag_truth() { # scenario description vps_shows laptop_shows findings_json
   "clock_offset_seconds": 0,
   "configured": { "tunnel_mtu": 1420, "path_mtu": 1454, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
     "nat": null, "wrong_key": false, "outer_df": {"vps": false, "laptop": false},
-    "df_method": "sysctl net.ipv4.ip_no_pmtu_disc=1 in the vps and laptop namespaces before wireguard-go starts",
-    "non_first_fragments_dropped": {"vps->laptop": $( [[ $1 == frag-blackhole ]] && echo true || echo false), "laptop->vps": false},
-    "drop_rule": $( [[ $1 == frag-blackhole ]] && jstr "router2: nft prerouting priority -450 (before defrag), iifname eth-r1 ip frag-off & 0x1fff != 0 drop" || echo null),
+    "df_method": $(df_method_json),
+    "non_first_fragments_dropped": {"vps->laptop": $bh, "laptop->vps": false},
+    "drop_rule": $( [[ $bh == true ]] && jstr "router2: nft prerouting priority -450 (before defrag), iifname eth-r1 ip frag-off & 0x1fff != 0 drop" || echo null),
     "largest_wg_udp_payload_fitting_path": 1424, "fragment_sizes_for_1480_byte_datagram": [1452, 48],
     "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"}, "ping_sizes": [56, 500, 1000, 1364, 1372],
     "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB)", "curl_max_time": 12} },
@@ -655,7 +760,7 @@ frag_truth() { # scenario description vps_shows laptop_shows findings_json
     "router_ip_frag_fails": {"router1": $C_router1_IpFragFails, "router2": $C_router2_IpFragFails},
     "first_fragments_at_next_router": {"vps->laptop": $C_R2_FIRST},
     "non_first_fragments_at_next_router": {"vps->laptop": $C_R2_NF, "laptop->vps": $C_R1_NF},
-    "non_first_fragments_dropped": {"vps->laptop": $( [[ $1 == frag-blackhole ]] && echo "$C_R2_NF" || echo 0), "laptop->vps": 0},
+    "non_first_fragments_dropped": {"vps->laptop": $( [[ $bh == true ]] && echo "$C_R2_NF" || echo 0), "laptop->vps": 0},
     "reassembly": {"laptop": {"IpReasmReqds": $C_laptop_IpReasmReqds, "IpReasmOKs": $C_laptop_IpReasmOKs, "IpReasmFails": $C_laptop_IpReasmFails},
                    "vps": {"IpReasmReqds": $C_vps_IpReasmReqds, "IpReasmOKs": $C_vps_IpReasmOKs, "IpReasmFails": $C_vps_IpReasmFails}},
     "first_fragment_only_at_receiver": {"vps->laptop": $(jq_path "$C_TSHARK" 'vps->laptop' received_at_laptop first_fragment_only),
@@ -671,8 +776,7 @@ frag_truth() { # scenario description vps_shows laptop_shows findings_json
     "ip_frag_creates": {"vps": $C_VPS_FRAG, "laptop": $C_LAP_FRAG},
     "route_pmtu_after": {"vps_to_laptop": "$C_VPS_PMTU", "laptop_to_vps": "$C_LAP_PMTU"},
     "wg_show": {"vps": $C_WGV, "laptop": $C_WGL} },
-  "expected_findings": $5${6:+,
-  "also_acceptable_findings": $6}
+  "expected_findings": $5$also
 }
 EOF
   tsv_all "$D" 51820 51821
@@ -686,6 +790,174 @@ sc_frag_blackhole() {
     "receiver: only the first fragment (1452 bytes, MF=1, offset 0) of each big datagram from vps arrives, never the second" \
     '["fragments_dropped", "mtu_blackhole"]' \
     '["fragmented_path"]'
+}
+
+sc_kernel_frag_blackhole() {
+  frag_common 1
+  frag_truth kernel-frag-blackhole \
+    "frag-blackhole recorded with the Linux kernel's own WireGuard module (Linux $KERNEL_RELEASE, module $WG_KMOD_VERSION) instead of wireguard-go: the module sends its outer IPv4 packets without DF by itself. vps and laptop over two routers joined by a 1454-MTU link; router1 fragments each datagram from vps over 1454 bytes (1480-byte TCP segments: 1452 + 48; 1468-byte ping replies: 1452 + 36), and router2 drops every non-first fragment towards the laptop. Only first fragments reach the laptop, so the big datagrams from vps are never reassembled: small HTTP responses arrive, the big download stalls and is retransmitted until curl gives up after 12 s; 1372-byte pings get no reply. No ICMP is sent (DF is clear, nothing is too big to forward)." \
+    "sender (kernel WireGuard): 1480-byte WireGuard datagrams leave whole with DF=0 and are retransmitted with growing gaps; no ICMP comes back" \
+    "receiver (kernel WireGuard): only the first fragment (1452 bytes, MF=1, offset 0) of each big datagram from vps arrives, never the second" \
+    '["fragments_dropped", "mtu_blackhole"]' \
+    '["fragmented_path"]'
+}
+
+# kernel-rx-mtu: an MTU mismatch on one link. The laptop's eth0 has MTU 1500, the router's
+# end of that link (eth-laptop) 1454. A veth drops a frame bigger than the receiving end's
+# MTU + 14 (Ethernet) + 4 (VLAN slack) bytes, i.e. IPv4 packets over 1458 bytes, counting it
+# as rx_dropped on the receiver: the laptop's 1480/1468-byte WireGuard datagrams (sent whole,
+# they fit its own 1500) vanish at the router's ingress and no ICMP can come from there. The
+# other way the router's egress MTU 1454 applies: it fragments vps's big no-DF datagrams
+# (1452 + 48 / 1452 + 36), which the laptop reassembles.
+sc_kernel_rx_mtu() {
+  topo_one_router
+  nsx router ip link set eth-laptop mtu 1454
+  nsx laptop nft -f - <<EONFT
+table ip wgt_rx {
+  counter big_out {}
+  counter over_1454_out {}
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "eth0" ip protocol udp udp sport 51821 ip length > 1458 counter name big_out
+    oifname "eth0" ip protocol udp udp sport 51821 ip length > 1454 counter name over_1454_out
+  }
+}
+EONFT
+  nsx router nft -f - <<EONFT
+table ip wgt_rx {
+  counter over_1454_from_laptop {}
+  counter big_from_vps {}
+  counter icmp_fn_out {}
+  counter icmp_other_out {}
+  chain pre {
+    type filter hook prerouting priority -450; policy accept;
+    iifname "eth-laptop" ip protocol udp ip length > 1454 counter name over_1454_from_laptop
+    iifname "eth-vps" ip protocol udp ip length > 1454 counter name big_from_vps
+  }
+  chain out {
+    type filter hook output priority 0; policy accept;
+    icmp type destination-unreachable icmp code frag-needed counter name icmp_fn_out
+    ip protocol icmp counter name icmp_other_out log prefix "wgt-router-icmp: "
+  }
+}
+EONFT
+  # the laptop serves (its big replies are what is lost), the vps fetches; and the other way
+  http_serve laptop 8000
+  http_serve vps 8000
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  local rxd0; rxd0=$(nsx router cat /sys/class/net/eth-laptop/statistics/rx_dropped)
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  # the vps learns the laptop's endpoint only from the laptop's first packet: one ping first
+  local hsping; hsping=$(ping_run laptop 10.0.0.1 56 1)
+  local cv cr cbig cdown pings
+  cv=$(curl_get vps http://10.0.0.2:8000/version 10)
+  cr=$(curl_get vps http://10.0.0.2:8000/robots.txt 10)
+  cbig=$(curl_get vps http://10.0.0.2:8000/login.html 12)
+  # 1364 -> outer 1452 (fits); 1372 -> outer 1468: request fragmented by the router, reply dropped
+  pings=$(ping_sweep vps 10.0.0.2 56 500 1000 1364 1372)
+  # vps -> laptop big data: fragmented by the router and delivered
+  cdown=$(curl_get laptop http://10.0.0.1:8000/login.html 12)
+  sleep 2
+  cap_stop_all
+  local rxd1; rxd1=$(nsx router cat /sys/class/net/eth-laptop/statistics/rx_dropped)
+  local ltx; ltx=$(nsx laptop cat /sys/class/net/eth0/statistics/tx_dropped)
+  nftc() { nsx "$1" nft list counter ip wgt_rx "$2" | awk '/packets/ {for (i=1;i<=NF;i++) if ($i=="packets") print $(i+1); exit}'; }
+  local lbig l1454 rbigl rbigv ricmp ricmpo
+  lbig=$(nftc laptop big_out); l1454=$(nftc laptop over_1454_out)
+  rbigl=$(nftc router over_1454_from_laptop); rbigv=$(nftc router big_from_vps); ricmp=$(nftc router icmp_fn_out); ricmpo=$(nftc router icmp_other_out)
+  local rfok rfcr lrok lrreq vrreq
+  rfok=$(nstat_get router IpFragOKs); rfcr=$(nstat_get router IpFragCreates)
+  lrreq=$(nstat_get laptop IpReasmReqds); lrok=$(nstat_get laptop IpReasmOKs); vrreq=$(nstat_get vps IpReasmReqds)
+  local f1 f2; f1=$(ipt_cnt router filter FORWARD fwd_v2l); f2=$(ipt_cnt router filter FORWARD fwd_l2v)
+  local wgv wgl; wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  # independent check from the captures (tshark, reassembly off)
+  local ts
+  ts=$("$PY" - "$D" <<'EOPY'
+import json, subprocess, sys
+d = sys.argv[1]
+def rows(f):
+    out = subprocess.run(["tshark", "-r", f"{d}/{f}", "-o", "ip.defragment:FALSE", "-Y", "ip && !icmp", "-T", "fields",
+                          "-E", "separator=/t", "-e", "ip.src", "-e", "ip.id", "-e", "ip.flags.df", "-e", "ip.flags.mf",
+                          "-e", "ip.frag_offset", "-e", "ip.len"], check=True, capture_output=True, text=True).stdout
+    return [l.split("\t") for l in out.splitlines() if l]
+def count(rs, src):
+    c = {"ip_packets": 0, "over_1458_whole": 0, "over_1454_whole": 0, "first_fragments": 0, "non_first_fragments": 0,
+         "packets_with_df_set": 0}
+    for s, _id, df, mf, off, ln in rs:
+        if s != src:
+            continue
+        c["ip_packets"] += 1
+        c["packets_with_df_set"] += df in ("1", "True")
+        if off not in ("", "0"):
+            c["non_first_fragments"] += 1
+        elif mf in ("1", "True"):
+            c["first_fragments"] += 1
+        else:
+            c["over_1458_whole"] += int(ln) > 1458
+            c["over_1454_whole"] += int(ln) > 1454
+    return c
+v, l = rows("vps.pcap"), rows("laptop.pcap")
+print(json.dumps({"laptop->vps": {"sent_at_laptop": count(l, "203.0.113.2"), "received_at_vps": count(v, "203.0.113.2")},
+                  "vps->laptop": {"sent_at_vps": count(v, "198.51.100.2"), "received_at_laptop": count(l, "198.51.100.2")}}))
+EOPY
+)
+  local df1
+  df1=$(tshark -r "$D/vps.pcap" -Y 'udp.port==51820 && ip.flags.df==1' | wc -l)
+  [[ $df1 == 0 ]] || die "vps.pcap: $df1 WireGuard packets with DF=1"
+  df1=$(tshark -r "$D/laptop.pcap" -Y 'udp.port==51821 && ip.flags.df==1' | wc -l)
+  [[ $df1 == 0 ]] || die "laptop.pcap: $df1 WireGuard packets with DF=1"
+  # what the router's ICMP were (logged only where net.netfilter.nf_log_all_netns=1, as in the VM)
+  dmesg | tail -n +"$((DM0 + 1))" | grep 'wgt-router-icmp' >"$D/router-icmp.dmesg.txt" || true
+  [[ -s $D/router-icmp.dmesg.txt ]] || rm -f "$D/router-icmp.dmesg.txt"
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOJSON
+{ "scenario": "kernel-rx-mtu",
+  "description": $(jstr "Kernel WireGuard module (Linux $KERNEL_RELEASE, module $WG_KMOD_VERSION) on both peers over one router, with an MTU mismatch on the laptop's link: the laptop's eth0 has MTU 1500 but the router's end of that link receives at most 1454 (a veth drops frames over MTU + 18 bytes, i.e. IPv4 packets over 1458). The laptop sends its big WireGuard datagrams (1480-byte TCP segments of its HTTP replies, 1468-byte ping replies) whole and without DF, since they fit its own MTU, and the router's ingress drops them silently: no ICMP can come from there. vps fetches small files from the laptop (they arrive) and /login.html (~49 KB; curl gives up after 12 s); 1372-byte pings from vps get no reply (the request arrives, fragmented by the router, the reply is dropped). The other way works: the router's egress MTU 1454 fragments vps's big no-DF datagrams (1452 + 48) and the laptop reassembles them, so the laptop's download of /login.html from vps succeeds."),
+  $(wg_impl_json)
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "vps (kernel WireGuard): its HTTP requests and pings leave; the laptop's small replies arrive, its big ones (outer over 1458 bytes) never do; no ICMP; its own big datagrams leave whole with DF=0"),
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "laptop (kernel WireGuard): its 1480/1468-byte datagrams leave whole with DF=0 and are retransmitted (TCP) but never answered; the big datagrams from vps arrive as two fragments (1452 + 48 or + 36) and are reassembled")
+  },
+  "topology": "vps 198.51.100.2 -- router -- 203.0.113.2 laptop; MTU 1500 everywhere except the router's eth-laptop (1454); the laptop's eth0 stays 1500",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1454, "path_mtu_per_direction": {"vps->laptop": 1454, "laptop->vps": 1458},
+    "path_mtu_note": "laptop->vps: the router's eth-laptop (MTU 1454) accepts frames up to 1454 + 14 + 4 bytes (veth checks MTU + Ethernet header + VLAN header), so IPv4 packets up to 1458 bytes pass, bigger ones are dropped on ingress; vps->laptop: the router forwards out of eth-laptop with MTU 1454 and fragments",
+    "link_mtu": {"laptop eth0": 1500, "router eth-laptop": 1454, "router eth-vps": 1500, "vps eth0": 1500},
+    "icmp_frag_needed_blocked": false, "netem_loss_percent": null, "nat": null, "wrong_key": false,
+    "outer_df": {"vps": false, "laptop": false}, "df_method": $(df_method_json),
+    "drop": "router eth-laptop receive side: veth drops frames over its MTU + 18 bytes (counted as rx_dropped), no ICMP",
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"},
+    "ping_sizes_vps_to_laptop": [56, 500, 1000, 1364, 1372],
+    "traffic_order": "one 56-byte ping laptop->vps (so that the vps learns the laptop's endpoint), vps fetches /version /robots.txt /login.html from the laptop, ping sweep vps->laptop, laptop fetches /login.html from vps",
+    "http": {"served_by_laptop_fetched_by_vps": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB)"},
+             "served_by_vps_fetched_by_laptop": "/login.html (~49 KB)", "curl_max_time": 12} },
+  "counted": {
+    "big_datagrams_sent": {"laptop->vps": $lbig, "vps->laptop": $rbigv},
+    "big_datagrams_sent_note": "laptop->vps: laptop nft output, UDP from port 51821 with IPv4 length > 1458; vps->laptop: router nft prerouting on eth-vps, UDP with IPv4 length > 1454",
+    "laptop_sent_over_1454": $l1454,
+    "router_ingress_dropped": {"laptop->vps": $((rxd1 - rxd0)), "vps->laptop": 0},
+    "router_ingress_dropped_note": "delta of /sys/class/net/eth-laptop/statistics/rx_dropped in the router over the capture",
+    "laptop_eth0_tx_dropped": $ltx,
+    "router_saw_over_1454_from_laptop": $rbigl,
+    "router_fragmented_datagrams": {"vps->laptop": $rfok, "laptop->vps": 0},
+    "router_fragments_created": {"vps->laptop": $rfcr},
+    "reassembly": {"laptop": {"IpReasmReqds": $lrreq, "IpReasmOKs": $lrok}, "vps": {"IpReasmReqds": $vrreq}},
+    "router_icmp_frag_needed_sent": $ricmp, "router_icmp_sent_any": $ricmpo,
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "from_captures_tshark": $ts,
+    "curl_small_ok": $( [[ ${cv%% *} == 0 && ${cr%% *} == 0 ]] && echo true || echo false),
+    "curl_version_from_laptop": $(curl_json "$cv"), "curl_robots_from_laptop": $(curl_json "$cr"),
+    "curl_big_from_laptop": $(curl_json "$cbig"), "curl_big_from_vps": $(curl_json "$cdown"),
+    "ping_results_vps_to_laptop": $pings, "first_ping_laptop_to_vps": "$hsping",
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "expected_findings": ["mtu_blackhole"],
+  "also_acceptable_findings": ["fragmented_path", "icmp_frag_needed_absent", "one_way_loss"]
+}
+EOJSON
+  tsv_all "$D" 51820 51821
 }
 
 sc_frag_delivered() {
@@ -1485,15 +1757,21 @@ EOF
 }
 
 # ================================================================ main
-if [[ $# -gt 0 ]]; then SCEN=("$@"); else SCEN=("${ALL_SCENARIOS[@]}"); fi
+if [[ $# -gt 0 ]]; then SCEN=("$@"); elif [[ $WG_IMPL == kernel ]]; then SCEN=("${KERNEL_SCENARIOS[@]}"); else SCEN=("${ALL_SCENARIOS[@]}"); fi
 for s in "${SCEN[@]}"; do
-  [[ " ${ALL_SCENARIOS[*]} " == *" $s "* ]] || die "unknown scenario '$s' (known: ${ALL_SCENARIOS[*]})"
+  if [[ " ${KERNEL_SCENARIOS[*]} " == *" $s "* ]]; then
+    [[ $WG_IMPL == kernel ]] || die "scenario '$s' needs WG_IMPL=kernel (see the header)"
+    continue
+  fi
+  [[ $WG_IMPL == go ]] || die "scenario '$s' is a wireguard-go scenario; WG_IMPL=kernel runs only: ${KERNEL_SCENARIOS[*]}"
+  [[ " ${ALL_SCENARIOS[*]} " == *" $s "* ]] || die "unknown scenario '$s' (known: ${ALL_SCENARIOS[*]} ${KERNEL_SCENARIOS[*]})"
 done
 make_www
 for s in "${SCEN[@]}"; do
   log "scenario $s"
   D="$OUT/$s"
   rm -rf "$D"; mkdir -p "$D"
+  DM0=$(dmesg 2>/dev/null | wc -l || echo 0)
   "sc_${s//-/_}"
   teardown
   log "scenario $s done: $(cd "$D" && ls | tr '\n' ' ')"

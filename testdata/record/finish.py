@@ -17,7 +17,8 @@ LINKTYPES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
 MAX_BYTES = 1_000_000
 ORDER = ["healthy", "mtu-blackhole", "pmtud-working", "hairpin-nat", "wrong-key",
          "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered",
-         "two-peers", "two-tunnels", "rekey-rebind", "any-both"]
+         "two-peers", "two-tunnels", "rekey-rebind", "any-both",
+         "kernel-frag-blackhole", "kernel-rx-mtu"]
 
 
 def read_capture(path):
@@ -99,7 +100,8 @@ def truth(d):
     if gz:
         t["gzip_copies"] = {g: {"of": g[:-3], "bytes": os.path.getsize(os.path.join(d, g)),
                                 "packets": read_capture(os.path.join(d, g))["packets"]} for g in gz}
-    t["recorded_with"] = "testdata/record.sh (wireguard-go userspace, network namespaces on one host)"
+    # the kernel-module scenarios say themselves how they were recorded
+    t.setdefault("recorded_with", "testdata/record.sh (wireguard-go userspace, network namespaces on one host)")
     with open(os.path.join(d, "truth.json"), "w") as f:
         json.dump(t, f, indent=2)
         f.write("\n")
@@ -183,6 +185,22 @@ named `wgt-*`, which are removed (with the wireguard-go processes) when it exits
   laptop with `-y LINUX_SLL`; each packet appears once per interface it crossed (outer
   on eth0, inner on wg0), plus loopback, ARP and ICMPv6 noise (`sll.hatype` 1 = eth0,
   772 = lo, 65534 = wg0).
+* The `kernel-*` scenarios were recorded with the Linux kernel's own WireGuard module
+  instead of wireguard-go: `testdata/record-kernel.sh` boots Debian 12's kernel
+  (linux-image-amd64, 6.1) in qemu on a debootstrap root and runs
+  `WG_IMPL=kernel bash record.sh kernel-...` there (tshark/tcpdump inside the VM are
+  Debian 12's, the same versions as above; the host's tshark gives the same .tshark.tsv).
+  The recording host's nested KVM hangs guests, so they ran under qemu's TCG emulation.
+  Their truth.json has top-level `wireguard` ("linux kernel module <version>") and
+  `kernel` (`uname -r` in the VM). The module sends outer IPv4 without DF by itself (no
+  sysctl); its outer IP IDs are non-zero and increasing, with gaps. `wireguard.dmesg.txt`
+  holds the module's dynamic-debug messages (both peers' interfaces are called wg0).
+  The VM's namespaces share one kernel clock as well. Under emulation the two captures
+  do not stop at the same instant: in kernel-frag-blackhole vps.pcap runs ~2.3 s past
+  the end of laptop.pcap and holds one more big datagram (a TCP retransmission) whose
+  first fragment reached the laptop after its capture had stopped, so the nft/nstat
+  counts say 21 where the laptop capture (and `first_fragment_only_at_receiver`, from
+  tshark) says 20.
 * `<host>.wireguard-go.log` (debug log) and `hairpin-nat/pi.dmesg.txt` are extra
   evidence for humans; tests need not read them.
 
