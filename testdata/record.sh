@@ -14,13 +14,8 @@
 # WHAT IT NEEDS
 #   root; a Linux kernel with netns, veth, tun (/dev/net/tun) and nftables-backed
 #   iptables. It installs (apt, once, skipped when all tools are present):
-<<<<<<< HEAD
-#     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool
-#     iputils-ping curl python3 conntrack
-=======
 #     wireguard-go wireguard-tools tcpdump tshark iproute2 iptables nftables ethtool
-#     iputils-ping curl python3
->>>>>>> kern
+#     iputils-ping curl python3 conntrack
 #   Recorded with wireguard-go 0.0.20220316, tshark 4.0.17, tcpdump 4.99.3 (Debian 12).
 #   netem (sch_netem) is used for random-loss when the kernel has it; otherwise
 #   the same 5% random loss is made with iptables' "statistic" match (truth.json says which).
@@ -30,14 +25,10 @@
 #   sudo bash testdata/record.sh mtu-blackhole   # just one (several names allowed)
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
 #              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
-<<<<<<< HEAD
 #              two-peers two-tunnels rekey-rebind any-both
+#   With WG_IMPL=kernel only (see below): kernel-frag-blackhole kernel-rx-mtu
 #   A full run takes about 8 minutes (plus the install); rekey-rebind alone runs
 #   3 minutes (it waits for wireguard-go's 120 s rekey).
-=======
-#   With WG_IMPL=kernel only (see below): kernel-frag-blackhole kernel-rx-mtu
-#   A full run takes about 3 minutes (plus the install).
->>>>>>> kern
 #
 # KERNEL WIREGUARD (WG_IMPL=kernel)
 #   WG_IMPL=kernel bash testdata/record.sh kernel-frag-blackhole kernel-rx-mtu
@@ -76,14 +67,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE
 PFX=wgt-
 ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
-<<<<<<< HEAD
                frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both)
-=======
-               frag-blackhole frag-delivered)
 KERNEL_SCENARIOS=(kernel-frag-blackhole kernel-rx-mtu)
 WG_IMPL=${WG_IMPL:-go}
 [[ $WG_IMPL == go || $WG_IMPL == kernel ]] || { echo "record.sh: WG_IMPL must be go or kernel" >&2; exit 1; }
->>>>>>> kern
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY || true
 export LC_ALL=C
 
@@ -91,12 +78,8 @@ log() { printf '[record %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 # ---------------------------------------------------------------- install
-<<<<<<< HEAD
-need_tools=(wireguard-go wg tcpdump tshark dumpcap capinfos ip iptables ip6tables ethtool ping curl python3 nsenter nstat conntrack)
-=======
-need_tools=(wg tcpdump tshark dumpcap capinfos ip iptables ip6tables nft ethtool ping curl python3 nsenter nstat)
+need_tools=(wg tcpdump tshark dumpcap capinfos ip iptables ip6tables nft ethtool ping curl python3 nsenter nstat conntrack)
 [[ $WG_IMPL == go ]] && need_tools+=(wireguard-go)
->>>>>>> kern
 missing=0
 for t in "${need_tools[@]}"; do command -v "$t" >/dev/null 2>&1 || missing=1; done
 if [[ $missing -eq 1 ]]; then
@@ -105,10 +88,7 @@ if [[ $missing -eq 1 ]]; then
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
   # --no-install-recommends: wireguard-tools recommends a kernel image otherwise.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-<<<<<<< HEAD
-    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables ethtool iputils-ping curl python3 conntrack
-=======
-    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables nftables ethtool iputils-ping curl python3
+    wireguard-go wireguard-tools tcpdump tshark iproute2 iptables nftables ethtool iputils-ping curl python3 conntrack
 fi
 if [[ $WG_IMPL == kernel ]]; then
   modprobe wireguard 2>/dev/null || true
@@ -122,7 +102,6 @@ if [[ $WG_IMPL == kernel ]]; then
 else
   [[ -c /dev/net/tun ]] || { modprobe tun 2>/dev/null || true; }
   if [[ ! -c /dev/net/tun ]]; then mkdir -p /dev/net; mknod /dev/net/tun c 10 200; chmod 600 /dev/net/tun; fi
->>>>>>> kern
 fi
 PY=/usr/bin/python3; [[ -x $PY ]] || PY=$(command -v python3)
 mkdir -p /run/wireguard
@@ -219,45 +198,29 @@ pub() { cat "$WORK/$1.pub"; }
 # per network namespace. Every wireguard-go therefore runs with a private tmpfs
 # on /run/wireguard inside the mount namespace that "ip netns exec" creates, and
 # "wg" is run inside that same mount+net namespace with nsenter.
-<<<<<<< HEAD
 # A host may run several wireguard-go processes, one per interface: the first (wg0) is
 # known by the host's name, any other by "host/ifname" (e.g. "vps/wg1"); wgc, wg_peer,
 # wg_handshake_json and wg_save_logs take that key, wg_iface/wg_peer an optional ifname.
+# Under WG_IMPL=kernel wg0 is a kernel wireguard link in the host's namespace and wg
+# runs there with ip netns exec (one interface per host).
 wg_key() { [[ ${2:-wg0} == wg0 ]] && echo "$1" || echo "$1/$2"; }   # host [ifname]
 wg_start() { # host [ifname=wg0]
   local h=$1 ifc=${2:-wg0} pid key; key=$(wg_key "$1" "${2:-wg0}")
+  if [[ $WG_IMPL == kernel ]]; then nsx "$h" ip link add "$ifc" type wireguard; return; fi
   ip netns exec "$PFX$h" sh -c "mount -t tmpfs wgt-uapi /run/wireguard && LOG_LEVEL=debug WG_PROCESS_FOREGROUND=1 exec wireguard-go $ifc" \
     >"$WORK/${key/\//.}.wireguard-go.log" 2>&1 &
   pid=$!; BGPIDS+=("$pid"); WGPID[$key]=$pid
   wait_until 10 nsenter -t "$pid" -m -n test -S "/run/wireguard/$ifc.sock"
 }
-wgc() { local h=$1; shift; nsenter -t "${WGPID[$h]}" -m -n wg "$@"; }
+wgc() {
+  local h=$1; shift
+  if [[ $WG_IMPL == kernel ]]; then nsx "${h%%/*}" wg "$@"; else nsenter -t "${WGPID[$h]}" -m -n wg "$@"; fi
+}
 wg_iface() { # host keyname port addr [mtu] [ifname]
   local h=$1 k=$2 port=$3 addr=$4 mtu=${5:-1420} ifc=${6:-wg0}
   wgc "$(wg_key "$h" "$ifc")" set "$ifc" private-key "$WORK/$k.key" listen-port "$port"
   nsx "$h" ip addr add "$addr" dev "$ifc"
   nsx "$h" ip link set "$ifc" mtu "$mtu" up
-=======
-# Under WG_IMPL=kernel wg0 is a kernel wireguard link in the host's namespace and wg
-# runs there with ip netns exec.
-wg_start() { # host (creates wg0)
-  local h=$1 pid
-  if [[ $WG_IMPL == kernel ]]; then nsx "$h" ip link add wg0 type wireguard; return; fi
-  ip netns exec "$PFX$h" sh -c 'mount -t tmpfs wgt-uapi /run/wireguard && LOG_LEVEL=debug WG_PROCESS_FOREGROUND=1 exec wireguard-go wg0' \
-    >"$WORK/$h.wireguard-go.log" 2>&1 &
-  pid=$!; BGPIDS+=("$pid"); WGPID[$h]=$pid
-  wait_until 10 nsenter -t "$pid" -m -n test -S /run/wireguard/wg0.sock
-}
-wgc() {
-  local h=$1; shift
-  if [[ $WG_IMPL == kernel ]]; then nsx "$h" wg "$@"; else nsenter -t "${WGPID[$h]}" -m -n wg "$@"; fi
-}
-wg_iface() { # host keyname port addr [mtu]
-  local h=$1 k=$2 port=$3 addr=$4 mtu=${5:-1420}
-  wgc "$h" set wg0 private-key "$WORK/$k.key" listen-port "$port"
-  nsx "$h" ip addr add "$addr" dev wg0
-  nsx "$h" ip link set wg0 mtu "$mtu" up
->>>>>>> kern
 }
 wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive] [ifname]
   local h=$1 pk=$2 ep=$3 aips=$4 ka=${5:-0} ifc=${6:-wg0} args=()
@@ -267,16 +230,12 @@ wg_peer() { # host pubkey endpoint|- allowed-ips [keepalive] [ifname]
 }
 wg_save_logs() { # dir hosts... (a host key "vps/wg1" is saved as vps.wg1.wireguard-go.log)
   local d=$1 h; shift
-<<<<<<< HEAD
-  for h in "$@"; do cp "$WORK/${h/\//.}.wireguard-go.log" "$d/${h/\//.}.wireguard-go.log"; done
-=======
   if [[ $WG_IMPL == kernel ]]; then
     # one kernel, one log for both peers (each line names its interface, wg0 in both namespaces)
     if [[ $WG_DYNDBG == 1 ]]; then dmesg | tail -n +"$((DM0 + 1))" | grep 'wireguard' >"$d/wireguard.dmesg.txt" || true; fi
     return
   fi
-  for h in "$@"; do cp "$WORK/$h.wireguard-go.log" "$d/$h.wireguard-go.log"; done
->>>>>>> kern
+  for h in "$@"; do cp "$WORK/${h/\//.}.wireguard-go.log" "$d/${h/\//.}.wireguard-go.log"; done
 }
 
 cap_start() { # host iface file tool(tcpdump|dumpcap) [extra args...]
