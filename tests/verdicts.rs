@@ -737,3 +737,68 @@ fn a_nat_rebinding_and_back_is_two_roams() {
     assert_eq!(changes[1]["frame"], first_back.unwrap());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn the_kernel_modules_fragments_and_silent_drops() {
+    // Recorded with the Linux kernel's WireGuard module (outer IPv4 without DF).
+    let t = truth("kernel-frag-blackhole");
+    let r = report(&[
+        testdata("kernel-frag-blackhole/vps.pcap"),
+        testdata("kernel-frag-blackhole/laptop.pcap"),
+    ]);
+    let c = &t["counted"];
+    let lone = c["first_fragment_only_at_receiver"]["vps->laptop"]
+        .as_u64()
+        .unwrap();
+    let f = finding(&r, "fragments_dropped").unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    assert_eq!(f["evidence"]["datagrams"], lone);
+    assert_eq!(f["evidence"]["df_set"], 0);
+    assert_eq!(direction(&r, "vps.pcap")["missing"], lone);
+    assert!(!kinds(&r).iter().any(|k| k == "icmp_frag_needed_absent"));
+    let back = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| {
+            f["kind"] == "fragmented_path" && f["evidence"]["direction"]["from"] == "laptop.pcap"
+        })
+        .unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    assert_eq!(
+        back["evidence"]["datagrams"],
+        c["reassembled_at_receiver"]["laptop->vps"]
+    );
+
+    // The laptop's link (1500) is larger than the router's end of it: its big
+    // packets die on the router's receive side, where no ICMP can come from.
+    let t = truth("kernel-rx-mtu");
+    let c = &t["counted"];
+    let r = report(&[
+        testdata("kernel-rx-mtu/vps.pcap"),
+        testdata("kernel-rx-mtu/laptop.pcap"),
+    ]);
+    let bh = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "mtu_blackhole")
+        .unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    assert_eq!(bh["evidence"]["direction"]["from"], "laptop.pcap");
+    assert_eq!(bh["evidence"]["df_set"], 0);
+    assert_eq!(
+        direction(&r, "laptop.pcap")["missing"],
+        c["router_ingress_dropped"]["laptop->vps"]
+    );
+    // No claim about DF or missing ICMP for packets sent without DF.
+    assert!(!kinds(&r).iter().any(|k| k == "icmp_frag_needed_absent"));
+    assert!(!bh["summary"].as_str().unwrap().contains("DF set"));
+    let fp = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "fragmented_path")
+        .unwrap_or_else(|| panic!("{:?}", kinds(&r)));
+    assert_eq!(
+        fp["evidence"]["datagrams"],
+        c["router_fragmented_datagrams"]["vps->laptop"]
+    );
+}
