@@ -40,6 +40,9 @@ pub struct Decoded {
     pub record: PacketRecord,
     /// Source and destination, for IP packets.
     pub endpoints: Option<(Endpoint, Endpoint)>,
+    /// Records of the other WireGuard messages of a UDP GSO/GRO super-packet
+    /// (same frame, same endpoints; see [`Flags::SPLIT`]); empty for most frames.
+    pub extra: Vec<PacketRecord>,
 }
 
 impl EndpointId {
@@ -70,7 +73,7 @@ pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
         ts: frame.ts,
         frame: frame.no,
         ip_len: frame.wire_len,
-        iface: frame.iface,
+        iface: u8::try_from(frame.iface).unwrap_or(u8::MAX),
         ..blank_record()
     };
     match network_layer(frame.link, frame.data) {
@@ -80,6 +83,7 @@ pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
                 ..base
             },
             endpoints: None,
+            extra: Vec::new(),
         },
         Ok(link::Network::NonIp(ethertype)) => Decoded {
             record: PacketRecord {
@@ -87,10 +91,14 @@ pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
                 ..base
             },
             endpoints: None,
+            extra: Vec::new(),
         },
         Ok(link::Network::Ip { packet, direction }) => {
             let mut d = net::decode_ip(packet, base);
             d.record.flags.0 |= direction;
+            for r in &mut d.extra {
+                r.flags.0 |= direction;
+            }
             d
         }
     }
@@ -165,10 +173,12 @@ struct Interner {
 }
 
 impl Interner {
-    /// Decodes a frame and interns its endpoints.
-    fn decode(&mut self, frame: &Frame<'_>) -> PacketRecord {
+    /// Decodes a frame and interns its endpoints: its record, and the
+    /// records of the other messages of a super-packet (usually none).
+    fn decode(&mut self, frame: &Frame<'_>) -> (PacketRecord, Vec<PacketRecord>) {
         let d = decode_frame(frame);
         let mut r = d.record;
+        let mut extra = d.extra;
         if let Some(pair) = d.endpoints {
             // Packets come in runs of one flow: most need no table lookup.
             let ids = match self.last {
@@ -180,8 +190,11 @@ impl Interner {
                 }
             };
             (r.src, r.dst) = ids;
+            for x in &mut extra {
+                (x.src, x.dst) = ids;
+            }
         }
-        r
+        (r, extra)
     }
 }
 
@@ -199,7 +212,11 @@ fn decode_whole(
         if records.capacity() - records.len() < frames.len() {
             records.reserve_exact(frames.len().max(records.len() / 4));
         }
-        records.extend(frames.iter().map(|f| interner.decode(f)));
+        for f in frames {
+            let (r, extra) = interner.decode(f);
+            records.push(r);
+            records.extend(extra);
+        }
         progress(consumed);
     })?;
     records.shrink_to_fit();
@@ -274,18 +291,28 @@ fn decode_in_pieces(
             b
         })
         .collect();
-    let decoded: Vec<Option<Interner>> = split_by(&mut records, &counts)
+    // Per piece: its interner, and the further records of its super-packets
+    // (by the slot of their frame), merged in at the end.
+    type Piece = (Interner, Vec<(usize, Vec<PacketRecord>)>);
+    let decoded: Vec<Option<Piece>> = split_by(&mut records, &counts)
         .into_par_iter()
         .zip(cuts)
         .zip(bases)
         .map(|((slots, range), base)| {
             let mut interner = Interner::default();
+            let mut extras = Vec::new();
             let mut k = 0;
             let mut done = 0;
             let end = read_piece(&header, data, range, |frames, at| {
                 for f in frames {
-                    let mut r = interner.decode(f);
+                    let (mut r, mut extra) = interner.decode(f);
                     r.frame = FrameNo(r.frame.0.saturating_add(base));
+                    if !extra.is_empty() {
+                        for x in &mut extra {
+                            x.frame = r.frame;
+                        }
+                        extras.push((k, extra));
+                    }
                     if let Some(slot) = slots.get_mut(k) {
                         *slot = r;
                     }
@@ -295,10 +322,12 @@ fn decode_in_pieces(
                 done = at;
                 progress(now);
             });
-            (end.clean && k == slots.len()).then_some(interner)
+            (end.clean && k == slots.len()).then_some((interner, extras))
         })
         .collect();
-    let decoded: Vec<Interner> = decoded.into_iter().collect::<Option<_>>()?;
+    let decoded: Vec<Piece> = decoded.into_iter().collect::<Option<_>>()?;
+    let (decoded, mut extras): (Vec<Interner>, Vec<Vec<(usize, Vec<PacketRecord>)>>) =
+        decoded.into_iter().unzip();
     // 3. One endpoint table: each piece's new endpoints in order of its ids.
     let mut endpoints = Endpoints::default();
     let maps: Vec<Vec<EndpointId>> = decoded
@@ -308,17 +337,22 @@ fn decode_in_pieces(
     split_by(&mut records, &counts)
         .into_par_iter()
         .zip(maps)
-        .for_each(|(slots, ids)| {
+        .zip(&mut extras)
+        .for_each(|((slots, ids), extras)| {
             let identity = ids.iter().enumerate().all(|(i, id)| id.0 as usize == i);
             if identity {
                 return;
             }
             let global = |id: EndpointId| ids.get(id.0 as usize).copied().unwrap_or(id);
-            for r in slots {
+            let more = extras.iter_mut().flat_map(|(_, v)| v.iter_mut());
+            for r in slots.iter_mut().chain(more) {
                 r.src = global(r.src);
                 r.dst = global(r.dst);
             }
         });
+    if extras.iter().any(|e| !e.is_empty()) {
+        records = merge_extras(records, &counts, extras);
+    }
     let mut info = header.into_info();
     info.frames = total as u64;
     for end in &counted {
@@ -333,6 +367,31 @@ fn decode_in_pieces(
         records,
         endpoints,
     })
+}
+
+/// `records` (pieces of `counts` records each) with each piece's further
+/// super-packet records inserted after the record of their frame.
+fn merge_extras(
+    records: Vec<PacketRecord>,
+    counts: &[usize],
+    extras: Vec<Vec<(usize, Vec<PacketRecord>)>>,
+) -> Vec<PacketRecord> {
+    let more: usize = extras.iter().flatten().map(|(_, v)| v.len()).sum();
+    let mut out = Vec::with_capacity(records.len() + more);
+    let mut at = Vec::with_capacity(extras.len());
+    let mut base = 0;
+    for (n, e) in counts.iter().zip(extras) {
+        at.extend(e.into_iter().map(|(k, v)| (base + k, v)));
+        base += n;
+    }
+    let mut next = at.into_iter().peekable();
+    for (i, r) in records.into_iter().enumerate() {
+        out.push(r);
+        while let Some((_, v)) = next.next_if(|(k, _)| *k == i) {
+            out.extend(v);
+        }
+    }
+    out
 }
 
 /// `v` cut into consecutive slices of the given lengths.

@@ -178,6 +178,140 @@ pub fn parse(captured: &[u8], payload_len: usize) -> Option<Message> {
     Packet::new_checked(captured, payload_len).map(|p| p.message())
 }
 
+/// How a UDP payload holds WireGuard messages: one, or several back to back
+/// (a UDP GSO super-packet before the kernel cut it, or a GRO one after the
+/// receiving kernel merged it; capturing with offloads on records those).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// One message, or nothing that shows more than one.
+    Single,
+    /// `count` transport messages (at least 2) of one session, `size` bytes
+    /// each, the last one `last` bytes (`32 <= last <= size`), with
+    /// increasing counters.
+    Split {
+        /// Bytes of every message but the last (the GSO segment size).
+        size: usize,
+        /// Messages.
+        count: usize,
+        /// Bytes of the last message.
+        last: usize,
+    },
+    /// Visibly several messages that cannot be cut apart: a handshake among
+    /// them, sizes or counters that do not line up, or bytes not captured.
+    Unsplittable,
+}
+
+/// Receiver index and counter of a transport header at `o`, if one is there.
+fn transport_at(b: &[u8], o: usize) -> Option<(u32, u64)> {
+    let h = b.get(o..o.checked_add(16)?)?;
+    if h[0] != msg_type::TRANSPORT || h[1..4] != [0, 0, 0] {
+        return None;
+    }
+    let receiver = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    let counter = u64::from_le_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]);
+    Some((receiver, counter))
+}
+
+/// Whether a WireGuard message header (a known type, zero reserved bytes) starts at `o`.
+fn header_at(b: &[u8], o: usize) -> bool {
+    match b.get(o..o.saturating_add(4)) {
+        Some([ty, 0, 0, 0]) => (msg_type::INITIATION..=msg_type::TRANSPORT).contains(ty),
+        _ => false,
+    }
+}
+
+/// Finds how a UDP payload of `payload_len` bytes, of which `captured` were
+/// recorded, holds WireGuard messages. Never panics.
+///
+/// A super-packet is recognised by a second transport header of the same
+/// session (type 4, zero reserved bytes, the same receiver index) at some
+/// offset `S >= 32`: `S` is the segment size. It is split when a header of
+/// that session with a higher counter sits at every multiple of `S`, the
+/// last message is at least 32 bytes, and no other WireGuard header sits at
+/// a smaller segment size that divides `S` (a handshake among same-size
+/// messages). Counters need only increase: after GRO on the receiving side a
+/// message lost upstream leaves a gap. Segment sizes are not required to be
+/// multiples of 16: WireGuard pads to 16 but never beyond the tunnel MTU, so
+/// full-size messages (1452 bytes with MTU 1420) are not. A payload that
+/// starts with a handshake message followed by another message is
+/// [`Batch::Unsplittable`].
+pub fn batch(captured: &[u8], payload_len: usize) -> Batch {
+    let b = captured.get(..payload_len).unwrap_or(captured);
+    if payload_len < 2 * size::KEEPALIVE {
+        return Batch::Single;
+    }
+    let fixed = match b.first() {
+        Some(&msg_type::INITIATION) => size::INITIATION,
+        Some(&msg_type::RESPONSE) => size::RESPONSE,
+        Some(&msg_type::COOKIE_REPLY) => size::COOKIE_REPLY,
+        Some(&msg_type::TRANSPORT) => 0,
+        _ => return Batch::Single,
+    };
+    if fixed > 0 {
+        // A handshake message of its exact size, then another message.
+        let first = header_at(b, 0) && payload_len > fixed;
+        return if first && header_at(b, fixed) {
+            Batch::Unsplittable
+        } else {
+            Batch::Single
+        };
+    }
+    let Some((receiver, first)) = transport_at(b, 0) else {
+        return Batch::Single;
+    };
+    let same = |o: usize| transport_at(b, o).filter(|(r, _)| *r == receiver);
+    let Some(tail) = b.get(size::KEEPALIVE..) else {
+        return Batch::Single;
+    };
+    let Some(seg) = memchr::memchr_iter(msg_type::TRANSPORT, tail)
+        .map(|i| i + size::KEEPALIVE)
+        .find(|&o| same(o).is_some())
+    else {
+        return Batch::Single;
+    };
+    if b.len() < payload_len {
+        // Several messages, but the capture does not hold all their headers.
+        return Batch::Unsplittable;
+    }
+    // Another message at a segment size that divides `seg`: mixed messages.
+    let mixed = (2..=seg / size::KEEPALIVE)
+        .filter(|m| seg % m == 0)
+        .any(|m| header_at(b, seg / m));
+    let count = payload_len.div_ceil(seg);
+    let last = payload_len - (count - 1) * seg;
+    if mixed || last < size::KEEPALIVE {
+        return Batch::Unsplittable;
+    }
+    let mut prev = first;
+    for k in 1..count {
+        match same(k * seg) {
+            Some((_, c)) if c > prev => prev = c,
+            _ => return Batch::Unsplittable,
+        }
+    }
+    Batch::Split {
+        size: seg,
+        count,
+        last,
+    }
+}
+
+/// The transport messages of a [`Batch::Split`] payload: (offset, length,
+/// receiver, counter) each.
+pub fn segments(
+    payload: &[u8],
+    size: usize,
+    count: usize,
+    last: usize,
+) -> impl Iterator<Item = (usize, usize, PeerIndex, Counter)> + '_ {
+    (0..count).filter_map(move |k| {
+        let o = k.checked_mul(size)?;
+        let len = if k + 1 == count { last } else { size };
+        let (r, c) = transport_at(payload, o)?;
+        Some((o, len, PeerIndex(r), Counter(c)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
