@@ -543,6 +543,120 @@ mod tests {
         }
     }
 
+    fn wg_frame(payload: &[u8]) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(51820, 40000);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).expect("a Vec takes any packet");
+        out
+    }
+
+    fn transport(counter: u64, len: usize) -> Vec<u8> {
+        let mut m: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8 | 0x80).collect();
+        m[..4].copy_from_slice(&[4, 0, 0, 0]);
+        m[4..8].copy_from_slice(&0x0102_0304u32.to_le_bytes());
+        m[8..16].copy_from_slice(&counter.to_le_bytes());
+        m
+    }
+
+    fn decode_bytes(data: &[u8]) -> Decoded {
+        decode_frame(&Frame {
+            no: FrameNo(42),
+            ts: crate::capture::Timestamp(7),
+            wire_len: data.len() as u32,
+            link: crate::capture::LinkType::EN10MB,
+            iface: 0,
+            data,
+        })
+    }
+
+    /// A super-packet becomes one record per message, each sized as if sent alone.
+    #[test]
+    fn a_superpacket_frame_gives_a_record_per_message() {
+        let payload = [transport(5, 1452), transport(6, 1452), transport(7, 96)].concat();
+        let d = decode_bytes(&wg_frame(&payload));
+        let all: Vec<&PacketRecord> = std::iter::once(&d.record).chain(&d.extra).collect();
+        assert_eq!(all.len(), 3);
+        for (r, (counter, udp)) in all.iter().zip([(5, 1452), (6, 1452), (7, 96)]) {
+            assert_eq!(r.frame, FrameNo(42));
+            assert_eq!(
+                r.kind,
+                PacketKind::WgTransport {
+                    receiver: PeerIndex(0x0102_0304),
+                    counter: Counter(counter)
+                }
+            );
+            assert_eq!(r.udp_len, udp);
+            assert_eq!(r.ip_len, 20 + 8 + u32::from(udp));
+            assert_eq!(u32::from(r.frag_len), r.ip_len);
+            assert!(r.flags.has(Flags::SPLIT) && !r.flags.has(Flags::SUPERPACKET));
+        }
+        // Not splittable: one record of the whole datagram, flagged.
+        let payload = [transport(5, 160), transport(5, 160)].concat();
+        let d = decode_bytes(&wg_frame(&payload));
+        assert!(d.extra.is_empty());
+        assert!(d.record.flags.has(Flags::SUPERPACKET));
+        assert_eq!(d.record.udp_len, 320);
+        // One message: as before.
+        let d = decode_bytes(&wg_frame(&transport(5, 1452)));
+        assert!(d.extra.is_empty());
+        assert_eq!(d.record.flags.0 & (Flags::SPLIT | Flags::SUPERPACKET), 0);
+    }
+
+    /// Length fields that give one segment's size, with the frame holding all of them.
+    #[test]
+    fn a_superpacket_with_per_segment_lengths_is_split() {
+        let first = wg_frame(&transport(5, 200));
+        let mut frame = first.clone();
+        frame.extend(transport(6, 200));
+        frame.extend(transport(7, 64));
+        let d = decode_bytes(&frame);
+        assert_eq!(d.extra.len(), 2);
+        assert_eq!(d.extra[1].udp_len, 64);
+        assert_eq!(d.extra[1].ip_len, 92);
+        // A trailer that is no WireGuard message changes nothing.
+        let mut trailer = first;
+        trailer.extend([0u8; 4]);
+        let d = decode_bytes(&trailer);
+        assert!(d.extra.is_empty());
+        assert_eq!(d.record.udp_len, 200);
+    }
+
+    /// Super-packets read in pieces: their records land after their frame's, as read whole.
+    #[test]
+    fn pieces_merge_superpacket_records_in_place() {
+        let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        file.extend([0; 8]);
+        file.extend(262_144u32.to_le_bytes());
+        file.extend(1u32.to_le_bytes());
+        let mut counter = 0;
+        for i in 0..300u32 {
+            let n = [1, 3, 1, 1, 5][i as usize % 5];
+            let payload: Vec<u8> = (0..n)
+                .flat_map(|_| {
+                    counter += 1;
+                    transport(counter, 96)
+                })
+                .collect();
+            let frame = wg_frame(&payload);
+            file.extend((1_700_000_000 + i).to_le_bytes());
+            file.extend(0u32.to_le_bytes());
+            file.extend((frame.len() as u32).to_le_bytes());
+            file.extend((frame.len() as u32).to_le_bytes());
+            file.extend(frame);
+        }
+        let whole = decode_whole(Input::from_bytes("gso.pcap", file.clone()).expect("input"), &|_| {})
+            .expect("decodes");
+        assert_eq!(whole.records.len() as u64, counter);
+        assert_eq!(whole.info.frames, 300);
+        for pieces in [2, 3, 7] {
+            let input = Input::from_bytes("gso.pcap", file.clone()).expect("input");
+            let p = decode_in_pieces(&input, pieces, 1024, &|_| {}).expect("pieces");
+            assert!(same(&p, &whole), "{pieces} pieces");
+        }
+    }
+
     #[test]
     fn records_stay_compact() {
         // Issue budget: under 64 bytes allocated per packet, the record included.

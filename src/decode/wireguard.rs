@@ -381,4 +381,172 @@ mod tests {
         ));
         assert!(parse(&data[..15], 1452).is_none());
     }
+
+    /// A transport message of `len` bytes with pseudo-random ciphertext.
+    fn data(receiver: u32, counter: u64, len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut v: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        v[0] = 4;
+        v[1..4].fill(0);
+        v[4..8].copy_from_slice(&receiver.to_le_bytes());
+        v[8..16].copy_from_slice(&counter.to_le_bytes());
+        v
+    }
+
+    fn concat(parts: &[Vec<u8>]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    fn split_counters(b: &[u8]) -> Option<Vec<(usize, u64)>> {
+        match batch(b, b.len()) {
+            Batch::Split { size, count, last } => Some(
+                segments(b, size, count, last)
+                    .map(|(_, len, _, c)| (len, c.0))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn consecutive_full_size_messages_split() {
+        // 1452 bytes (tunnel MTU 1420) is not a multiple of 16: still split.
+        let b = concat(&[
+            data(7, 100, 1452, 1),
+            data(7, 101, 1452, 2),
+            data(7, 102, 1452, 3),
+        ]);
+        assert_eq!(
+            batch(&b, b.len()),
+            Batch::Split {
+                size: 1452,
+                count: 3,
+                last: 1452
+            }
+        );
+        assert_eq!(
+            split_counters(&b),
+            Some(vec![(1452, 100), (1452, 101), (1452, 102)])
+        );
+    }
+
+    #[test]
+    fn the_last_message_may_be_shorter() {
+        let mut parts: Vec<Vec<u8>> = (0..10).map(|k| data(9, 5 + k, 96, k)).collect();
+        parts.push(data(9, 15, 32, 99));
+        let b = concat(&parts);
+        let got = split_counters(&b).expect("split");
+        assert_eq!(got.len(), 11);
+        assert_eq!(got[10], (32, 15));
+        assert!(got[..10].iter().all(|(len, _)| *len == 96));
+    }
+
+    #[test]
+    fn a_gap_in_the_counters_is_a_message_lost_before_gro() {
+        let b = concat(&[data(3, 10, 160, 1), data(3, 12, 160, 2), data(3, 13, 64, 3)]);
+        assert_eq!(
+            split_counters(&b),
+            Some(vec![(160, 10), (160, 12), (64, 13)])
+        );
+    }
+
+    #[test]
+    fn what_does_not_line_up_is_unsplittable() {
+        // Counters that repeat or go back.
+        let back = concat(&[data(3, 10, 160, 1), data(3, 9, 160, 2)]);
+        assert_eq!(batch(&back, back.len()), Batch::Unsplittable);
+        let repeat = concat(&[data(3, 10, 160, 1), data(3, 10, 160, 2)]);
+        assert_eq!(batch(&repeat, repeat.len()), Batch::Unsplittable);
+        // Sizes: a shorter message in the middle.
+        let sizes = concat(&[data(3, 1, 160, 1), data(3, 2, 96, 2), data(3, 3, 160, 3)]);
+        assert_eq!(batch(&sizes, sizes.len()), Batch::Unsplittable);
+        // A last piece under 32 bytes.
+        let mut short = concat(&[data(3, 1, 96, 1), data(3, 2, 96, 2)]);
+        short.extend([0xee; 20]);
+        assert_eq!(batch(&short, short.len()), Batch::Unsplittable);
+        // Another session's message at a boundary.
+        let other = concat(&[data(3, 1, 96, 1), data(3, 2, 96, 2), data(4, 2, 96, 3)]);
+        assert_eq!(batch(&other, other.len()), Batch::Unsplittable);
+    }
+
+    #[test]
+    fn a_handshake_among_the_messages_is_unsplittable() {
+        let mut init = msg(1, 148);
+        init[16..].fill(0x5a);
+        // In the middle: the next message of the session is two segments on.
+        let mid = concat(&[
+            data(3, 1, 148, 1),
+            init.clone(),
+            data(3, 2, 148, 2),
+            data(3, 3, 148, 3),
+        ]);
+        assert_eq!(batch(&mid, mid.len()), Batch::Unsplittable);
+        // At the end.
+        let end = concat(&[data(3, 1, 148, 1), data(3, 2, 148, 2), init.clone()]);
+        assert_eq!(batch(&end, end.len()), Batch::Unsplittable);
+        // First: a response, then a keepalive.
+        let mut resp = msg(2, 92);
+        resp[16..].fill(0x33);
+        let first = concat(&[resp, data(3, 0, 32, 4)]);
+        assert_eq!(batch(&first, first.len()), Batch::Unsplittable);
+        // A lone handshake is one message.
+        assert_eq!(batch(&init, init.len()), Batch::Single);
+    }
+
+    #[test]
+    fn one_message_is_single() {
+        for len in [32, 64, 96, 1452, 8952] {
+            let m = data(3, 1, len, len as u64);
+            assert_eq!(batch(&m, len), Batch::Single, "{len}");
+        }
+        assert_eq!(batch(b"not wireguard at all, just text", 31), Batch::Single);
+    }
+
+    #[test]
+    fn a_capture_cut_short_shows_only_what_it_holds() {
+        let b = concat(&[data(3, 1, 1452, 1), data(3, 2, 1452, 2)]);
+        // snaplen 96: the second header is not there, nothing to tell.
+        assert_eq!(batch(&b[..96], b.len()), Batch::Single);
+        // The second header is there, the rest is not: several, not splittable.
+        assert_eq!(batch(&b[..1500], b.len()), Batch::Unsplittable);
+    }
+
+    proptest::proptest! {
+        /// Any bytes, any claimed length: no panic, and a split covers the payload.
+        #[test]
+        fn random_bytes_never_panic(mut b in proptest::collection::vec(proptest::num::u8::ANY, 0..3000), len in 0usize..70000, head: bool) {
+            if head && b.len() >= 16 {
+                b[0] = 4;
+                b[1..4].fill(0);
+            }
+            if let Batch::Split { size, count, last } = batch(&b, len) {
+                proptest::prop_assert_eq!((count - 1) * size + last, len);
+                proptest::prop_assert_eq!(segments(&b, size, count, last).count(), count);
+            }
+        }
+
+        /// Any super-packet the generator could make splits into exactly its messages.
+        #[test]
+        fn generated_superpackets_split_exactly(size in 32usize..1500, count in 2usize..40, last in 32usize..1500, first in 0u64..u64::MAX / 2, gaps in proptest::collection::vec(1u64..3, 40), seed: u64) {
+            let last = last.min(size);
+            let mut c = first;
+            let mut want = Vec::new();
+            let mut parts = Vec::new();
+            for k in 0..count {
+                let len = if k + 1 == count { last } else { size };
+                parts.push(data(0xabcd, c, len, seed.wrapping_add(k as u64)));
+                want.push((len, c));
+                c += gaps[k];
+            }
+            let b = concat(&parts);
+            proptest::prop_assert_eq!(split_counters(&b), Some(want));
+        }
+    }
 }
