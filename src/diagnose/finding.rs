@@ -482,6 +482,21 @@ pub enum FindingKind {
         /// Packets the other end received that this capture does not show being sent.
         unexplained: u64,
     },
+    /// The capture was taken with segmentation or receive offloads on (UDP
+    /// GSO / GRO): some captured datagrams held several WireGuard messages.
+    OffloadSuperpackets {
+        /// Capture.
+        side: Side,
+        /// Display name.
+        file: String,
+        /// Datagrams split into their messages.
+        split: u64,
+        /// WireGuard messages those held (each counted on its own).
+        messages: u64,
+        /// Datagrams that held several messages but could not be split (left
+        /// out of sizes and of sent, delivered and lost counts).
+        unsplittable: u64,
+    },
     /// NAT between the ends.
     NatRewrite {
         /// Mappings of matched packets.
@@ -561,6 +576,7 @@ impl FindingKind {
             FindingKind::OtherPeers { .. } => "other_peers",
             FindingKind::EndpointRoaming { .. } => "endpoint_roaming",
             FindingKind::CaptureDrops { .. } => "capture_drops",
+            FindingKind::OffloadSuperpackets { .. } => "offload_superpackets",
             FindingKind::NatRewrite { .. } => "nat_rewrite",
             FindingKind::CapturesDisjoint { .. } => "captures_disjoint",
             FindingKind::NoCommonTunnel { .. } => "no_common_tunnel",

@@ -13,6 +13,7 @@ mod handshake;
 mod loss;
 mod martian;
 pub mod mtu;
+mod offload;
 mod peers;
 mod pmtu;
 mod scope;
@@ -104,6 +105,9 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     }
     pmtu::one_mtu_for_both(&mut out);
     loss::capture_drops(&mut out, caps, c);
+    for cap in caps {
+        offload::superpackets(&mut out, cap);
+    }
     for s in [Side::A, Side::B] {
         let offset = match s {
             Side::A => c.clock.offset_ns,
@@ -182,6 +186,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
 /// What one capture alone shows.
 fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    offload::superpackets(&mut out, cap);
     pmtu::retries_one_end(&mut out, cap);
     pmtu::signals_one_end(&mut out, cap);
     loss::counter_gaps(&mut out, cap);

@@ -482,6 +482,36 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
             };
             format!("{what}; losses counted at that end may be capture artefacts.")
         }
+        K::OffloadSuperpackets {
+            file,
+            split,
+            messages,
+            unsplittable,
+            ..
+        } => {
+            let mut s = format!(
+                "{file} was captured with segmentation/receive offloads on (UDP GSO/GRO): it holds UDP datagrams \
+                 that each carry several WireGuard messages back to back, as the kernel handed them over, \
+                 not as packets on the wire (their captured sizes are no wire sizes)"
+            );
+            if *split > 0 {
+                let _ = write!(
+                    s,
+                    "; {split} such datagrams were split into {messages} WireGuard messages, each counted \
+                     at the size it has as a packet of its own"
+                );
+            }
+            if *unsplittable > 0 {
+                let _ = write!(
+                    s,
+                    "; {unsplittable} could not be split (a handshake among the messages, or sizes or counters \
+                     that do not line up) and are left out of the sizes and of the sent, delivered and lost \
+                     counts: the messages after the first of each are not seen at all"
+                );
+            }
+            s.push('.');
+            s
+        }
         K::NatRewrite { mappings } => {
             let Some(first) = mappings.first() else {
                 return "NAT between the ends.".to_string();
