@@ -646,8 +646,11 @@ mod tests {
             file.extend((frame.len() as u32).to_le_bytes());
             file.extend(frame);
         }
-        let whole = decode_whole(Input::from_bytes("gso.pcap", file.clone()).expect("input"), &|_| {})
-            .expect("decodes");
+        let whole = decode_whole(
+            Input::from_bytes("gso.pcap", file.clone()).expect("input"),
+            &|_| {},
+        )
+        .expect("decodes");
         assert_eq!(whole.records.len() as u64, counter);
         assert_eq!(whole.info.frames, 300);
         for pieces in [2, 3, 7] {

@@ -279,7 +279,11 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     for (i, r) in cap.records.iter().enumerate() {
         span = Some(span.map_or((r.ts, r.ts), |(f, l)| (f.min(r.ts), l.max(r.ts))));
         if r.flags.has(Flags::SPLIT | Flags::SUPERPACKET) {
-            note_superpacket(&mut superpackets, r, i.checked_sub(1).and_then(|p| cap.records.get(p)));
+            note_superpacket(
+                &mut superpackets,
+                r,
+                i.checked_sub(1).and_then(|p| cap.records.get(p)),
+            );
         }
         if r.kind.is_wireguard() && !incomplete.get(i).copied().unwrap_or(false) {
             count_message(&mut counts, r);
