@@ -293,7 +293,8 @@ fn decode_in_pieces(
         .collect();
     // Per piece: its interner, and the further records of its super-packets
     // (by the slot of their frame), merged in at the end.
-    type Piece = (Interner, Vec<(usize, Vec<PacketRecord>)>);
+    type Extras = Vec<(usize, Vec<PacketRecord>)>;
+    type Piece = (Interner, Extras);
     let decoded: Vec<Option<Piece>> = split_by(&mut records, &counts)
         .into_par_iter()
         .zip(cuts)
@@ -326,8 +327,7 @@ fn decode_in_pieces(
         })
         .collect();
     let decoded: Vec<Piece> = decoded.into_iter().collect::<Option<_>>()?;
-    let (decoded, mut extras): (Vec<Interner>, Vec<Vec<(usize, Vec<PacketRecord>)>>) =
-        decoded.into_iter().unzip();
+    let (decoded, mut extras): (Vec<Interner>, Vec<Extras>) = decoded.into_iter().unzip();
     // 3. One endpoint table: each piece's new endpoints in order of its ids.
     let mut endpoints = Endpoints::default();
     let maps: Vec<Vec<EndpointId>> = decoded

@@ -539,11 +539,11 @@ mod tests {
             let mut c = first;
             let mut want = Vec::new();
             let mut parts = Vec::new();
-            for k in 0..count {
+            for (k, gap) in gaps.iter().take(count).enumerate() {
                 let len = if k + 1 == count { last } else { size };
                 parts.push(data(0xabcd, c, len, seed.wrapping_add(k as u64)));
                 want.push((len, c));
-                c += gaps[k];
+                c += gap;
             }
             let b = concat(&parts);
             proptest::prop_assert_eq!(split_counters(&b), Some(want));
