@@ -143,3 +143,56 @@ fn no_offload_no_finding() {
     assert!(finding(&r, "offload_superpackets").is_none());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Classic pcap (as gen_pair writes it) with the given frames (1-based) recorded twice,
+/// as `tcpdump -i any` records a packet on two interfaces.
+fn with_frames_twice(pcap: &[u8], twice: &std::collections::BTreeSet<u64>) -> Vec<u8> {
+    let mut out = pcap[..24].to_vec();
+    let (mut at, mut no) = (24, 0u64);
+    while at + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        let rec = &pcap[at..at + 16 + caplen];
+        no += 1;
+        out.extend_from_slice(rec);
+        if twice.contains(&no) {
+            out.extend_from_slice(rec);
+        }
+        at += 16 + caplen;
+    }
+    out
+}
+
+/// A super-packet recorded twice: each of its messages is a duplicate once,
+/// the messages of one super-packet are never duplicates of each other, and
+/// what was delivered is still the truth.
+#[test]
+fn superpackets_recorded_twice_are_duplicates_once() {
+    let (out, truth) = generated("twice", 6000, 8, 31);
+    let sp = &truth["superpackets"];
+    let twice: std::collections::BTreeSet<u64> = sp["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let vps = std::fs::read(out.join("vps.pcap")).unwrap();
+    let doubled = out.join("vps-twice.pcap");
+    std::fs::write(&doubled, with_frames_twice(&vps, &twice)).unwrap();
+    let a = analyze_files(&[doubled, out.join("laptop.pcap")]).unwrap();
+    let r = serde_json::to_value(&a.report).unwrap();
+    assert_eq!(r["duplicates"][0], sp["messages"]);
+    assert_eq!(r["duplicates"][1], 0);
+    for t in truth["directions"].as_array().unwrap() {
+        let from = t["from"]
+            .as_str()
+            .unwrap()
+            .replace("vps.pcap", "vps-twice.pcap");
+        assert_eq!(direction(&r, &from)["delivered"], t["delivered"], "{from}");
+    }
+    let f = finding(&r, "offload_superpackets").unwrap();
+    assert_eq!(
+        f["evidence"]["split"],
+        2 * sp["datagrams"].as_u64().unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&out);
+}

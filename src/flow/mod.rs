@@ -360,6 +360,14 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
             PacketKind::NonIp { .. } => undecoded.non_ip += 1,
             _ => {}
         }
+        // The further messages of a split super-packet are no further packets.
+        let continuation = r.flags.has(Flags::SPLIT)
+            && i.checked_sub(1)
+                .and_then(|p| cap.records.get(p))
+                .is_some_and(|p| p.frame == r.frame);
+        if continuation {
+            continue;
+        }
         // Whether a packet is a martian depends on its endpoints only.
         let pair = (r.src.0, r.dst.0);
         let maybe = match last_martian {
