@@ -17,11 +17,13 @@ mod offload;
 mod peers;
 mod pmtu;
 mod scope;
+mod sender;
 pub mod stats;
 
 pub use finding::{
-    DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, IpVersion, LossBasis,
-    MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeTest, Span, WgSeen, WireSize,
+    DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, Implementation,
+    IpVersion, LossBasis, MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeTest, Span, WgSeen,
+    WireSize,
 };
 
 use crate::correlate::{Correlation, SentPacket, Side};
@@ -104,6 +106,7 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         );
     }
     pmtu::one_mtu_for_both(&mut out);
+    sender::pair(&mut out, caps, c);
     loss::capture_drops(&mut out, caps, c);
     for cap in caps {
         offload::superpackets(&mut out, cap);
@@ -198,6 +201,7 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     handshake::unanswered(&mut out, cap, None, &[]);
     martian::martians(&mut out, cap, None);
     pmtu::largest_one_end(&mut out, cap);
+    sender::one_end(&mut out, cap);
     out
 }
 

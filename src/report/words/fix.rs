@@ -143,6 +143,7 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
                 .to_string(),
         ),
         K::NatRewrite { .. }
+        | K::SenderDf { .. }
         | K::Healthy { .. }
         | K::LargestPackets { .. }
         | K::OtherPeers { .. }

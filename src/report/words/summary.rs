@@ -3,7 +3,8 @@
 use super::super::utc;
 use super::ep;
 use crate::diagnose::{
-    DirRef, Finding, FindingKind, HandshakeView, IpVersion, LossBasis, SizeTest, WgSeen,
+    DirRef, Finding, FindingKind, HandshakeView, Implementation, IpVersion, LossBasis, SizeTest,
+    WgSeen,
 };
 use crate::flow::MartianReason;
 use std::fmt::Write as _;
@@ -482,6 +483,29 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
             };
             format!("{what}; losses counted at that end may be capture artefacts.")
         }
+        K::SenderDf {
+            file,
+            ipv4_sent,
+            df_set,
+            df_clear,
+            likely,
+            ..
+        } => match likely {
+            Implementation::Userspace => format!(
+                "{df_set} of the {ipv4_sent} outer IPv4 WireGuard packets {file} sent whole had DF set: likely a \
+                 userspace WireGuard (wireguard-go, boringtun, ...), not the Linux kernel module, which never \
+                 sets DF."
+            ),
+            Implementation::KernelOrNoPmtud => format!(
+                "None of the {ipv4_sent} outer IPv4 WireGuard packets {file} sent whole had DF set: the Linux kernel \
+                 module (which never sets DF), or a userspace WireGuard with path-MTU discovery off."
+            ),
+            Implementation::Unknown => format!(
+                "{df_set} of the {ipv4_sent} outer IPv4 WireGuard packets {file} sent whole had DF set and {df_clear} \
+                 not: a mix that points to no one implementation (a userspace one sets DF on almost all, the \
+                 Linux kernel module on none)."
+            ),
+        },
         K::OffloadSuperpackets {
             file,
             split,
