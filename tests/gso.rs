@@ -196,3 +196,57 @@ fn superpackets_recorded_twice_are_duplicates_once() {
     );
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// Super-packets that cannot be split (here: the first message's counter is
+/// not below the next one's) are named as such, counted once, and no size of
+/// theirs reaches the size statistics.
+#[test]
+fn unsplittable_superpackets_are_named_and_have_no_size() {
+    let (out, truth) = generated("broken", 6000, 8, 41);
+    let sp = &truth["superpackets"];
+    let broken: std::collections::BTreeSet<u64> = sp["frames"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .step_by(3)
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let mut pcap = std::fs::read(out.join("vps.pcap")).unwrap();
+    let (mut at, mut no) = (24, 0u64);
+    while at + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[at + 8..at + 12].try_into().unwrap()) as usize;
+        no += 1;
+        if broken.contains(&no) {
+            // Ethernet 14 + IPv4 20 + UDP 8, then the counter at 8..16.
+            let c = at + 16 + 42 + 8;
+            pcap[c..c + 8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        }
+        at += 16 + caplen;
+    }
+    let path = out.join("vps-broken.pcap");
+    std::fs::write(&path, pcap).unwrap();
+    let a = analyze_files(&[path, out.join("laptop.pcap")]).unwrap();
+    let r = serde_json::to_value(&a.report).unwrap();
+    let f = finding(&r, "offload_superpackets").unwrap();
+    let e = &f["evidence"];
+    let n = broken.len() as u64;
+    assert_eq!(e["unsplittable"], n);
+    assert_eq!(e["split"], sp["datagrams"].as_u64().unwrap() - n);
+    assert!(f["summary"]
+        .as_str()
+        .unwrap()
+        .contains("could not be split"));
+    // Every super-packet frame, split or not, each once.
+    assert_eq!(f["frames"][0]["frames"], sp["frames"]);
+    let vps = direction(&r, "vps-broken.pcap");
+    for k in ["missing_by_size", "delivered_by_size"] {
+        let sizes = by_size(&vps[k]);
+        assert!(
+            sizes.keys().all(|s| s.parse::<u32>().unwrap() <= 1452),
+            "{k}: {sizes:?}"
+        );
+    }
+    let bh = finding(&r, "mtu_blackhole").unwrap();
+    assert_eq!(bh["evidence"]["smallest_lost"]["udp"], 1440);
+    let _ = std::fs::remove_dir_all(&out);
+}
