@@ -69,6 +69,11 @@ fn blank_record() -> PacketRecord {
 
 /// Decodes one frame. Never fails: what cannot be read becomes [`PacketKind::Undecodable`].
 pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
+    decode_frame_with(frame, &mut wireguard::Scanner::default())
+}
+
+/// [`decode_frame`], keeping `scanner`'s search for super-packets from frame to frame.
+pub fn decode_frame_with(frame: &Frame<'_>, scanner: &mut wireguard::Scanner) -> Decoded {
     let base = PacketRecord {
         ts: frame.ts,
         frame: frame.no,
@@ -94,7 +99,7 @@ pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
             extra: Vec::new(),
         },
         Ok(link::Network::Ip { packet, direction }) => {
-            let mut d = net::decode_ip(packet, base);
+            let mut d = net::decode_ip(packet, base, scanner);
             d.record.flags.0 |= direction;
             for r in &mut d.extra {
                 r.flags.0 |= direction;
@@ -170,13 +175,14 @@ const MIN_PIECE: usize = 16 << 20;
 struct Interner {
     endpoints: Endpoints,
     last: Option<((Endpoint, Endpoint), (EndpointId, EndpointId))>,
+    scanner: wireguard::Scanner,
 }
 
 impl Interner {
     /// Decodes a frame and interns its endpoints: its record, and the
     /// records of the other messages of a super-packet (usually none).
     fn decode(&mut self, frame: &Frame<'_>) -> (PacketRecord, Vec<PacketRecord>) {
-        let d = decode_frame(frame);
+        let d = decode_frame_with(frame, &mut self.scanner);
         let mut r = d.record;
         let mut extra = d.extra;
         if let Some(pair) = d.endpoints {
@@ -215,7 +221,9 @@ fn decode_whole(
         for f in frames {
             let (r, extra) = interner.decode(f);
             records.push(r);
-            records.extend(extra);
+            if !extra.is_empty() {
+                records.extend(extra);
+            }
         }
         progress(consumed);
     })?;

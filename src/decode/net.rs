@@ -148,7 +148,11 @@ fn payload_hash(captured: &[u8], len: usize) -> u64 {
 }
 
 /// Decodes an IP packet (the link layer already stripped) into `base`.
-pub(super) fn decode_ip(packet: &[u8], mut r: PacketRecord) -> Decoded {
+pub(super) fn decode_ip(
+    packet: &[u8],
+    mut r: PacketRecord,
+    scanner: &mut wireguard::Scanner,
+) -> Decoded {
     let ip = match LaxIpSlice::from_slice(packet) {
         Ok((ip, _)) => ip,
         Err(_) => {
@@ -201,9 +205,14 @@ pub(super) fn decode_ip(packet: &[u8], mut r: PacketRecord) -> Decoded {
                     // Where the IP payload starts in `packet` (both borrow the frame).
                     let at = (f.payload.as_ptr() as usize).saturating_sub(packet.as_ptr() as usize);
                     let all = packet.get(at.saturating_add(8)..).unwrap_or_default();
-                    if let Some((kind, extra)) =
-                        superpacket(udp.payload(), payload_len, all, f.header_len, &mut r)
-                    {
+                    if let Some((kind, extra)) = superpacket(
+                        udp.payload(),
+                        payload_len,
+                        all,
+                        f.header_len,
+                        &mut r,
+                        scanner,
+                    ) {
                         r.kind = kind;
                         if f.truncated {
                             r.flags.0 |= Flags::TRUNCATED;
@@ -276,14 +285,15 @@ fn superpacket(
     all: &[u8],
     header_len: u32,
     r: &mut PacketRecord,
+    scanner: &mut wireguard::Scanner,
 ) -> Option<(PacketKind, Vec<PacketRecord>)> {
     use wireguard::Batch;
-    let mut found = wireguard::batch(payload, payload_len);
+    let mut found = wireguard::batch_with(payload, payload_len, scanner);
     let mut bytes = payload;
     if found == Batch::Single && all.len() > payload.len() && payload.len() == payload_len {
         // Only a clean split counts here: the bytes past the length fields
         // may be a link-layer trailer.
-        if let split @ Batch::Split { .. } = wireguard::batch(all, all.len()) {
+        if let split @ Batch::Split { .. } = wireguard::batch_with(all, all.len(), scanner) {
             (found, bytes) = (split, all);
         }
     }
