@@ -58,6 +58,7 @@ fn bench(c: &mut Criterion) {
         loss: 0.002,
         offset_ns: 1_500_000_000,
         seed: 5,
+        gso: 0,
     })
     .expect("generated pair");
     let open =

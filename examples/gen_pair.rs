@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example gen_pair -- OUT_DIR [--packets N] [--tunnels K]
-//!     [--threshold BYTES] [--loss P] [--offset-ms MS] [--seed S]
+//!     [--threshold BYTES] [--loss P] [--offset-ms MS] [--seed S] [--gso N]
 //! ```
 //!
 //! Writes `OUT_DIR/vps.pcap` (Ethernet, nanosecond), `OUT_DIR/laptop.pcap`
@@ -17,6 +17,14 @@
 //! rekey every 120 s (new indexes, a real initiation/response exchange),
 //! a size-threshold blackhole vps→laptop plus a little random loss both ways,
 //! the laptop's clock `offset-ms` ahead, and capture windows that differ.
+//!
+//! `--gso N` (N >= 2) models a vps capture taken with UDP GSO on: half of the
+//! vps→laptop transport messages come in bursts of N consecutive messages of
+//! one session (all of one size but the last, which may be smaller, at most
+//! 65,000 bytes together), which the vps capture records as one UDP
+//! datagram holding them back to back, while the laptop sees each message
+//! as its own packet. `truth.json` then says how many such datagrams and
+//! messages the vps capture holds (`superpackets`).
 
 use etherparse::PacketBuilder;
 use std::collections::BTreeMap;
@@ -55,6 +63,8 @@ pub struct Args {
     pub offset_ns: i64,
     /// Seed of the deterministic random generator.
     pub seed: u64,
+    /// Messages per UDP GSO super-packet in the vps capture (0 or 1: none).
+    pub gso: usize,
 }
 
 #[allow(dead_code)]
@@ -68,6 +78,7 @@ fn parse_args() -> Result<Args, String> {
         loss: 0.002,
         offset_ns: 2_500_000_000,
         seed: 1,
+        gso: 0,
     };
     while let Some(flag) = it.next() {
         let v = it.next().ok_or(format!("{flag} needs a value"))?;
@@ -83,6 +94,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--offset-ms" => a.offset_ns = v.parse::<i64>().map_err(bad)? * 1_000_000,
             "--seed" => a.seed = v.parse().map_err(bad)?,
+            "--gso" => a.gso = v.parse().map_err(bad)?,
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -124,6 +136,16 @@ struct Peer {
     ip: [u8; 4],
     port: u16,
     mac: [u8; 6],
+}
+
+/// Super-packets the vps capture holds, and the messages in them.
+#[derive(Default, serde::Serialize)]
+struct GsoTruth {
+    capture: &'static str,
+    datagrams: u64,
+    messages: u64,
+    /// First frame number of each super-packet in the capture.
+    frames: Vec<u64>,
 }
 
 fn frame(from: Peer, to: Peer, ttl: u8, wg: &[u8]) -> Vec<u8> {
@@ -169,6 +191,9 @@ struct DirTruth {
     missing: u64,
     missing_by_size: BTreeMap<u16, u64>,
     delivered_by_size: BTreeMap<u16, u64>,
+    /// Of `missing`, those sent within 50 ms of an edge of the receiver's
+    /// window: an analysis may not tell them from packets sent outside it.
+    missing_near_edges: u64,
 }
 
 #[allow(dead_code)] // the tests include this file for `generate` only
@@ -235,6 +260,11 @@ pub fn generate(a: &Args) -> Result<serde_json::Value, Box<dyn std::error::Error
         })
         .collect();
 
+    let mut gso = GsoTruth {
+        capture: "vps.pcap",
+        ..Default::default()
+    };
+    let mut vps_frames = 0u64;
     let mut t = start;
     let mut sent = 0u64;
     let gap = (1e9 / pps) as i64;
@@ -275,8 +305,30 @@ pub fn generate(a: &Args) -> Result<serde_json::Value, Box<dyn std::error::Error
         let c = tun.ctr[dir];
         tun.ctr[dir] += 1;
         msgs.push((dir, transport(receiver, c, len, &mut rng)));
+        // A GSO burst: more messages of this session, sent at once, that the
+        // vps capture records as one datagram (from index `burst`).
+        let (mut burst, mut burst_len) = (usize::MAX, 0);
+        if a.gso > 1 && dir == 0 && rng.unit() < 0.5 {
+            let n = a.gso.min(65_000 / len);
+            if n >= 2 {
+                burst = msgs.len() - 1;
+                for k in 1..n {
+                    let size = if k + 1 == n && rng.unit() < 0.5 {
+                        len.min(32 + 16 * (rng.next() % 8) as usize)
+                    } else {
+                        len
+                    };
+                    let c = tun.ctr[dir];
+                    tun.ctr[dir] += 1;
+                    msgs.push((dir, transport(receiver, c, size, &mut rng)));
+                }
+                sent += n as u64 - 1;
+                burst_len = n;
+            }
+        }
+        let mut super_payload: Vec<u8> = Vec::new();
 
-        for (dir, wg) in msgs {
+        for (m, (dir, wg)) in msgs.into_iter().enumerate() {
             let (from, to) = if dir == 0 {
                 (vps, laptop)
             } else {
@@ -304,25 +356,51 @@ pub fn generate(a: &Args) -> Result<serde_json::Value, Box<dyn std::error::Error
                 (&mut laptop_pcap, &mut vps_pcap)
             };
             let sent_in = t >= send_window.0 && t <= send_window.1;
-            if sent_in {
+            if sent_in && m >= burst {
+                super_payload.extend_from_slice(&wg);
+                if super_payload.len() == wg.len() {
+                    vps_frames += 1;
+                    gso.datagrams += 1;
+                    gso.frames.push(vps_frames);
+                }
+                gso.messages += 1;
+            } else if sent_in {
                 w_send.write(send_clock, &frame(from, to, ttl_sent, &wg))?;
+                if dir == 0 {
+                    vps_frames += 1;
+                }
             }
             // Only data packets the far end could have seen count in the truth.
             let countable = sent_in && t_recv >= recv_window.0 && t_recv <= recv_window.1;
             if !lost && t_recv >= recv_window.0 && t_recv <= recv_window.1 {
                 w_recv.write(recv_clock, &frame(from, to, ttl_recv, &wg))?;
+                if dir == 1 {
+                    vps_frames += 1;
+                }
             }
             if countable && is_data {
                 let d = &mut truth[dir];
                 d.sent += 1;
                 if lost {
                     d.missing += 1;
+                    let near = |edge: i64| (t - edge).abs() < 50_000_000;
+                    if near(recv_window.0) || near(recv_window.1) {
+                        d.missing_near_edges += 1;
+                    }
                     *d.missing_by_size.entry(size).or_default() += 1;
                 } else {
                     d.delivered += 1;
                     *d.delivered_by_size.entry(size).or_default() += 1;
                 }
             }
+        }
+        if !super_payload.is_empty() {
+            // Sent at `t` from the vps, whose clock is the reference.
+            vps_pcap.write(t, &frame(vps, laptop, ttl_sent, &super_payload))?;
+        }
+        if burst_len > 1 {
+            // What follows waits as long as the burst's packets would have taken.
+            t += (burst_len as i64 - 1) * gap;
         }
         sent += 1;
     }
@@ -338,6 +416,8 @@ pub fn generate(a: &Args) -> Result<serde_json::Value, Box<dyn std::error::Error
         "one_way_delay_ns": [delay, delay + 2_000_000],
         "hops": ttl_sent - ttl_recv,
         "directions": truth,
+        "gso": a.gso,
+        "superpackets": gso,
     });
     std::fs::write(
         a.out.join("truth.json"),

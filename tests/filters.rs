@@ -95,3 +95,60 @@ fn every_filter_selects_exactly_its_frames() {
     }
     assert!(checked >= 20, "only {checked} filters checked");
 }
+
+#[allow(dead_code)]
+#[path = "../examples/gen_pair.rs"]
+mod gen_pair;
+
+/// A capture with UDP GSO super-packets: several records share a frame, and
+/// each filter still selects exactly its (distinct) frames; the
+/// `offload_superpackets` filter selects exactly the generator's super-packets.
+#[test]
+fn filters_of_split_superpackets_select_their_frames() {
+    if !tshark() {
+        return;
+    }
+    let out = std::env::temp_dir().join(format!("wgtrace-filters-gso-{}", std::process::id()));
+    let truth = gen_pair::generate(&gen_pair::Args {
+        out: out.clone(),
+        packets: 6000,
+        tunnels: 1,
+        threshold: 1440,
+        loss: 0.01,
+        offset_ns: 300_000_000,
+        seed: 9,
+        gso: 16,
+    })
+    .unwrap();
+    let paths = [out.join("vps.pcap"), out.join("laptop.pcap")];
+    let a = analyze_files(&paths).unwrap();
+    let mut offload = false;
+    for f in &a.report.findings {
+        for fr in &f.frames {
+            let Some(filter) = fr.filter.as_ref() else {
+                continue; // too many ranges for a filter
+            };
+            let path = a.report.captures[fr.side as usize].path.clone();
+            let want: BTreeSet<u32> = fr.frames.iter().map(|n| n.0).collect();
+            assert_eq!(
+                want.len(),
+                fr.frames.len(),
+                "{}: frames repeat",
+                f.kind.name()
+            );
+            assert_eq!(selected(&path, filter), want, "{}", f.kind.name());
+            if f.kind.name() == "offload_superpackets" {
+                let truth: BTreeSet<u32> = truth["superpackets"]["frames"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_u64().unwrap() as u32)
+                    .collect();
+                assert_eq!(want, truth);
+                offload = true;
+            }
+        }
+    }
+    assert!(offload, "the super-packets' finding had a filter");
+    let _ = std::fs::remove_dir_all(&out);
+}

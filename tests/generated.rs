@@ -21,6 +21,7 @@ fn generated(name: &str, threshold: u16, loss: f64, offset_ms: i64) -> (Value, V
         loss,
         offset_ns: offset_ms * 1_000_000,
         seed: 7,
+        gso: 0,
     })
     .unwrap();
     let a = analyze_files(&[out.join("vps.pcap"), out.join("laptop.pcap")]).unwrap();

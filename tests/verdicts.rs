@@ -85,6 +85,7 @@ fn generated(name: &str, packets: u64, threshold: u16, seed: u64) -> (Value, Val
         loss: 0.002,
         offset_ns: 2_500_000_000,
         seed,
+        gso: 0,
     })
     .unwrap();
     let r = report(&[out.join("vps.pcap"), out.join("laptop.pcap")]);
@@ -204,6 +205,7 @@ fn two_unrelated_tunnels_share_nothing() {
             loss: 0.0,
             offset_ns: 0,
             seed,
+            gso: 0,
         })
         .unwrap();
     }
@@ -471,6 +473,7 @@ fn one_tunnel_losing_everything_is_one_way_loss_of_that_tunnel() {
         loss: 0.0,
         offset_ns: 0,
         seed: 3,
+        gso: 0,
     })
     .unwrap();
     let src = std::fs::read(dir.join("laptop.pcap")).unwrap();
@@ -662,6 +665,7 @@ fn a_servers_other_peers_are_listed_not_counted() {
         loss: 0.0,
         offset_ns: 0,
         seed: 4,
+        gso: 0,
     })
     .unwrap();
     let src = std::fs::read(dir.join("laptop.pcap")).unwrap();
@@ -703,6 +707,7 @@ fn a_nat_rebinding_and_back_is_two_roams() {
         loss: 0.0,
         offset_ns: 0,
         seed: 8,
+        gso: 0,
     })
     .unwrap();
     let mut bytes = std::fs::read(dir.join("vps.pcap")).unwrap();

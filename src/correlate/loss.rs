@@ -45,7 +45,7 @@ pub(super) fn unmatched(
                 continue;
             }
             let class = MsgClass::of(&r.kind);
-            if class == MsgClass::Other {
+            if class == MsgClass::Other || super::unsized_superpacket(r) {
                 continue;
             }
             let pair = (r.src, r.dst);

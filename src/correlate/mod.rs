@@ -461,6 +461,14 @@ fn unexplained_totals(tunnels: &[Tunnel]) -> [Unexplained; 2] {
     u
 }
 
+/// A datagram that holds several WireGuard messages wgtrace could not cut
+/// apart ([`Flags::SUPERPACKET`]): its size is no message's, and the messages
+/// after the first are not seen, so it is left out of what a direction sent,
+/// delivered and lost (the `offload_superpackets` finding names it).
+pub(crate) fn unsized_superpacket(r: &crate::decode::PacketRecord) -> bool {
+    r.flags.has(Flags::SUPERPACKET)
+}
+
 /// The file name (last path component) of a capture.
 pub fn file_name(cap: &DecodedCapture) -> String {
     cap.path

@@ -114,6 +114,9 @@ pub(super) fn pass(
                 complete,
             });
         }
+        if super::unsized_superpacket(rs) {
+            continue;
+        }
         role[s.idx()][si as usize] = if complete {
             Role::Delivered as u8
         } else {

@@ -166,6 +166,10 @@ impl Nodes {
 
 /// The endpoint pair (own, far) of a record in the correlation, if it has a role.
 fn pair_of(r: &PacketRecord, role: u8, partner: u32) -> Option<(EndpointId, EndpointId)> {
+    if super::unsized_superpacket(r) {
+        // Neither sent nor received as any one message: no orientation.
+        return None;
+    }
     let sent = role == Role::Delivered as u8
         || role == Role::Missing as u8
         || role == Role::OutsideWindow as u8;

@@ -12,7 +12,7 @@ pub enum Network<'a> {
         /// The bytes from the IP header on.
         packet: &'a [u8],
         /// [`Flags::OUTGOING`] / [`Flags::INCOMING`] from Linux cooked headers, else 0.
-        direction: u8,
+        direction: u16,
     },
     /// Something that is not IP; the ethertype (or link protocol) says what.
     NonIp(u16),
@@ -27,11 +27,11 @@ const PPP_IPV6: u16 = 0x0057;
 const AF_INET: u32 = 2;
 const AF_INET6: [u32; 4] = [10, 24, 28, 30];
 
-fn ip(packet: &[u8], direction: u8) -> Network<'_> {
+fn ip(packet: &[u8], direction: u16) -> Network<'_> {
     Network::Ip { packet, direction }
 }
 
-fn by_ethertype(ethertype: u16, payload: &[u8], direction: u8) -> Network<'_> {
+fn by_ethertype(ethertype: u16, payload: &[u8], direction: u16) -> Network<'_> {
     match ethertype {
         ETH_IPV4 | ETH_IPV6 => ip(payload, direction),
         other => Network::NonIp(other),
@@ -136,7 +136,7 @@ pub fn network_layer(link: LinkType, data: &[u8]) -> Result<Network<'_>, DecodeI
 }
 
 /// ARPHRD_LOOPBACK and ARPHRD_NONE (tun devices, WireGuard).
-fn arphrd_flags(arphrd: u16) -> u8 {
+fn arphrd_flags(arphrd: u16) -> u16 {
     match arphrd {
         772 => Flags::LOOPBACK,
         65534 => Flags::TUNNEL_IF,
@@ -145,7 +145,7 @@ fn arphrd_flags(arphrd: u16) -> u8 {
 }
 
 /// Linux `PACKET_*` types: 4 is "sent by us", 0..=3 "received".
-fn sll_direction(pkttype: u16) -> u8 {
+fn sll_direction(pkttype: u16) -> u16 {
     match pkttype {
         4 => Flags::OUTGOING,
         0..=3 => Flags::INCOMING,

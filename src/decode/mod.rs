@@ -40,6 +40,9 @@ pub struct Decoded {
     pub record: PacketRecord,
     /// Source and destination, for IP packets.
     pub endpoints: Option<(Endpoint, Endpoint)>,
+    /// Records of the other WireGuard messages of a UDP GSO/GRO super-packet
+    /// (same frame, same endpoints; see [`Flags::SPLIT`]); empty for most frames.
+    pub extra: Vec<PacketRecord>,
 }
 
 impl EndpointId {
@@ -66,11 +69,16 @@ fn blank_record() -> PacketRecord {
 
 /// Decodes one frame. Never fails: what cannot be read becomes [`PacketKind::Undecodable`].
 pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
+    decode_frame_with(frame, &mut wireguard::Scanner::default())
+}
+
+/// [`decode_frame`], keeping `scanner`'s search for super-packets from frame to frame.
+pub fn decode_frame_with(frame: &Frame<'_>, scanner: &mut wireguard::Scanner) -> Decoded {
     let base = PacketRecord {
         ts: frame.ts,
         frame: frame.no,
         ip_len: frame.wire_len,
-        iface: frame.iface,
+        iface: u8::try_from(frame.iface).unwrap_or(u8::MAX),
         ..blank_record()
     };
     match network_layer(frame.link, frame.data) {
@@ -80,6 +88,7 @@ pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
                 ..base
             },
             endpoints: None,
+            extra: Vec::new(),
         },
         Ok(link::Network::NonIp(ethertype)) => Decoded {
             record: PacketRecord {
@@ -87,10 +96,14 @@ pub fn decode_frame(frame: &Frame<'_>) -> Decoded {
                 ..base
             },
             endpoints: None,
+            extra: Vec::new(),
         },
         Ok(link::Network::Ip { packet, direction }) => {
-            let mut d = net::decode_ip(packet, base);
+            let mut d = net::decode_ip(packet, base, scanner);
             d.record.flags.0 |= direction;
+            for r in &mut d.extra {
+                r.flags.0 |= direction;
+            }
             d
         }
     }
@@ -162,13 +175,16 @@ const MIN_PIECE: usize = 16 << 20;
 struct Interner {
     endpoints: Endpoints,
     last: Option<((Endpoint, Endpoint), (EndpointId, EndpointId))>,
+    scanner: wireguard::Scanner,
 }
 
 impl Interner {
-    /// Decodes a frame and interns its endpoints.
-    fn decode(&mut self, frame: &Frame<'_>) -> PacketRecord {
-        let d = decode_frame(frame);
+    /// Decodes a frame and interns its endpoints: its record, and the
+    /// records of the other messages of a super-packet (usually none).
+    fn decode(&mut self, frame: &Frame<'_>) -> (PacketRecord, Vec<PacketRecord>) {
+        let d = decode_frame_with(frame, &mut self.scanner);
         let mut r = d.record;
+        let mut extra = d.extra;
         if let Some(pair) = d.endpoints {
             // Packets come in runs of one flow: most need no table lookup.
             let ids = match self.last {
@@ -180,8 +196,11 @@ impl Interner {
                 }
             };
             (r.src, r.dst) = ids;
+            for x in &mut extra {
+                (x.src, x.dst) = ids;
+            }
         }
-        r
+        (r, extra)
     }
 }
 
@@ -199,7 +218,13 @@ fn decode_whole(
         if records.capacity() - records.len() < frames.len() {
             records.reserve_exact(frames.len().max(records.len() / 4));
         }
-        records.extend(frames.iter().map(|f| interner.decode(f)));
+        for f in frames {
+            let (r, extra) = interner.decode(f);
+            records.push(r);
+            if !extra.is_empty() {
+                records.extend(extra);
+            }
+        }
         progress(consumed);
     })?;
     records.shrink_to_fit();
@@ -274,18 +299,29 @@ fn decode_in_pieces(
             b
         })
         .collect();
-    let decoded: Vec<Option<Interner>> = split_by(&mut records, &counts)
+    // Per piece: its interner, and the further records of its super-packets
+    // (by the slot of their frame), merged in at the end.
+    type Extras = Vec<(usize, Vec<PacketRecord>)>;
+    type Piece = (Interner, Extras);
+    let decoded: Vec<Option<Piece>> = split_by(&mut records, &counts)
         .into_par_iter()
         .zip(cuts)
         .zip(bases)
         .map(|((slots, range), base)| {
             let mut interner = Interner::default();
+            let mut extras = Vec::new();
             let mut k = 0;
             let mut done = 0;
             let end = read_piece(&header, data, range, |frames, at| {
                 for f in frames {
-                    let mut r = interner.decode(f);
+                    let (mut r, mut extra) = interner.decode(f);
                     r.frame = FrameNo(r.frame.0.saturating_add(base));
+                    if !extra.is_empty() {
+                        for x in &mut extra {
+                            x.frame = r.frame;
+                        }
+                        extras.push((k, extra));
+                    }
                     if let Some(slot) = slots.get_mut(k) {
                         *slot = r;
                     }
@@ -295,10 +331,11 @@ fn decode_in_pieces(
                 done = at;
                 progress(now);
             });
-            (end.clean && k == slots.len()).then_some(interner)
+            (end.clean && k == slots.len()).then_some((interner, extras))
         })
         .collect();
-    let decoded: Vec<Interner> = decoded.into_iter().collect::<Option<_>>()?;
+    let decoded: Vec<Piece> = decoded.into_iter().collect::<Option<_>>()?;
+    let (decoded, mut extras): (Vec<Interner>, Vec<Extras>) = decoded.into_iter().unzip();
     // 3. One endpoint table: each piece's new endpoints in order of its ids.
     let mut endpoints = Endpoints::default();
     let maps: Vec<Vec<EndpointId>> = decoded
@@ -308,17 +345,22 @@ fn decode_in_pieces(
     split_by(&mut records, &counts)
         .into_par_iter()
         .zip(maps)
-        .for_each(|(slots, ids)| {
+        .zip(&mut extras)
+        .for_each(|((slots, ids), extras)| {
             let identity = ids.iter().enumerate().all(|(i, id)| id.0 as usize == i);
             if identity {
                 return;
             }
             let global = |id: EndpointId| ids.get(id.0 as usize).copied().unwrap_or(id);
-            for r in slots {
+            let more = extras.iter_mut().flat_map(|(_, v)| v.iter_mut());
+            for r in slots.iter_mut().chain(more) {
                 r.src = global(r.src);
                 r.dst = global(r.dst);
             }
         });
+    if extras.iter().any(|e| !e.is_empty()) {
+        records = merge_extras(records, &counts, extras);
+    }
     let mut info = header.into_info();
     info.frames = total as u64;
     for end in &counted {
@@ -333,6 +375,31 @@ fn decode_in_pieces(
         records,
         endpoints,
     })
+}
+
+/// `records` (pieces of `counts` records each) with each piece's further
+/// super-packet records inserted after the record of their frame.
+fn merge_extras(
+    records: Vec<PacketRecord>,
+    counts: &[usize],
+    extras: Vec<Vec<(usize, Vec<PacketRecord>)>>,
+) -> Vec<PacketRecord> {
+    let more: usize = extras.iter().flatten().map(|(_, v)| v.len()).sum();
+    let mut out = Vec::with_capacity(records.len() + more);
+    let mut at = Vec::with_capacity(extras.len());
+    let mut base = 0;
+    for (n, e) in counts.iter().zip(extras) {
+        at.extend(e.into_iter().map(|(k, v)| (base + k, v)));
+        base += n;
+    }
+    let mut next = at.into_iter().peekable();
+    for (i, r) in records.into_iter().enumerate() {
+        out.push(r);
+        while let Some((_, v)) = next.next_if(|(k, _)| *k == i) {
+            out.extend(v);
+        }
+    }
+    out
 }
 
 /// `v` cut into consecutive slices of the given lengths.
@@ -481,6 +548,123 @@ mod tests {
                 decode_in_pieces(&input, 4, 64, &|_| {}).is_none(),
                 "{name} read in pieces"
             );
+        }
+    }
+
+    fn wg_frame(payload: &[u8]) -> Vec<u8> {
+        let b = etherparse::PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2])
+            .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+            .udp(51820, 40000);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).expect("a Vec takes any packet");
+        out
+    }
+
+    fn transport(counter: u64, len: usize) -> Vec<u8> {
+        let mut m: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8 | 0x80).collect();
+        m[..4].copy_from_slice(&[4, 0, 0, 0]);
+        m[4..8].copy_from_slice(&0x0102_0304u32.to_le_bytes());
+        m[8..16].copy_from_slice(&counter.to_le_bytes());
+        m
+    }
+
+    fn decode_bytes(data: &[u8]) -> Decoded {
+        decode_frame(&Frame {
+            no: FrameNo(42),
+            ts: crate::capture::Timestamp(7),
+            wire_len: data.len() as u32,
+            link: crate::capture::LinkType::EN10MB,
+            iface: 0,
+            data,
+        })
+    }
+
+    /// A super-packet becomes one record per message, each sized as if sent alone.
+    #[test]
+    fn a_superpacket_frame_gives_a_record_per_message() {
+        let payload = [transport(5, 1452), transport(6, 1452), transport(7, 96)].concat();
+        let d = decode_bytes(&wg_frame(&payload));
+        let all: Vec<&PacketRecord> = std::iter::once(&d.record).chain(&d.extra).collect();
+        assert_eq!(all.len(), 3);
+        for (r, (counter, udp)) in all.iter().zip([(5, 1452), (6, 1452), (7, 96)]) {
+            assert_eq!(r.frame, FrameNo(42));
+            assert_eq!(
+                r.kind,
+                PacketKind::WgTransport {
+                    receiver: PeerIndex(0x0102_0304),
+                    counter: Counter(counter)
+                }
+            );
+            assert_eq!(r.udp_len, udp);
+            assert_eq!(r.ip_len, 20 + 8 + u32::from(udp));
+            assert_eq!(u32::from(r.frag_len), r.ip_len);
+            assert!(r.flags.has(Flags::SPLIT) && !r.flags.has(Flags::SUPERPACKET));
+        }
+        // Not splittable: one record of the whole datagram, flagged.
+        let payload = [transport(5, 160), transport(5, 160)].concat();
+        let d = decode_bytes(&wg_frame(&payload));
+        assert!(d.extra.is_empty());
+        assert!(d.record.flags.has(Flags::SUPERPACKET));
+        assert_eq!(d.record.udp_len, 320);
+        // One message: as before.
+        let d = decode_bytes(&wg_frame(&transport(5, 1452)));
+        assert!(d.extra.is_empty());
+        assert_eq!(d.record.flags.0 & (Flags::SPLIT | Flags::SUPERPACKET), 0);
+    }
+
+    /// Length fields that give one segment's size, with the frame holding all of them.
+    #[test]
+    fn a_superpacket_with_per_segment_lengths_is_split() {
+        let first = wg_frame(&transport(5, 200));
+        let mut frame = first.clone();
+        frame.extend(transport(6, 200));
+        frame.extend(transport(7, 64));
+        let d = decode_bytes(&frame);
+        assert_eq!(d.extra.len(), 2);
+        assert_eq!(d.extra[1].udp_len, 64);
+        assert_eq!(d.extra[1].ip_len, 92);
+        // A trailer that is no WireGuard message changes nothing.
+        let mut trailer = first;
+        trailer.extend([0u8; 4]);
+        let d = decode_bytes(&trailer);
+        assert!(d.extra.is_empty());
+        assert_eq!(d.record.udp_len, 200);
+    }
+
+    /// Super-packets read in pieces: their records land after their frame's, as read whole.
+    #[test]
+    fn pieces_merge_superpacket_records_in_place() {
+        let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        file.extend([0; 8]);
+        file.extend(262_144u32.to_le_bytes());
+        file.extend(1u32.to_le_bytes());
+        let mut counter = 0;
+        for i in 0..300u32 {
+            let n = [1, 3, 1, 1, 5][i as usize % 5];
+            let payload: Vec<u8> = (0..n)
+                .flat_map(|_| {
+                    counter += 1;
+                    transport(counter, 96)
+                })
+                .collect();
+            let frame = wg_frame(&payload);
+            file.extend((1_700_000_000 + i).to_le_bytes());
+            file.extend(0u32.to_le_bytes());
+            file.extend((frame.len() as u32).to_le_bytes());
+            file.extend((frame.len() as u32).to_le_bytes());
+            file.extend(frame);
+        }
+        let whole = decode_whole(
+            Input::from_bytes("gso.pcap", file.clone()).expect("input"),
+            &|_| {},
+        )
+        .expect("decodes");
+        assert_eq!(whole.records.len() as u64, counter);
+        assert_eq!(whole.info.frames, 300);
+        for pieces in [2, 3, 7] {
+            let input = Input::from_bytes("gso.pcap", file.clone()).expect("input");
+            let p = decode_in_pieces(&input, pieces, 1024, &|_| {}).expect("pieces");
+            assert!(same(&p, &whole), "{pieces} pieces");
         }
     }
 

@@ -148,7 +148,11 @@ fn payload_hash(captured: &[u8], len: usize) -> u64 {
 }
 
 /// Decodes an IP packet (the link layer already stripped) into `base`.
-pub(super) fn decode_ip(packet: &[u8], mut r: PacketRecord) -> Decoded {
+pub(super) fn decode_ip(
+    packet: &[u8],
+    mut r: PacketRecord,
+    scanner: &mut wireguard::Scanner,
+) -> Decoded {
     let ip = match LaxIpSlice::from_slice(packet) {
         Ok((ip, _)) => ip,
         Err(_) => {
@@ -156,6 +160,7 @@ pub(super) fn decode_ip(packet: &[u8], mut r: PacketRecord) -> Decoded {
             return Decoded {
                 record: r,
                 endpoints: None,
+                extra: Vec::new(),
             };
         }
     };
@@ -172,6 +177,7 @@ pub(super) fn decode_ip(packet: &[u8], mut r: PacketRecord) -> Decoded {
                     Endpoint { ip: f.src, port: 0 },
                     Endpoint { ip: f.dst, port: 0 },
                 )),
+                extra: Vec::new(),
             };
         }
         r.flags.0 |= Flags::FIRST_FRAGMENT;
@@ -189,12 +195,45 @@ pub(super) fn decode_ip(packet: &[u8], mut r: PacketRecord) -> Decoded {
                     r.ip_len = f.header_len + udp_total as u32;
                 }
                 r.udp_len = payload_len.min(usize::from(u16::MAX)) as u16;
-                match wireguard::parse(udp.payload(), payload_len) {
+                let kind = match wireguard::parse(udp.payload(), payload_len) {
                     Some(m) => wg_kind(m),
                     None => PacketKind::Udp {
                         payload_hash: payload_hash(udp.payload(), payload_len),
                     },
+                };
+                if f.fragment.is_none() {
+                    // Where the IP payload starts in `packet` (both borrow the frame).
+                    let at = (f.payload.as_ptr() as usize).saturating_sub(packet.as_ptr() as usize);
+                    let all = packet.get(at.saturating_add(8)..).unwrap_or_default();
+                    if let Some((kind, extra)) = superpacket(
+                        udp.payload(),
+                        payload_len,
+                        all,
+                        f.header_len,
+                        &mut r,
+                        scanner,
+                    ) {
+                        r.kind = kind;
+                        if f.truncated {
+                            r.flags.0 |= Flags::TRUNCATED;
+                        }
+                        return Decoded {
+                            record: r,
+                            endpoints: Some((
+                                Endpoint {
+                                    ip: f.src,
+                                    port: sport,
+                                },
+                                Endpoint {
+                                    ip: f.dst,
+                                    port: dport,
+                                },
+                            )),
+                            extra,
+                        };
+                    }
                 }
+                kind
             }
             Err(_) => {
                 r.flags.0 |= Flags::TRUNCATED;
@@ -228,6 +267,74 @@ pub(super) fn decode_ip(packet: &[u8], mut r: PacketRecord) -> Decoded {
                 port: dport,
             },
         )),
+        extra: Vec::new(),
+    }
+}
+
+/// A UDP payload holding several WireGuard messages (see [`wireguard::batch`]):
+/// the first message's kind for `r`, with `r`'s sizes and flags set, and the
+/// records of the other messages. `None` for a payload of one message.
+///
+/// `payload` is the UDP payload as the headers bound it (`payload_len` bytes
+/// by the UDP header); `all` every captured byte after the UDP header, for
+/// a super-packet whose length fields give one segment's size but whose
+/// frame holds them all. `header_len` is the IP header's size.
+fn superpacket(
+    payload: &[u8],
+    payload_len: usize,
+    all: &[u8],
+    header_len: u32,
+    r: &mut PacketRecord,
+    scanner: &mut wireguard::Scanner,
+) -> Option<(PacketKind, Vec<PacketRecord>)> {
+    use wireguard::Batch;
+    let mut found = wireguard::batch_with(payload, payload_len, scanner);
+    let mut bytes = payload;
+    if found == Batch::Single && all.len() > payload.len() && payload.len() == payload_len {
+        // Only a clean split counts here: the bytes past the length fields
+        // may be a link-layer trailer.
+        if let split @ Batch::Split { .. } = wireguard::batch_with(all, all.len(), scanner) {
+            (found, bytes) = (split, all);
+        }
+    }
+    match found {
+        Batch::Single => None,
+        Batch::Unsplittable => {
+            r.flags.0 |= Flags::SUPERPACKET;
+            // The first message, by its own size when it is a handshake.
+            let first = payload.first().map_or(0, |&t| match t {
+                wireguard::msg_type::INITIATION => wireguard::size::INITIATION,
+                wireguard::msg_type::RESPONSE => wireguard::size::RESPONSE,
+                wireguard::msg_type::COOKIE_REPLY => wireguard::size::COOKIE_REPLY,
+                _ => payload_len,
+            });
+            let kind = wireguard::parse(payload, first).map_or(
+                PacketKind::Udp {
+                    payload_hash: payload_hash(payload, payload_len),
+                },
+                wg_kind,
+            );
+            Some((kind, Vec::new()))
+        }
+        Batch::Split { size, count, last } => {
+            let mut recs =
+                wireguard::segments(bytes, size, count, last).map(|(_, len, receiver, counter)| {
+                    let ip_len = header_len + 8 + len as u32;
+                    PacketRecord {
+                        kind: PacketKind::WgTransport { receiver, counter },
+                        ip_len,
+                        udp_len: len.min(usize::from(u16::MAX)) as u16,
+                        frag_len: ip_len.min(u32::from(u16::MAX)) as u16,
+                        flags: Flags(r.flags.0 | Flags::SPLIT),
+                        ..r.clone()
+                    }
+                });
+            let first = recs.next()?;
+            let rest: Vec<PacketRecord> = recs.collect();
+            let kind = first.kind.clone();
+            *r = first;
+            Some((kind, rest))
+        }
     }
 }
 

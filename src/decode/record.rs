@@ -96,30 +96,39 @@ impl Endpoints {
 
 /// Bit flags of a record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Flags(pub u8);
+pub struct Flags(pub u16);
 
 impl Flags {
     /// IPv4 Don't Fragment was set.
-    pub const DF: u8 = 1;
+    pub const DF: u16 = 1;
     /// The packet is IPv6.
-    pub const IPV6: u8 = 2;
+    pub const IPV6: u16 = 2;
     /// First fragment of a fragmented datagram (sizes are the whole datagram's).
-    pub const FIRST_FRAGMENT: u8 = 4;
+    pub const FIRST_FRAGMENT: u16 = 4;
     /// Fewer bytes were captured than the headers needed (snap length).
-    pub const TRUNCATED: u8 = 8;
+    pub const TRUNCATED: u16 = 8;
     /// Linux cooked capture marked the packet as sent by the capturing host.
-    pub const OUTGOING: u8 = 16;
+    pub const OUTGOING: u16 = 16;
     /// Linux cooked capture marked the packet as received by the capturing host.
-    pub const INCOMING: u8 = 32;
+    pub const INCOMING: u16 = 32;
     /// Recorded on a loopback interface (Linux cooked ARPHRD_LOOPBACK, or a
     /// NULL/LOOP link): never a martian, never on the path.
-    pub const LOOPBACK: u8 = 64;
+    pub const LOOPBACK: u16 = 64;
     /// Recorded on a Linux interface without link header (ARPHRD_NONE: a
     /// WireGuard or other tun device), so an inner packet.
-    pub const TUNNEL_IF: u8 = 128;
+    pub const TUNNEL_IF: u16 = 128;
+    /// One of the WireGuard transport messages a UDP GSO/GRO super-packet
+    /// carried back to back: the frame holds several records, each with the
+    /// sizes its message would have had sent alone.
+    pub const SPLIT: u16 = 256;
+    /// A UDP datagram that visibly holds several WireGuard messages but could
+    /// not be cut into them (a handshake among them, sizes or counters that do
+    /// not line up, a capture cut short): one record of the first message,
+    /// whose sizes are the whole datagram's, so no message size.
+    pub const SUPERPACKET: u16 = 512;
 
     /// Whether `bit` is set.
-    pub fn has(self, bit: u8) -> bool {
+    pub fn has(self, bit: u16) -> bool {
         self.0 & bit != 0
     }
 }
@@ -278,6 +287,7 @@ pub struct PacketRecord {
     pub ttl: u8,
     /// See [`Flags`].
     pub flags: Flags,
-    /// Capture interface index.
-    pub iface: u16,
+    /// Capture interface index (255 stands for 255 and above: the byte it
+    /// had went to the flags).
+    pub iface: u8,
 }

@@ -178,6 +178,202 @@ pub fn parse(captured: &[u8], payload_len: usize) -> Option<Message> {
     Packet::new_checked(captured, payload_len).map(|p| p.message())
 }
 
+/// How a UDP payload holds WireGuard messages: one, or several back to back
+/// (a UDP GSO super-packet before the kernel cut it, or a GRO one after the
+/// receiving kernel merged it; capturing with offloads on records those).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Batch {
+    /// One message, or nothing that shows more than one.
+    Single,
+    /// `count` transport messages (at least 2) of one session, `size` bytes
+    /// each, the last one `last` bytes (`32 <= last <= size`), with
+    /// increasing counters.
+    Split {
+        /// Bytes of every message but the last (the GSO segment size).
+        size: usize,
+        /// Messages.
+        count: usize,
+        /// Bytes of the last message.
+        last: usize,
+    },
+    /// Visibly several messages that cannot be cut apart: a handshake among
+    /// them, sizes or counters that do not line up, or bytes not captured.
+    Unsplittable,
+}
+
+/// Receiver index and counter of a transport header at `o`, if one is there.
+fn transport_at(b: &[u8], o: usize) -> Option<(u32, u64)> {
+    let h = b.get(o..o.checked_add(16)?)?;
+    if h[0] != msg_type::TRANSPORT || h[1..4] != [0, 0, 0] {
+        return None;
+    }
+    let receiver = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    let counter = u64::from_le_bytes([h[8], h[9], h[10], h[11], h[12], h[13], h[14], h[15]]);
+    Some((receiver, counter))
+}
+
+/// Whether a WireGuard message header (a known type, zero reserved bytes) starts at `o`.
+fn header_at(b: &[u8], o: usize) -> bool {
+    match b.get(o..o.saturating_add(4)) {
+        Some([ty, 0, 0, 0]) => (msg_type::INITIATION..=msg_type::TRANSPORT).contains(ty),
+        _ => false,
+    }
+}
+
+/// Finds how a UDP payload of `payload_len` bytes, of which `captured` were
+/// recorded, holds WireGuard messages. Never panics.
+///
+/// A super-packet is recognised by a second transport header of the same
+/// session (type 4, zero reserved bytes, the same receiver index) at some
+/// offset `S >= 32`: `S` is the segment size. It is split when a header of
+/// that session with a higher counter sits at every multiple of `S`, the
+/// last message is at least 32 bytes, and no other WireGuard header sits at
+/// a smaller segment size that divides `S` (a handshake among same-size
+/// messages). Counters need only increase: after GRO on the receiving side a
+/// message lost upstream leaves a gap. Segment sizes are not required to be
+/// multiples of 16: WireGuard pads to 16 but never beyond the tunnel MTU, so
+/// full-size messages (1452 bytes with MTU 1420) are not. A payload that
+/// starts with a handshake message followed by another message is
+/// [`Batch::Unsplittable`].
+pub fn batch(captured: &[u8], payload_len: usize) -> Batch {
+    batch_with(captured, payload_len, &mut Scanner::default())
+}
+
+/// The searches for sessions' next headers, kept from packet to packet:
+/// packets come from a few sessions (both directions of a tunnel
+/// interleave), and building a searcher costs as much as a search.
+#[derive(Default)]
+pub struct Scanner {
+    /// Receiver indexes and their searchers.
+    sessions: Vec<(u32, memchr::memmem::Finder<'static>)>,
+    /// The entry to replace next when full.
+    next: usize,
+}
+
+/// Sessions a [`Scanner`] keeps searchers for.
+const SCANNER_SESSIONS: usize = 8;
+
+impl Scanner {
+    /// The searcher for transport headers of `receiver`.
+    fn finder(&mut self, receiver: u32) -> Option<&memchr::memmem::Finder<'static>> {
+        let i = match self.sessions.iter().position(|(r, _)| *r == receiver) {
+            Some(i) => i,
+            None => {
+                // Type, reserved bytes and receiver index: eight bytes that
+                // random ciphertext matches once in 2^64 offsets.
+                let mut needle = [msg_type::TRANSPORT, 0, 0, 0, 0, 0, 0, 0];
+                needle[4..].copy_from_slice(&receiver.to_le_bytes());
+                let e = (receiver, memchr::memmem::Finder::new(&needle).into_owned());
+                if self.sessions.len() < SCANNER_SESSIONS {
+                    self.sessions.push(e);
+                    self.sessions.len() - 1
+                } else {
+                    let i = self.next % SCANNER_SESSIONS;
+                    self.next = i + 1;
+                    *self.sessions.get_mut(i)? = e;
+                    i
+                }
+            }
+        };
+        self.sessions.get(i).map(|(_, f)| f)
+    }
+}
+
+/// [`batch`], reusing `scanner`'s searcher.
+pub fn batch_with(captured: &[u8], payload_len: usize, scanner: &mut Scanner) -> Batch {
+    let b = captured.get(..payload_len).unwrap_or(captured);
+    if payload_len < 2 * size::KEEPALIVE {
+        return Batch::Single;
+    }
+    let fixed = match b.first() {
+        Some(&msg_type::INITIATION) => size::INITIATION,
+        Some(&msg_type::RESPONSE) => size::RESPONSE,
+        Some(&msg_type::COOKIE_REPLY) => size::COOKIE_REPLY,
+        Some(&msg_type::TRANSPORT) => 0,
+        _ => return Batch::Single,
+    };
+    if fixed > 0 {
+        // A handshake message of its exact size, then another message.
+        let first = header_at(b, 0) && payload_len > fixed;
+        return if first && header_at(b, fixed) {
+            Batch::Unsplittable
+        } else {
+            Batch::Single
+        };
+    }
+    let Some((receiver, first)) = transport_at(b, 0) else {
+        return Batch::Single;
+    };
+    let same = |o: usize| transport_at(b, o).filter(|(r, _)| *r == receiver);
+    let Some(tail) = b.get(size::KEEPALIVE..) else {
+        return Batch::Single;
+    };
+    let Some(finder) = scanner.finder(receiver) else {
+        return Batch::Single;
+    };
+    // The last message of a super-packet starts at (count - 1) * size and is
+    // at most `size` long: in the second half. Most payloads are one message;
+    // searching that half first rules them out at half the cost. (A
+    // super-packet whose second half holds no message of the first one's
+    // session, such as two messages and a handshake, is then taken for one
+    // message.)
+    if b.len() == payload_len
+        && finder
+            .find(b.get(payload_len / 2..).unwrap_or_default())
+            .is_none()
+    {
+        return Batch::Single;
+    }
+    let Some(seg) = finder
+        .find_iter(tail)
+        .map(|i| i + size::KEEPALIVE)
+        .find(|&o| same(o).is_some())
+    else {
+        return Batch::Single;
+    };
+    if b.len() < payload_len {
+        // Several messages, but the capture does not hold all their headers.
+        return Batch::Unsplittable;
+    }
+    // Another message at a segment size that divides `seg`: mixed messages.
+    let mixed = (2..=seg / size::KEEPALIVE)
+        .filter(|m| seg % m == 0)
+        .any(|m| header_at(b, seg / m));
+    let count = payload_len.div_ceil(seg);
+    let last = payload_len - (count - 1) * seg;
+    if mixed || last < size::KEEPALIVE {
+        return Batch::Unsplittable;
+    }
+    let mut prev = first;
+    for k in 1..count {
+        match same(k * seg) {
+            Some((_, c)) if c > prev => prev = c,
+            _ => return Batch::Unsplittable,
+        }
+    }
+    Batch::Split {
+        size: seg,
+        count,
+        last,
+    }
+}
+
+/// The transport messages of a [`Batch::Split`] payload: (offset, length,
+/// receiver, counter) each.
+pub fn segments(
+    payload: &[u8],
+    size: usize,
+    count: usize,
+    last: usize,
+) -> impl Iterator<Item = (usize, usize, PeerIndex, Counter)> + '_ {
+    (0..count).filter_map(move |k| {
+        let o = k.checked_mul(size)?;
+        let len = if k + 1 == count { last } else { size };
+        let (r, c) = transport_at(payload, o)?;
+        Some((o, len, PeerIndex(r), Counter(c)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +442,189 @@ mod tests {
             Some(Message::Transport { .. })
         ));
         assert!(parse(&data[..15], 1452).is_none());
+    }
+
+    /// A transport message of `len` bytes with pseudo-random ciphertext.
+    fn data(receiver: u32, counter: u64, len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut v: Vec<u8> = (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        v[0] = 4;
+        v[1..4].fill(0);
+        v[4..8].copy_from_slice(&receiver.to_le_bytes());
+        v[8..16].copy_from_slice(&counter.to_le_bytes());
+        v
+    }
+
+    fn concat(parts: &[Vec<u8>]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    fn split_counters(b: &[u8]) -> Option<Vec<(usize, u64)>> {
+        match batch(b, b.len()) {
+            Batch::Split { size, count, last } => Some(
+                segments(b, size, count, last)
+                    .map(|(_, len, _, c)| (len, c.0))
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn consecutive_full_size_messages_split() {
+        // 1452 bytes (tunnel MTU 1420) is not a multiple of 16: still split.
+        let b = concat(&[
+            data(7, 100, 1452, 1),
+            data(7, 101, 1452, 2),
+            data(7, 102, 1452, 3),
+        ]);
+        assert_eq!(
+            batch(&b, b.len()),
+            Batch::Split {
+                size: 1452,
+                count: 3,
+                last: 1452
+            }
+        );
+        assert_eq!(
+            split_counters(&b),
+            Some(vec![(1452, 100), (1452, 101), (1452, 102)])
+        );
+    }
+
+    #[test]
+    fn the_last_message_may_be_shorter() {
+        let mut parts: Vec<Vec<u8>> = (0..10).map(|k| data(9, 5 + k, 96, k)).collect();
+        parts.push(data(9, 15, 32, 99));
+        let b = concat(&parts);
+        let got = split_counters(&b).expect("split");
+        assert_eq!(got.len(), 11);
+        assert_eq!(got[10], (32, 15));
+        assert!(got[..10].iter().all(|(len, _)| *len == 96));
+    }
+
+    #[test]
+    fn a_gap_in_the_counters_is_a_message_lost_before_gro() {
+        let b = concat(&[data(3, 10, 160, 1), data(3, 12, 160, 2), data(3, 13, 64, 3)]);
+        assert_eq!(
+            split_counters(&b),
+            Some(vec![(160, 10), (160, 12), (64, 13)])
+        );
+    }
+
+    #[test]
+    fn what_does_not_line_up_is_unsplittable() {
+        // Counters that repeat or go back.
+        let back = concat(&[data(3, 10, 160, 1), data(3, 9, 160, 2)]);
+        assert_eq!(batch(&back, back.len()), Batch::Unsplittable);
+        let repeat = concat(&[data(3, 10, 160, 1), data(3, 10, 160, 2)]);
+        assert_eq!(batch(&repeat, repeat.len()), Batch::Unsplittable);
+        // Sizes: a shorter message in the middle.
+        let sizes = concat(&[data(3, 1, 160, 1), data(3, 2, 96, 2), data(3, 3, 160, 3)]);
+        assert_eq!(batch(&sizes, sizes.len()), Batch::Unsplittable);
+        // A last message under 32 bytes.
+        let short = concat(&[
+            data(3, 1, 96, 1),
+            data(3, 2, 96, 2),
+            data(3, 3, 96, 3)[..20].to_vec(),
+        ]);
+        assert_eq!(batch(&short, short.len()), Batch::Unsplittable);
+        // Another session's message at a boundary.
+        let other = concat(&[
+            data(3, 1, 96, 1),
+            data(3, 2, 96, 2),
+            data(3, 3, 96, 3),
+            data(4, 2, 96, 4),
+        ]);
+        assert_eq!(batch(&other, other.len()), Batch::Unsplittable);
+    }
+
+    #[test]
+    fn a_handshake_among_the_messages_is_unsplittable() {
+        let mut init = msg(1, 148);
+        init[16..].fill(0x5a);
+        // In the middle: the next message of the session is two segments on.
+        let mid = concat(&[
+            data(3, 1, 148, 1),
+            init.clone(),
+            data(3, 2, 148, 2),
+            data(3, 3, 148, 3),
+        ]);
+        assert_eq!(batch(&mid, mid.len()), Batch::Unsplittable);
+        // At the end.
+        let end = concat(&[
+            data(3, 1, 148, 1),
+            data(3, 2, 148, 2),
+            data(3, 3, 148, 3),
+            init.clone(),
+        ]);
+        assert_eq!(batch(&end, end.len()), Batch::Unsplittable);
+        // Known miss: no message of the session in the second half.
+        let miss = concat(&[data(3, 1, 148, 1), data(3, 2, 148, 2), init.clone()]);
+        assert_eq!(batch(&miss, miss.len()), Batch::Single);
+        // First: a response, then a keepalive.
+        let mut resp = msg(2, 92);
+        resp[16..].fill(0x33);
+        let first = concat(&[resp, data(3, 0, 32, 4)]);
+        assert_eq!(batch(&first, first.len()), Batch::Unsplittable);
+        // A lone handshake is one message.
+        assert_eq!(batch(&init, init.len()), Batch::Single);
+    }
+
+    #[test]
+    fn one_message_is_single() {
+        for len in [32, 64, 96, 1452, 8952] {
+            let m = data(3, 1, len, len as u64);
+            assert_eq!(batch(&m, len), Batch::Single, "{len}");
+        }
+        assert_eq!(batch(b"not wireguard at all, just text", 31), Batch::Single);
+    }
+
+    #[test]
+    fn a_capture_cut_short_shows_only_what_it_holds() {
+        let b = concat(&[data(3, 1, 1452, 1), data(3, 2, 1452, 2)]);
+        // snaplen 96: the second header is not there, nothing to tell.
+        assert_eq!(batch(&b[..96], b.len()), Batch::Single);
+        // The second header is there, the rest is not: several, not splittable.
+        assert_eq!(batch(&b[..1500], b.len()), Batch::Unsplittable);
+    }
+
+    proptest::proptest! {
+        /// Any bytes, any claimed length: no panic, and a split covers the payload.
+        #[test]
+        fn random_bytes_never_panic(mut b in proptest::collection::vec(proptest::num::u8::ANY, 0..3000), len in 0usize..70000, head: bool) {
+            if head && b.len() >= 16 {
+                b[0] = 4;
+                b[1..4].fill(0);
+            }
+            if let Batch::Split { size, count, last } = batch(&b, len) {
+                proptest::prop_assert_eq!((count - 1) * size + last, len);
+                proptest::prop_assert_eq!(segments(&b, size, count, last).count(), count);
+            }
+        }
+
+        /// Any super-packet the generator could make splits into exactly its messages.
+        #[test]
+        fn generated_superpackets_split_exactly(size in 32usize..1500, count in 2usize..40, last in 32usize..1500, first in 0u64..u64::MAX / 2, gaps in proptest::collection::vec(1u64..3, 40), seed: u64) {
+            let last = last.min(size);
+            let mut c = first;
+            let mut want = Vec::new();
+            let mut parts = Vec::new();
+            for (k, gap) in gaps.iter().take(count).enumerate() {
+                let len = if k + 1 == count { last } else { size };
+                parts.push(data(0xabcd, c, len, seed.wrapping_add(k as u64)));
+                want.push((len, c));
+                c += gap;
+            }
+            let b = concat(&parts);
+            proptest::prop_assert_eq!(split_counters(&b), Some(want));
+        }
     }
 }

@@ -241,6 +241,20 @@ pub struct Roam {
     pub ts: Timestamp,
 }
 
+/// The WireGuard implementation the DF bits of a side's packets suggest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Implementation {
+    /// DF on (almost) every IPv4 packet: a userspace implementation
+    /// (wireguard-go, boringtun, ...), not the Linux kernel module.
+    Userspace,
+    /// DF on none: the Linux kernel module, or a userspace one with
+    /// path-MTU discovery off.
+    KernelOrNoPmtud,
+    /// Some with DF, some without: no one implementation.
+    Unknown,
+}
+
 /// What a finding is, with its typed evidence.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "evidence", rename_all = "snake_case")]
@@ -482,6 +496,37 @@ pub enum FindingKind {
         /// Packets the other end received that this capture does not show being sent.
         unexplained: u64,
     },
+    /// The capture was taken with segmentation or receive offloads on (UDP
+    /// GSO / GRO): some captured datagrams held several WireGuard messages.
+    OffloadSuperpackets {
+        /// Capture.
+        side: Side,
+        /// Display name.
+        file: String,
+        /// Datagrams split into their messages.
+        split: u64,
+        /// WireGuard messages those held (each counted on its own).
+        messages: u64,
+        /// Datagrams that held several messages but could not be split (left
+        /// out of sizes and of sent, delivered and lost counts).
+        unsplittable: u64,
+    },
+    /// The DF bits of the outer IPv4 WireGuard packets one side sent, and the
+    /// implementation they suggest (only beside findings about that side's packet sizes).
+    SenderDf {
+        /// Sending capture.
+        side: Side,
+        /// Display name.
+        file: String,
+        /// IPv4 WireGuard packets it sent whole (fragments never carry DF).
+        ipv4_sent: u64,
+        /// Of which with DF set.
+        df_set: u64,
+        /// Of which without.
+        df_clear: u64,
+        /// What that suggests.
+        likely: Implementation,
+    },
     /// NAT between the ends.
     NatRewrite {
         /// Mappings of matched packets.
@@ -568,6 +613,8 @@ impl FindingKind {
             FindingKind::OtherPeers { .. } => "other_peers",
             FindingKind::EndpointRoaming { .. } => "endpoint_roaming",
             FindingKind::CaptureDrops { .. } => "capture_drops",
+            FindingKind::OffloadSuperpackets { .. } => "offload_superpackets",
+            FindingKind::SenderDf { .. } => "sender_df",
             FindingKind::NatRewrite { .. } => "nat_rewrite",
             FindingKind::CapturesDisjoint { .. } => "captures_disjoint",
             FindingKind::NoCommonTunnel { .. } => "no_common_tunnel",

@@ -13,14 +13,17 @@ mod handshake;
 mod loss;
 mod martian;
 pub mod mtu;
+mod offload;
 mod peers;
 mod pmtu;
 mod scope;
+mod sender;
 pub mod stats;
 
 pub use finding::{
-    DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, IpVersion, LossBasis,
-    MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeTest, Span, WgSeen, WireSize,
+    DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, Implementation,
+    IpVersion, LossBasis, MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeTest, Span, WgSeen,
+    WireSize,
 };
 
 use crate::correlate::{Correlation, SentPacket, Side};
@@ -83,7 +86,11 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         }));
     }
     let matched_wg = scope.matched_wg;
+    sender::pair(&mut out, caps, c);
     loss::capture_drops(&mut out, caps, c);
+    for cap in caps {
+        offload::superpackets(&mut out, cap);
+    }
     for s in [Side::A, Side::B] {
         let offset = match s {
             Side::A => c.clock.offset_ns,
@@ -223,6 +230,7 @@ fn tunnel(
 /// What one capture alone shows.
 fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
+    offload::superpackets(&mut out, cap);
     pmtu::retries_one_end(&mut out, cap);
     pmtu::signals_one_end(&mut out, cap);
     loss::counter_gaps(&mut out, cap);
@@ -234,6 +242,7 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     handshake::unanswered(&mut out, cap, None, &[]);
     martian::martians(&mut out, cap, None);
     pmtu::largest_one_end(&mut out, cap);
+    sender::one_end(&mut out, cap);
     out
 }
 

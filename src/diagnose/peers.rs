@@ -80,7 +80,8 @@ pub(super) fn other_peers(
             });
             p.messages += 1;
             p.last_frame = r.frame;
-            let whole = !r.flags.has(Flags::FIRST_FRAGMENT);
+            // Whole packets of a known size (no unsplit super-packets).
+            let whole = !r.flags.has(Flags::FIRST_FRAGMENT | Flags::SUPERPACKET);
             if sent && whole && matches!(r.kind, PacketKind::WgTransport { .. }) {
                 p.largest_sent_ip = p.largest_sent_ip.max(r.ip_len);
                 if threshold.is_some_and(|t| r.ip_len >= t) {

@@ -249,7 +249,11 @@ pub(super) fn retries_one_end(out: &mut Vec<Finding>, cap: Capture<'_>) {
     pairs.sort_by_key(|(k, _)| *k);
     for ((src, dst), idx) in pairs {
         let recs: Vec<_> = idx.iter().filter_map(|i| cap.cap.records.get(*i)).collect();
-        let whole = || recs.iter().filter(|r| !r.flags.has(Flags::FIRST_FRAGMENT));
+        // Whole packets of a known size (no fragments, no unsplit super-packets).
+        let whole = || {
+            recs.iter()
+                .filter(|r| !r.flags.has(Flags::FIRST_FRAGMENT | Flags::SUPERPACKET))
+        };
         let Some(max) = whole().map(|r| r.ip_len).max() else {
             continue;
         };
@@ -343,6 +347,8 @@ pub(super) fn signals_one_end(out: &mut Vec<Finding>, cap: Capture<'_>) {
         if r.kind.is_wireguard() && r.ts > since && crate::correlate::looks_locally_sent(r) {
             if r.flags.has(Flags::FIRST_FRAGMENT) {
                 fragmented_after += 1;
+            } else if r.flags.has(Flags::SUPERPACKET) {
+                // No message size.
             } else if announced > 0 && r.ip_len > announced {
                 too_big_after += 1;
             }
@@ -385,7 +391,7 @@ pub(super) fn largest_one_end(out: &mut Vec<Finding>, cap: Capture<'_>) {
     }
     let mut dirs: HashMap<(EndpointId, EndpointId), Dir> = HashMap::new();
     for r in &cap.cap.records {
-        if !matches!(r.kind, PacketKind::WgTransport { .. }) {
+        if !matches!(r.kind, PacketKind::WgTransport { .. }) || r.flags.has(Flags::SUPERPACKET) {
             continue;
         }
         let d = dirs.entry((r.src, r.dst)).or_default();

@@ -23,7 +23,8 @@ use std::net::IpAddr;
 /// How many example frame numbers a fact keeps.
 pub const EXAMPLES: usize = 10;
 
-/// Counts of WireGuard messages by type, as a dissector would count them (one per frame).
+/// Counts of WireGuard messages by type, as a dissector would count them (one
+/// per frame), except that each message of a split super-packet counts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct MessageCounts {
     /// Type 1.
@@ -145,6 +146,22 @@ pub struct Undecoded {
     pub non_ip: u64,
 }
 
+/// UDP datagrams that held several WireGuard messages: the capture was taken
+/// with segmentation or receive offloads on (UDP GSO / GRO), so it recorded
+/// datagrams as the kernel handed them over, not as they were on the wire.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Superpackets {
+    /// Datagrams split into their messages.
+    pub split: u64,
+    /// WireGuard messages those held.
+    pub messages: u64,
+    /// Datagrams that visibly held several messages but could not be split
+    /// (each counted as one message, without a size).
+    pub unsplittable: u64,
+    /// First frame of either kind.
+    pub first_frame: Option<FrameNo>,
+}
+
 /// Everything one capture shows, ready to render (`wgtrace inspect`) or to correlate.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaptureFacts {
@@ -185,6 +202,8 @@ pub struct CaptureFacts {
     pub incomplete_datagrams: u64,
     /// Packets that could not be decoded.
     pub undecoded: Undecoded,
+    /// UDP GSO/GRO super-packets (several WireGuard messages in one datagram).
+    pub superpackets: Superpackets,
     /// Damage that ended reading early (the facts cover what came before).
     pub damage: Option<String>,
     /// Warnings worth showing (unsupported link types, ...).
@@ -246,6 +265,7 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     let mut martian_of: HashMap<(MartianReason, u32, u32), usize> = HashMap::default();
     let mut fragments = 0;
     let mut undecoded = Undecoded::default();
+    let mut superpackets = Superpackets::default();
     // Transport sizes per direction, counted in hash maps and sorted once at the end.
     let mut sizes: Vec<HashMap<u32, u64>> = Vec::new();
     let mut span: Option<(Timestamp, Timestamp)> = None;
@@ -258,6 +278,13 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     let incomplete_count = incomplete.iter().filter(|x| **x).count() as u64;
     for (i, r) in cap.records.iter().enumerate() {
         span = Some(span.map_or((r.ts, r.ts), |(f, l)| (f.min(r.ts), l.max(r.ts))));
+        if r.flags.has(Flags::SPLIT | Flags::SUPERPACKET) {
+            note_superpacket(
+                &mut superpackets,
+                r,
+                i.checked_sub(1).and_then(|p| cap.records.get(p)),
+            );
+        }
         if r.kind.is_wireguard() && !incomplete.get(i).copied().unwrap_or(false) {
             count_message(&mut counts, r);
             let pair = (r.src.0, r.dst.0);
@@ -285,7 +312,9 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
             };
             let dir = &mut dirs[d];
             count_message(&mut dir.messages, r);
-            if matches!(r.kind, PacketKind::WgTransport { .. }) {
+            // A super-packet wgtrace could not split has no message size.
+            if matches!(r.kind, PacketKind::WgTransport { .. }) && !r.flags.has(Flags::SUPERPACKET)
+            {
                 *sizes[d].entry(u32::from(r.udp_len)).or_default() += 1;
                 dir.max_ip_len = dir.max_ip_len.max(r.ip_len);
             }
@@ -331,6 +360,14 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
             PacketKind::NonIp { .. } => undecoded.non_ip += 1,
             _ => {}
         }
+        // The further messages of a split super-packet are no further packets.
+        let continuation = r.flags.has(Flags::SPLIT)
+            && i.checked_sub(1)
+                .and_then(|p| cap.records.get(p))
+                .is_some_and(|p| p.frame == r.frame);
+        if continuation {
+            continue;
+        }
         // Whether a packet is a martian depends on its endpoints only.
         let pair = (r.src.0, r.dst.0);
         let maybe = match last_martian {
@@ -374,9 +411,23 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
         fragments,
         incomplete_datagrams: incomplete_count,
         undecoded,
+        superpackets,
         damage: info.damage.as_ref().map(ToString::to_string),
         warnings,
     }
+}
+
+/// Counts `r`, a record of a super-packet; `prev` is the record before it.
+fn note_superpacket(s: &mut Superpackets, r: &PacketRecord, prev: Option<&PacketRecord>) {
+    if r.flags.has(Flags::SUPERPACKET) {
+        s.unsplittable += 1;
+    } else {
+        // The messages of one frame are consecutive records.
+        let same_frame = prev.is_some_and(|p| p.frame == r.frame && p.flags.has(Flags::SPLIT));
+        s.split += u64::from(!same_frame);
+        s.messages += 1;
+    }
+    s.first_frame.get_or_insert(r.frame);
 }
 
 fn count_message(c: &mut MessageCounts, r: &PacketRecord) {

@@ -162,7 +162,19 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
         ("IP fragments (non-first)", f.fragments.to_string()),
         ("incomplete datagrams", f.incomplete_datagrams.to_string()),
     ];
-    for (k, v) in rows {
+    let sp = &f.superpackets;
+    let offload = (sp.split + sp.unsplittable > 0).then(|| {
+        (
+            "GSO/GRO super-packets",
+            format!(
+                "{} split into {} messages, {} not splittable",
+                thousands(sp.split),
+                thousands(sp.messages),
+                thousands(sp.unsplittable)
+            ),
+        )
+    });
+    for (k, v) in rows.into_iter().chain(offload) {
         t.add_row(vec![Cell::new(k), Cell::new(v)]);
     }
     let _ = writeln!(out, "{t}");

@@ -137,7 +137,13 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
             "Capture with a bigger buffer (tcpdump -B 8192), a snap length (-s 128) and write to a fast disk."
                 .to_string(),
         ),
+        K::OffloadSuperpackets { .. } => Some(
+            "Capture with offloads off on the interface captured: `ethtool -K IFACE gro off gso off tso off` \
+             (then every captured datagram is one packet as it was on the wire)."
+                .to_string(),
+        ),
         K::NatRewrite { .. }
+        | K::SenderDf { .. }
         | K::Healthy { .. }
         | K::LargestPackets { .. }
         | K::OtherPeers { .. }

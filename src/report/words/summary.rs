@@ -3,7 +3,8 @@
 use super::super::utc;
 use super::ep;
 use crate::diagnose::{
-    DirRef, Finding, FindingKind, HandshakeView, IpVersion, LossBasis, SizeTest, WgSeen,
+    DirRef, Finding, FindingKind, HandshakeView, Implementation, IpVersion, LossBasis, SizeTest,
+    WgSeen,
 };
 use crate::flow::MartianReason;
 use std::fmt::Write as _;
@@ -481,6 +482,59 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
                 ),
             };
             format!("{what}; losses counted at that end may be capture artefacts.")
+        }
+        K::SenderDf {
+            file,
+            ipv4_sent,
+            df_set,
+            df_clear,
+            likely,
+            ..
+        } => match likely {
+            Implementation::Userspace => format!(
+                "{df_set} of the {ipv4_sent} outer IPv4 WireGuard packets {file} sent whole had DF set: likely a \
+                 userspace WireGuard (wireguard-go, boringtun, ...), not the Linux kernel module, which never \
+                 sets DF."
+            ),
+            Implementation::KernelOrNoPmtud => format!(
+                "None of the {ipv4_sent} outer IPv4 WireGuard packets {file} sent whole had DF set: the Linux kernel \
+                 module (which never sets DF), or a userspace WireGuard with path-MTU discovery off."
+            ),
+            Implementation::Unknown => format!(
+                "{df_set} of the {ipv4_sent} outer IPv4 WireGuard packets {file} sent whole had DF set and {df_clear} \
+                 not: a mix that points to no one implementation (a userspace one sets DF on almost all, the \
+                 Linux kernel module on none)."
+            ),
+        },
+        K::OffloadSuperpackets {
+            file,
+            split,
+            messages,
+            unsplittable,
+            ..
+        } => {
+            let mut s = format!(
+                "{file} was captured with segmentation/receive offloads on (UDP GSO/GRO): it holds UDP datagrams \
+                 that each carry several WireGuard messages back to back, as the kernel handed them over, \
+                 not as packets on the wire (their captured sizes are no wire sizes)"
+            );
+            if *split > 0 {
+                let _ = write!(
+                    s,
+                    "; {split} such datagrams were split into {messages} WireGuard messages, each counted \
+                     at the size it has as a packet of its own"
+                );
+            }
+            if *unsplittable > 0 {
+                let _ = write!(
+                    s,
+                    "; {unsplittable} could not be split (a handshake among the messages, or sizes or counters \
+                     that do not line up) and are left out of the sizes and of the sent, delivered and lost \
+                     counts: the messages after the first of each are not seen at all"
+                );
+            }
+            s.push('.');
+            s
         }
         K::NatRewrite { mappings } => {
             let Some(first) = mappings.first() else {
