@@ -40,7 +40,8 @@ pub struct Interface {
     pub link: LinkType,
     /// Snap length: packets were cut to at most this many bytes.
     pub snaplen: u32,
-    /// pcapng section the interface belongs to (0 for classic pcap).
+    /// pcapng section the interface belongs to; for classic pcap, which file
+    /// of concatenated files (0 for the first, and for a single file).
     pub section: u32,
     /// `if_name`, when the capture recorded it.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -5,6 +5,8 @@
 //! frames to a sink in small batches, so the next stage decodes each batch
 //! while its bytes are borrowed and still in the CPU cache. Damage after the file header
 //! stops reading but keeps what was read (`CaptureInfo::damage`).
+//! Concatenated captures (`cat a.pcap b.pcap`, several pcapng sections) read
+//! as one: a file header where a record was expected starts the next file.
 
 mod error;
 mod frame;
