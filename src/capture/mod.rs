@@ -17,10 +17,10 @@ mod source;
 
 pub use error::{CaptureError, FileError};
 pub use frame::{Frame, FrameNo, LinkType, Timestamp};
-pub use info::{CaptureFormat, CaptureInfo, Interface};
+pub use info::{CaptureFormat, CaptureInfo, CapturePart, Interface};
 pub use names::display_names;
 pub use parser::{pcapng_ts, Parser, Stop, MAX_RECORD};
-pub use source::{Input, Source};
+pub use source::{capture_files, Input, Source};
 
 use std::io::Read;
 

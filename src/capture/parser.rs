@@ -624,6 +624,11 @@ fn is_pcap_magic(magic: &[u8; 4]) -> bool {
     )
 }
 
+/// Whether `magic` (the first four bytes, little-endian) starts a pcap or pcapng file.
+pub(super) fn is_capture_magic(magic: u32) -> bool {
+    is_pcap_magic(&magic.to_le_bytes()) || magic == SHB_MAGIC
+}
+
 /// Whether `buf` starts with a file header (pcap magic or pcapng section header).
 fn starts_file(buf: &[u8]) -> bool {
     buf.first_chunk::<4>()

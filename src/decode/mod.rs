@@ -26,8 +26,8 @@ pub use record::{
 pub use wireguard::{Counter, Message, PeerIndex};
 
 use crate::capture::{
-    read_frames_at, read_piece, CaptureError, CaptureInfo, Frame, FrameNo, Input, Parser, PieceEnd,
-    Source,
+    read_frames_at, read_piece, CaptureError, CaptureInfo, CapturePart, Frame, FrameNo, Input,
+    Parser, PieceEnd, Source,
 };
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -122,6 +122,70 @@ impl DecodedCapture {
                 }
             }
         }
+    }
+}
+
+/// Joins the decoded files of one capture end (rotated captures) into one
+/// capture, as if they were one file: ordered by their first packet's time
+/// (ties, and files without packets, by path), frames numbered across the
+/// files, the interfaces and endpoints of all files in one table each.
+/// `info.parts` says which frames came from which file; `info.damage` is the
+/// first damaged file's damage (the files after it are still read).
+pub fn concat(path: PathBuf, mut files: Vec<DecodedCapture>) -> DecodedCapture {
+    files.sort_by(|a, b| {
+        let first = |c: &DecodedCapture| c.records.first().map(|r| r.ts);
+        first(a).cmp(&first(b)).then_with(|| a.path.cmp(&b.path))
+    });
+    let total: usize = files.iter().map(|f| f.records.len()).sum();
+    let mut records = Vec::with_capacity(total);
+    let mut endpoints = Endpoints::default();
+    let mut info = CaptureInfo::default();
+    let mut section = 0u32;
+    for file in files {
+        let before = records.len() as u64;
+        let iface_base = info.interfaces.len() as u16;
+        let ids: Vec<EndpointId> = file.endpoints.iter().map(|e| endpoints.intern(e)).collect();
+        let global = |id: EndpointId| ids.get(id.0 as usize).copied().unwrap_or(id);
+        records.extend(file.records.into_iter().map(|mut r| {
+            r.frame = FrameNo(r.frame.0.saturating_add(before as u32));
+            r.src = global(r.src);
+            r.dst = global(r.dst);
+            r.iface = r.iface.saturating_add(iface_base);
+            r
+        }));
+        let f = file.info;
+        let span = f
+            .interfaces
+            .iter()
+            .map(|i| i.section + 1)
+            .max()
+            .unwrap_or(1);
+        info.interfaces
+            .extend(f.interfaces.into_iter().map(|mut i| {
+                i.section += section;
+                i
+            }));
+        section += span;
+        info.format = info.format.or(f.format);
+        info.gzip |= f.gzip;
+        info.sections += f.sections;
+        info.frames += f.frames;
+        info.bytes += f.bytes;
+        info.parts.push(CapturePart {
+            path: file.path,
+            before,
+            frames: f.frames,
+            damaged: f.damage.is_some(),
+        });
+        if info.damage.is_none() {
+            info.damage = f.damage;
+        }
+    }
+    DecodedCapture {
+        path,
+        info,
+        records,
+        endpoints,
     }
 }
 
