@@ -12,7 +12,7 @@ use crate::decode::{concat, decode_capture_with, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::diagnose::{Finding, FindingKind, Severity};
 use crate::flow::facts;
-use crate::report::analyze::{AnalyzeReport, CaptureSummary};
+use crate::report::analyze::{AnalyzeReport, CaptureSummary, FileSummary};
 use crate::report::plots::plot_data;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -200,7 +200,21 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
             file: n.clone(),
             path: p.display().to_string(),
             packets: c.info.frames,
-            damage: c.info.damage.as_ref().map(ToString::to_string),
+            damage: c.info.damage.as_ref().map(|d| match c.info.damaged_part() {
+                Some(part) => format!("{}: {d}", part_name(n, part)),
+                None => d.to_string(),
+            }),
+            files: c
+                .info
+                .parts
+                .iter()
+                .map(|part| FileSummary {
+                    file: part_name(n, &part.path),
+                    path: part.path.display().to_string(),
+                    packets: part.frames,
+                    first_frame: part.before + 1,
+                })
+                .collect(),
         })
         .collect();
     let captures: Vec<Capture<'_>> = caps
@@ -236,6 +250,12 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),
     };
     Ok(Analysis { report, damaged })
+}
+
+/// The display name of one file of a directory end: the end's, `/`, the file name.
+fn part_name(end: &str, part: &Path) -> String {
+    let file = part.file_name().unwrap_or(part.as_os_str());
+    format!("{end}/{}", file.to_string_lossy())
 }
 
 /// Damage is reported twice (in the report and on stderr); errors hold an
