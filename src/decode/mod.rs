@@ -548,6 +548,22 @@ mod tests {
         }
     }
 
+    /// A file header inside a piece (concatenated files mapped as one) makes
+    /// the pieces fall back to a whole read, which reads both files.
+    #[test]
+    fn concatenated_files_are_not_read_in_pieces() {
+        let one = std::fs::read(testdata("random-loss/vps.pcap")).expect("testdata");
+        let mut two = one.clone();
+        two.extend(&one);
+        let input = Input::from_bytes("two.pcap", two.clone()).expect("input");
+        assert!(decode_in_pieces(&input, 4, 256, &|_| {}).is_none());
+        let whole = decode_whole(input, &|_| {}).expect("decodes");
+        let single = decode_whole(Input::from_bytes("one.pcap", one).expect("input"), &|_| {})
+            .expect("decodes");
+        assert_eq!(whole.records.len(), 2 * single.records.len());
+        assert!(whole.info.damage.is_none());
+    }
+
     #[test]
     fn records_stay_compact() {
         // Issue budget: under 64 bytes allocated per packet, the record included.
