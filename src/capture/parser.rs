@@ -56,18 +56,20 @@ pub enum Stop {
 #[derive(Clone, Copy, Debug)]
 enum State {
     Start,
-    Pcap {
-        big_endian: bool,
-        nanos: bool,
-        modified: bool,
-        link: LinkType,
-        snaplen: u32,
-        /// Index of the file's interface in `info.interfaces`.
-        iface: u16,
-    },
-    Pcapng {
-        big_endian: bool,
-    },
+    Pcap(PcapFile),
+    Pcapng { big_endian: bool },
+}
+
+/// What a classic pcap file header said.
+#[derive(Clone, Copy, Debug)]
+struct PcapFile {
+    big_endian: bool,
+    nanos: bool,
+    modified: bool,
+    link: LinkType,
+    snaplen: u32,
+    /// Index of the file's interface in `info.interfaces`.
+    iface: u16,
 }
 
 /// The parser's state between records.
@@ -154,18 +156,11 @@ impl Parser {
     pub fn next<'a>(&mut self, buf: &'a [u8]) -> Step<'a> {
         let step = match self.state {
             State::Start => self.file_header(buf),
-            State::Pcap {
-                big_endian,
-                nanos,
-                modified,
-                link,
-                snaplen,
-                iface,
-            } => {
+            State::Pcap(file) => {
                 if starts_file(buf) {
                     self.next_file(buf)
                 } else {
-                    self.pcap_record(buf, big_endian, nanos, modified, link, snaplen, iface)
+                    self.pcap_record(buf, file)
                 }
             }
             State::Pcapng { .. } if buf.first_chunk::<4>().is_some_and(is_pcap_magic) => {
@@ -181,7 +176,7 @@ impl Parser {
 
     /// Whether this parser has read a classic pcap file header.
     pub fn is_pcap(&self) -> bool {
-        matches!(self.state, State::Pcap { .. })
+        matches!(self.state, State::Pcap(_))
     }
 
     /// A parser for the records of the same classic pcap file that start at
@@ -223,10 +218,10 @@ impl Parser {
         // in a padded payload look like a chain of empty records otherwise).
         let big_endian = matches!(
             self.state,
-            State::Pcap {
+            State::Pcap(PcapFile {
                 big_endian: true,
                 ..
-            }
+            })
         );
         let Some(first_sec) = data
             .get(start..start + 16)
@@ -256,13 +251,13 @@ impl Parser {
     /// larger than the snap length allows, no more than the original length,
     /// a valid fraction of a second, and within a year of `first_sec`.
     fn chain_at(&self, data: &[u8], mut p: usize, first_sec: u32) -> bool {
-        let State::Pcap {
+        let State::Pcap(PcapFile {
             big_endian,
             nanos,
             modified,
             snaplen,
             ..
-        } = self.state
+        }) = self.state
         else {
             return false;
         };
@@ -339,14 +334,14 @@ impl Parser {
                     .interfaces
                     .push(Interface::new(link, hdr.snaplen, self.pcap_files));
                 self.pcap_files += 1;
-                self.state = State::Pcap {
+                self.state = State::Pcap(PcapFile {
                     big_endian,
                     nanos,
                     modified,
                     link,
                     snaplen: hdr.snaplen,
                     iface,
-                };
+                });
                 Ok((24, None))
             }
             SHB_MAGIC => {
@@ -357,16 +352,15 @@ impl Parser {
         }
     }
 
-    fn pcap_record<'a>(
-        &mut self,
-        buf: &'a [u8],
-        big_endian: bool,
-        nanos: bool,
-        modified: bool,
-        link: LinkType,
-        snaplen: u32,
-        iface: u16,
-    ) -> Step<'a> {
+    fn pcap_record<'a>(&mut self, buf: &'a [u8], file: PcapFile) -> Step<'a> {
+        let PcapFile {
+            big_endian,
+            nanos,
+            modified,
+            link,
+            snaplen,
+            iface,
+        } = file;
         let hdr_len = if modified { 24 } else { 16 };
         let Some(hdr) = buf.get(..hdr_len) else {
             return Err(Stop::NeedMore(hdr_len - buf.len()));
