@@ -309,3 +309,48 @@ fn analyze(a: &Path, b: &Path) -> Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// A file cut short in the middle of a ring: the error names that file and
+/// its byte offset, and the files after it are still read.
+#[test]
+fn damage_in_one_file_names_it_and_the_rest_is_read() {
+    if !has("tshark") {
+        return;
+    }
+    let (files, _) = truth("tcpdump");
+    let dir = scratch("damaged");
+    let src = testdata("rotated/tcpdump");
+    for (f, _) in &files {
+        let plain = dir.join(f.trim_end_matches(".gz"));
+        std::fs::write(&plain, gunzip(&src.join(f))).unwrap();
+    }
+    // The second file in time order, cut 100 bytes into a record.
+    let cut = dir.join(files[1].0.trim_end_matches(".gz"));
+    let bytes = std::fs::read(&cut).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    // tshark reads the complete records before the cut (and fails after).
+    let o = std::process::Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&cut)
+        .args(["-T", "fields", "-e", "frame.number"])
+        .output()
+        .unwrap();
+    let kept = String::from_utf8_lossy(&o.stdout).lines().count() as u64;
+    assert!(kept > 0 && kept < files[1].1);
+    let out = Command::cargo_bin("wgtrace")
+        .unwrap()
+        .args(["inspect", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&cut.display().to_string()) && err.contains("record cut short at byte"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (per, all) = counts(&v);
+    assert_eq!(per, [files[0].1, kept, files[2].1]);
+    assert_eq!(all, files[0].1 + kept + files[2].1);
+}
