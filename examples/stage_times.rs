@@ -83,6 +83,7 @@ fn main() {
                 file: c.path.display().to_string(),
                 packets: c.info.frames,
                 damage: None,
+                files: Vec::new(),
             })
             .collect();
         let json = AnalyzeReport::new(summaries, findings, Some(&c)).to_json();

@@ -6,14 +6,15 @@
 //! parallel.
 
 use crate::capture::display_names;
-use crate::capture::{FileError, Input};
+use crate::capture::{capture_files, FileError, Input};
 use crate::correlate::{correlate, Side, TunnelSelect};
-use crate::decode::{decode_capture_with, Anonymizer, DecodedCapture};
+use crate::decode::{concat, decode_capture_with, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::diagnose::{Finding, FindingKind, Severity};
 use crate::flow::facts;
-use crate::report::analyze::{AnalyzeReport, CaptureSummary};
+use crate::report::analyze::{AnalyzeReport, CaptureSummary, FileSummary};
 use crate::report::plots::plot_data;
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -42,7 +43,33 @@ impl std::fmt::Debug for Progress {
 
 /// Opens and decodes one capture on at most `cores` threads (see
 /// [`decode_capture_with`]), reporting progress if asked to.
+///
+/// A directory is one end written as several files (tcpdump `-C`/`-G`/`-W`,
+/// dumpcap ring buffers): its capture files are read as one capture, in time
+/// order (see [`concat`]); an error names the file it concerns.
 pub fn decode_file(
+    path: &Path,
+    progress: Option<&Progress>,
+    cores: usize,
+) -> Result<DecodedCapture, FileError> {
+    if path.is_dir() {
+        let files = capture_files(path).map_err(|error| FileError {
+            path: path.to_path_buf(),
+            error,
+        })?;
+        // One file per core: the files of a ring are small.
+        let per_file = (cores / files.len()).max(1);
+        let decoded = files
+            .par_iter()
+            .with_max_len(1)
+            .map(|f| decode_one(f, progress, per_file))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(concat(path.to_path_buf(), decoded));
+    }
+    decode_one(path, progress, cores)
+}
+
+fn decode_one(
     path: &Path,
     progress: Option<&Progress>,
     cores: usize,
@@ -119,7 +146,10 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
     for (cap, path) in caps.iter().zip(paths) {
         if let Some(d) = &cap.info.damage {
             damaged.push(FileError {
-                path: path.clone(),
+                path: cap
+                    .info
+                    .damaged_part()
+                    .map_or_else(|| path.clone(), Path::to_path_buf),
                 error: clone_error(d),
             });
         }
@@ -170,7 +200,21 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
             file: n.clone(),
             path: p.display().to_string(),
             packets: c.info.frames,
-            damage: c.info.damage.as_ref().map(ToString::to_string),
+            damage: c.info.damage.as_ref().map(|d| match c.info.damaged_part() {
+                Some(part) => format!("{}: {d}", part_name(n, part)),
+                None => d.to_string(),
+            }),
+            files: c
+                .info
+                .parts
+                .iter()
+                .map(|part| FileSummary {
+                    file: part_name(n, &part.path),
+                    path: part.path.display().to_string(),
+                    packets: part.frames,
+                    first_frame: part.before + 1,
+                })
+                .collect(),
         })
         .collect();
     let captures: Vec<Capture<'_>> = caps
@@ -206,6 +250,12 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),
     };
     Ok(Analysis { report, damaged })
+}
+
+/// The display name of one file of a directory end: the end's, `/`, the file name.
+fn part_name(end: &str, part: &Path) -> String {
+    let file = part.file_name().unwrap_or(part.as_os_str());
+    format!("{end}/{}", file.to_string_lossy())
 }
 
 /// Damage is reported twice (in the report and on stderr); errors hold an

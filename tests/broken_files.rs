@@ -203,9 +203,10 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 #[test]
-fn a_directory() {
+fn a_directory_without_captures() {
     let dir = scratch("dir");
-    let run = one_line_error(&dir, &["is a directory"]);
+    std::fs::write(dir.join("notes.txt"), b"not a capture\n").unwrap();
+    let run = one_line_error(&dir, &["directory holds no pcap or pcapng capture files"]);
     assert!(run.json["captures"][0]["error"].is_string());
 }
 

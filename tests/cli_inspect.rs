@@ -121,7 +121,10 @@ fn missing_directory_empty_and_text_files_are_one_line_errors() {
     std::fs::write(&text, b"tcpdump: listening on eth0\n").unwrap();
     let cases: [(PathBuf, &str); 4] = [
         (dir.join("does-not-exist.pcap"), "cannot open"),
-        (dir.clone(), "is a directory"),
+        (
+            dir.clone(),
+            "directory holds no pcap or pcapng capture files",
+        ),
         (empty, "empty file"),
         (text, "not a pcap or pcapng capture at byte 0"),
     ];

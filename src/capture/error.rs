@@ -20,6 +20,9 @@ pub enum CaptureError {
     /// The path names a directory.
     #[error("is a directory, not a capture file")]
     IsDirectory,
+    /// A directory given as a capture end holds no pcap or pcapng file.
+    #[error("directory holds no pcap or pcapng capture files")]
+    NoCaptures,
     /// The file holds no bytes at all.
     #[error("empty file (0 bytes), not a capture")]
     Empty,

@@ -1,8 +1,10 @@
 //! What a capture file says about itself: format, interfaces, the capture's own drop counters.
 
 use super::error::CaptureError;
+use super::frame::FrameNo;
 use super::frame::LinkType;
 use serde::Serialize;
+use std::path::PathBuf;
 
 /// The container format, detected from the magic bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,7 +42,8 @@ pub struct Interface {
     pub link: LinkType,
     /// Snap length: packets were cut to at most this many bytes.
     pub snaplen: u32,
-    /// pcapng section the interface belongs to (0 for classic pcap).
+    /// pcapng section the interface belongs to; for classic pcap, which file
+    /// of concatenated files (0 for the first, and for a single file).
     pub section: u32,
     /// `if_name`, when the capture recorded it.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -104,10 +107,48 @@ pub struct CaptureInfo {
     /// Bytes of (decompressed) capture consumed.
     pub bytes: u64,
     /// Damage that stopped reading early; the packets before it were still read.
+    /// For an end of several files, the first damaged file's (see [`CapturePart::damaged`]).
     pub damage: Option<CaptureError>,
+    /// The files of an end given as a directory, in the order read (time
+    /// order); empty for a single file or stream.
+    pub parts: Vec<CapturePart>,
+}
+
+/// One file of a capture end made of several files (rotated captures).
+///
+/// Frames are numbered across the files: the file's frame `n` (as Wireshark
+/// numbers it in that file) is the end's frame `before + n`.
+#[derive(Clone, Debug)]
+pub struct CapturePart {
+    /// The file's path.
+    pub path: PathBuf,
+    /// Frames of the end's earlier files.
+    pub before: u64,
+    /// Frames read from this file.
+    pub frames: u64,
+    /// Whether reading this file stopped at damage.
+    pub damaged: bool,
 }
 
 impl CaptureInfo {
+    /// Which file of a multi-file end holds the end's frame `no`, and its
+    /// number in that file; `None` for single files and unknown frames.
+    pub fn locate(&self, no: FrameNo) -> Option<(usize, FrameNo)> {
+        let no = u64::from(no.0);
+        let i = self.parts.partition_point(|p| p.before < no);
+        let i = i.checked_sub(1)?;
+        let p = &self.parts[i];
+        (no <= p.before + p.frames).then(|| (i, FrameNo((no - p.before) as u32)))
+    }
+
+    /// The path of the damaged file of a multi-file end, if any.
+    pub fn damaged_part(&self) -> Option<&std::path::Path> {
+        self.parts
+            .iter()
+            .find(|p| p.damaged)
+            .map(|p| p.path.as_path())
+    }
+
     /// Distinct link types of the interfaces, in first-seen order.
     pub fn link_types(&self) -> Vec<LinkType> {
         let mut out: Vec<LinkType> = Vec::new();

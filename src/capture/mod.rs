@@ -5,6 +5,8 @@
 //! frames to a sink in small batches, so the next stage decodes each batch
 //! while its bytes are borrowed and still in the CPU cache. Damage after the file header
 //! stops reading but keeps what was read (`CaptureInfo::damage`).
+//! Concatenated captures (`cat a.pcap b.pcap`, several pcapng sections) read
+//! as one: a file header where a record was expected starts the next file.
 
 mod error;
 mod frame;
@@ -15,10 +17,10 @@ mod source;
 
 pub use error::{CaptureError, FileError};
 pub use frame::{Frame, FrameNo, LinkType, Timestamp};
-pub use info::{CaptureFormat, CaptureInfo, Interface};
+pub use info::{CaptureFormat, CaptureInfo, CapturePart, Interface};
 pub use names::display_names;
 pub use parser::{pcapng_ts, Parser, Stop, MAX_RECORD};
-pub use source::{Input, Source};
+pub use source::{capture_files, Input, Source};
 
 use std::io::Read;
 
@@ -252,6 +254,89 @@ mod tests {
         fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
             self.largest.fetch_max(buf.len(), Ordering::Relaxed);
             self.data.read(buf)
+        }
+    }
+
+    /// A classic pcap file: header (micro- or nanosecond magic, little-endian)
+    /// and one record per payload, at second `sec` and fraction 5.
+    fn pcap(nanos: bool, link: u32, sec: u32, payloads: &[&[u8]]) -> Vec<u8> {
+        let magic: u32 = if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 };
+        let mut f = magic.to_le_bytes().to_vec();
+        f.extend([2, 0, 4, 0]);
+        f.extend([0; 8]);
+        f.extend(65_535u32.to_le_bytes());
+        f.extend(link.to_le_bytes());
+        for p in payloads {
+            f.extend(sec.to_le_bytes());
+            f.extend(5u32.to_le_bytes());
+            f.extend((p.len() as u32).to_le_bytes());
+            f.extend((p.len() as u32).to_le_bytes());
+            f.extend(*p);
+        }
+        f
+    }
+
+    fn read_all(bytes: Vec<u8>, stream: bool) -> (CaptureInfo, Vec<(u32, i64, LinkType, u16)>) {
+        let source = if stream {
+            Source::Stream(Box::new(std::io::Cursor::new(bytes)))
+        } else {
+            Source::Bytes(bytes)
+        };
+        let input = Input {
+            path: "-".into(),
+            source,
+            gzip: false,
+        };
+        let mut seen = Vec::new();
+        let info = read_frames(input, |fs| {
+            seen.extend(fs.iter().map(|f| (f.no.0, f.ts.0, f.link, f.iface)))
+        })
+        .expect("header read");
+        (info, seen)
+    }
+
+    #[test]
+    fn concatenated_pcap_files_read_as_one_capture() {
+        let mut bytes = pcap(false, 1, 10, &[&[1; 60], &[2; 70]]);
+        bytes.extend(pcap(true, 101, 20, &[&[0x45; 40]]));
+        for stream in [false, true] {
+            let (info, seen) = read_all(bytes.clone(), stream);
+            assert!(info.damage.is_none(), "{:?}", info.damage);
+            assert_eq!(info.frames, 3);
+            assert_eq!(info.interfaces.len(), 2);
+            assert_eq!(info.interfaces[1].section, 1);
+            assert_eq!(info.bytes, bytes.len() as u64);
+            // The second file's own precision (nanoseconds) and link type.
+            assert_eq!(
+                seen,
+                [
+                    (1, 10_000_005_000, LinkType::EN10MB, 0),
+                    (2, 10_000_005_000, LinkType::EN10MB, 0),
+                    (3, 20_000_000_005, LinkType::RAW, 1),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn real_corruption_after_a_concatenation_is_still_reported() {
+        let first = pcap(false, 1, 10, &[&[1; 60]]);
+        let mut bytes = first.clone();
+        bytes.extend(pcap(false, 1, 11, &[&[2; 60]]));
+        let at = bytes.len();
+        // A record claiming 1.8 GB: what a file header used to be read as.
+        bytes.extend(11u32.to_le_bytes());
+        bytes.extend(0u32.to_le_bytes());
+        bytes.extend(0x6b00_0000u32.to_le_bytes());
+        bytes.extend(0x6b00_0000u32.to_le_bytes());
+        bytes.extend([0; 32]);
+        for stream in [false, true] {
+            let (info, _) = read_all(bytes.clone(), stream);
+            assert_eq!(info.frames, 2);
+            match info.damage {
+                Some(CaptureError::Corrupt { offset, .. }) => assert_eq!(offset, at as u64),
+                other => panic!("{other:?}"),
+            }
         }
     }
 

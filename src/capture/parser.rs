@@ -56,16 +56,20 @@ pub enum Stop {
 #[derive(Clone, Copy, Debug)]
 enum State {
     Start,
-    Pcap {
-        big_endian: bool,
-        nanos: bool,
-        modified: bool,
-        link: LinkType,
-        snaplen: u32,
-    },
-    Pcapng {
-        big_endian: bool,
-    },
+    Pcap(PcapFile),
+    Pcapng { big_endian: bool },
+}
+
+/// What a classic pcap file header said.
+#[derive(Clone, Copy, Debug)]
+struct PcapFile {
+    big_endian: bool,
+    nanos: bool,
+    modified: bool,
+    link: LinkType,
+    snaplen: u32,
+    /// Index of the file's interface in `info.interfaces`.
+    iface: u16,
 }
 
 /// The parser's state between records.
@@ -79,6 +83,12 @@ pub struct Parser {
     section_base: usize,
     last_ts: Timestamp,
     info: CaptureInfo,
+    /// Classic pcap file headers read so far (several in concatenated files).
+    pcap_files: u32,
+    /// A parser of one piece of a file ([`Parser::fork_at`]): a file header
+    /// inside the piece means the piece's records may not be read with the
+    /// state it was forked with, so it stops there.
+    fork: bool,
 }
 
 type Step<'a> = Result<(usize, Option<Frame<'a>>), Stop>;
@@ -99,6 +109,8 @@ impl Parser {
             section_base: 0,
             last_ts: Timestamp(0),
             info: CaptureInfo::default(),
+            pcap_files: 0,
+            fork: false,
         }
     }
 
@@ -144,13 +156,16 @@ impl Parser {
     pub fn next<'a>(&mut self, buf: &'a [u8]) -> Step<'a> {
         let step = match self.state {
             State::Start => self.file_header(buf),
-            State::Pcap {
-                big_endian,
-                nanos,
-                modified,
-                link,
-                snaplen,
-            } => self.pcap_record(buf, big_endian, nanos, modified, link, snaplen),
+            State::Pcap(file) => {
+                if starts_file(buf) {
+                    self.next_file(buf)
+                } else {
+                    self.pcap_record(buf, file)
+                }
+            }
+            State::Pcapng { .. } if buf.first_chunk::<4>().is_some_and(is_pcap_magic) => {
+                self.next_file(buf)
+            }
             State::Pcapng { big_endian } => self.pcapng_block(buf, big_endian),
         };
         if let Ok((n, _)) = &step {
@@ -161,7 +176,7 @@ impl Parser {
 
     /// Whether this parser has read a classic pcap file header.
     pub fn is_pcap(&self) -> bool {
-        matches!(self.state, State::Pcap { .. })
+        matches!(self.state, State::Pcap(_))
     }
 
     /// A parser for the records of the same classic pcap file that start at
@@ -183,6 +198,8 @@ impl Parser {
             section_base: self.section_base,
             last_ts: Timestamp(0),
             info,
+            pcap_files: self.pcap_files,
+            fork: true,
         }
     }
 
@@ -201,10 +218,10 @@ impl Parser {
         // in a padded payload look like a chain of empty records otherwise).
         let big_endian = matches!(
             self.state,
-            State::Pcap {
+            State::Pcap(PcapFile {
                 big_endian: true,
                 ..
-            }
+            })
         );
         let Some(first_sec) = data
             .get(start..start + 16)
@@ -234,13 +251,13 @@ impl Parser {
     /// larger than the snap length allows, no more than the original length,
     /// a valid fraction of a second, and within a year of `first_sec`.
     fn chain_at(&self, data: &[u8], mut p: usize, first_sec: u32) -> bool {
-        let State::Pcap {
+        let State::Pcap(PcapFile {
             big_endian,
             nanos,
             modified,
             snaplen,
             ..
-        } = self.state
+        }) = self.state
         else {
             return false;
         };
@@ -271,6 +288,17 @@ impl Parser {
         true
     }
 
+    /// A file header where the next record was expected: concatenated
+    /// captures (`cat a.pcap b.pcap`), read as the start of the next file,
+    /// with its own link type, snap length and time precision. Frame numbers
+    /// continue.
+    fn next_file<'a>(&mut self, buf: &'a [u8]) -> Step<'a> {
+        if self.fork {
+            return Err(self.corrupt("a file header inside a piece of the file"));
+        }
+        self.file_header(buf)
+    }
+
     fn corrupt(&self, reason: impl Into<String>) -> Stop {
         Stop::Damaged(CaptureError::Corrupt {
             offset: self.offset,
@@ -282,9 +310,8 @@ impl Parser {
         let Some(magic) = buf.first_chunk::<4>() else {
             return Err(Stop::NeedMore(4 - buf.len()));
         };
-        let le = u32::from_le_bytes(*magic);
-        match le {
-            0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1 => {
+        match u32::from_le_bytes(*magic) {
+            _ if is_pcap_magic(magic) => {
                 if buf.len() < 24 {
                     return Err(Stop::NeedMore(24 - buf.len()));
                 }
@@ -295,39 +322,45 @@ impl Parser {
                 let modified = hdr.is_modified_format();
                 // The upper 16 bits of the link-type field carry FCS flags.
                 let link = LinkType((hdr.network.0 as u32 & 0xffff) as u16);
-                self.info.format = Some(CaptureFormat::Pcap {
+                if self.info.interfaces.len() >= u16::MAX as usize {
+                    return Err(self.corrupt("more than 65535 interfaces"));
+                }
+                let iface = self.info.interfaces.len() as u16;
+                self.info.format.get_or_insert(CaptureFormat::Pcap {
                     nanosecond: nanos,
                     big_endian,
                 });
                 self.info
                     .interfaces
-                    .push(Interface::new(link, hdr.snaplen, 0));
-                self.state = State::Pcap {
+                    .push(Interface::new(link, hdr.snaplen, self.pcap_files));
+                self.pcap_files += 1;
+                self.state = State::Pcap(PcapFile {
                     big_endian,
                     nanos,
                     modified,
                     link,
                     snaplen: hdr.snaplen,
-                };
+                    iface,
+                });
                 Ok((24, None))
             }
             SHB_MAGIC => {
-                self.info.format = Some(CaptureFormat::Pcapng);
+                self.info.format.get_or_insert(CaptureFormat::Pcapng);
                 self.section_header(buf)
             }
             _ => Err(Stop::Damaged(not_a_capture(buf))),
         }
     }
 
-    fn pcap_record<'a>(
-        &mut self,
-        buf: &'a [u8],
-        big_endian: bool,
-        nanos: bool,
-        modified: bool,
-        link: LinkType,
-        snaplen: u32,
-    ) -> Step<'a> {
+    fn pcap_record<'a>(&mut self, buf: &'a [u8], file: PcapFile) -> Step<'a> {
+        let PcapFile {
+            big_endian,
+            nanos,
+            modified,
+            link,
+            snaplen,
+            iface,
+        } = file;
         let hdr_len = if modified { 24 } else { 16 };
         let Some(hdr) = buf.get(..hdr_len) else {
             return Err(Stop::NeedMore(hdr_len - buf.len()));
@@ -349,7 +382,7 @@ impl Parser {
             frac as i64 * 1000
         };
         let ts = Timestamp(sec as i64 * 1_000_000_000 + frac_ns);
-        let frame = self.frame(ts, origlen.max(caplen), link, 0, data);
+        let frame = self.frame(ts, origlen.max(caplen), link, iface, data);
         Ok((total, Some(frame)))
     }
 
@@ -574,6 +607,26 @@ pub fn pcapng_ts(units: u64, tsresol: u8, tsoffset_secs: i64) -> Option<Timestam
     Some(Timestamp(
         total.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64,
     ))
+}
+
+/// Whether `magic` is one of classic pcap's file magics (micro- or
+/// nanosecond, either byte order, or Kuznetzov's modified format).
+fn is_pcap_magic(magic: &[u8; 4]) -> bool {
+    matches!(
+        u32::from_le_bytes(*magic),
+        0xa1b2_c3d4 | 0xa1b2_3c4d | 0xa1b2_cd34 | 0xd4c3_b2a1 | 0x4d3c_b2a1
+    )
+}
+
+/// Whether `magic` (the first four bytes, little-endian) starts a pcap or pcapng file.
+pub(super) fn is_capture_magic(magic: u32) -> bool {
+    is_pcap_magic(&magic.to_le_bytes()) || magic == SHB_MAGIC
+}
+
+/// Whether `buf` starts with a file header (pcap magic or pcapng section header).
+fn starts_file(buf: &[u8]) -> bool {
+    buf.first_chunk::<4>()
+        .is_some_and(|m| is_pcap_magic(m) || u32::from_le_bytes(*m) == SHB_MAGIC)
 }
 
 fn hex(bytes: &[u8]) -> String {

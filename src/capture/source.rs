@@ -104,6 +104,51 @@ impl Input {
     }
 }
 
+/// The capture files of a directory given as one end (rotated captures):
+/// regular files that start with a pcap or pcapng magic, plain or
+/// gzip-compressed, whatever their names (`rot.pcap1`, `ring_00001_….pcapng`);
+/// other files are ignored. Sorted by name; the reader orders them by time.
+pub fn capture_files(dir: &Path) -> Result<Vec<PathBuf>, CaptureError> {
+    let open = |source| CaptureError::Open { source };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(open)? {
+        let path = entry.map_err(open)?.path();
+        if path.is_file() && looks_like_capture(&path) {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(CaptureError::NoCaptures);
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// Whether the file's first bytes (after gzip decompression) are a capture magic.
+fn looks_like_capture(path: &Path) -> bool {
+    let Ok(file) = File::open(path) else {
+        // Unreadable: keep it, so that opening it reports why.
+        return true;
+    };
+    let mut head = [0u8; 4];
+    let mut reader = BufReader::new(file);
+    let read = |r: &mut dyn Read, head: &mut [u8; 4]| r.read_exact(head).is_ok();
+    if !read(&mut reader, &mut head) {
+        return false;
+    }
+    if head.starts_with(&GZIP_MAGIC) {
+        let Ok(file) = File::open(path) else {
+            return true;
+        };
+        let mut gz = MultiGzDecoder::new(BufReader::new(file));
+        if !read(&mut gz, &mut head) {
+            return false;
+        }
+    }
+    let magic = u32::from_le_bytes(head);
+    super::parser::is_capture_magic(magic)
+}
+
 /// Maps a capture file read-only.
 ///
 /// This is the crate's one `unsafe` block. Mapping is unsound if another

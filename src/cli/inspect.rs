@@ -24,7 +24,7 @@ pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options) -> u8 {
                     failed = true;
                     output::error(&format!(
                         "{}: {d} (the report covers the {} packets before it)",
-                        path.display(),
+                        cap.info.damaged_part().unwrap_or(path).display(),
                         cap.info.frames
                     ));
                 }

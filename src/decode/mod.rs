@@ -26,8 +26,8 @@ pub use record::{
 pub use wireguard::{Counter, Message, PeerIndex};
 
 use crate::capture::{
-    read_frames_at, read_piece, CaptureError, CaptureInfo, Frame, FrameNo, Input, Parser, PieceEnd,
-    Source,
+    read_frames_at, read_piece, CaptureError, CaptureInfo, CapturePart, Frame, FrameNo, Input,
+    Parser, PieceEnd, Source,
 };
 use rayon::prelude::*;
 use std::path::PathBuf;
@@ -135,6 +135,70 @@ impl DecodedCapture {
                 }
             }
         }
+    }
+}
+
+/// Joins the decoded files of one capture end (rotated captures) into one
+/// capture, as if they were one file: ordered by their first packet's time
+/// (ties, and files without packets, by path), frames numbered across the
+/// files, the interfaces and endpoints of all files in one table each.
+/// `info.parts` says which frames came from which file; `info.damage` is the
+/// first damaged file's damage (the files after it are still read).
+pub fn concat(path: PathBuf, mut files: Vec<DecodedCapture>) -> DecodedCapture {
+    files.sort_by(|a, b| {
+        let first = |c: &DecodedCapture| c.records.first().map(|r| r.ts);
+        first(a).cmp(&first(b)).then_with(|| a.path.cmp(&b.path))
+    });
+    let total: usize = files.iter().map(|f| f.records.len()).sum();
+    let mut records = Vec::with_capacity(total);
+    let mut endpoints = Endpoints::default();
+    let mut info = CaptureInfo::default();
+    let mut section = 0u32;
+    for file in files {
+        let before = records.len() as u64;
+        let iface_base = u8::try_from(info.interfaces.len()).unwrap_or(u8::MAX);
+        let ids: Vec<EndpointId> = file.endpoints.iter().map(|e| endpoints.intern(e)).collect();
+        let global = |id: EndpointId| ids.get(id.0 as usize).copied().unwrap_or(id);
+        records.extend(file.records.into_iter().map(|mut r| {
+            r.frame = FrameNo(r.frame.0.saturating_add(before as u32));
+            r.src = global(r.src);
+            r.dst = global(r.dst);
+            r.iface = r.iface.saturating_add(iface_base);
+            r
+        }));
+        let f = file.info;
+        let span = f
+            .interfaces
+            .iter()
+            .map(|i| i.section + 1)
+            .max()
+            .unwrap_or(1);
+        info.interfaces
+            .extend(f.interfaces.into_iter().map(|mut i| {
+                i.section += section;
+                i
+            }));
+        section += span;
+        info.format = info.format.or(f.format);
+        info.gzip |= f.gzip;
+        info.sections += f.sections;
+        info.frames += f.frames;
+        info.bytes += f.bytes;
+        info.parts.push(CapturePart {
+            path: file.path,
+            before,
+            frames: f.frames,
+            damaged: f.damage.is_some(),
+        });
+        if info.damage.is_none() {
+            info.damage = f.damage;
+        }
+    }
+    DecodedCapture {
+        path,
+        info,
+        records,
+        endpoints,
     }
 }
 
@@ -666,6 +730,22 @@ mod tests {
             let p = decode_in_pieces(&input, pieces, 1024, &|_| {}).expect("pieces");
             assert!(same(&p, &whole), "{pieces} pieces");
         }
+    }
+
+    /// A file header inside a piece (concatenated files mapped as one) makes
+    /// the pieces fall back to a whole read, which reads both files.
+    #[test]
+    fn concatenated_files_are_not_read_in_pieces() {
+        let one = std::fs::read(testdata("random-loss/vps.pcap")).expect("testdata");
+        let mut two = one.clone();
+        two.extend(&one);
+        let input = Input::from_bytes("two.pcap", two.clone()).expect("input");
+        assert!(decode_in_pieces(&input, 4, 256, &|_| {}).is_none());
+        let whole = decode_whole(input, &|_| {}).expect("decodes");
+        let single = decode_whole(Input::from_bytes("one.pcap", one).expect("input"), &|_| {})
+            .expect("decodes");
+        assert_eq!(whole.records.len(), 2 * single.records.len());
+        assert!(whole.info.damage.is_none());
     }
 
     #[test]

@@ -162,6 +162,17 @@ pub struct Superpackets {
     pub first_frame: Option<FrameNo>,
 }
 
+/// One file of a capture given as a directory (rotated captures).
+#[derive(Clone, Debug, Serialize)]
+pub struct FileFacts {
+    /// The file's path.
+    pub path: String,
+    /// Packets read from it.
+    pub packets: u64,
+    /// The capture-wide number of its first frame.
+    pub first_frame: u64,
+}
+
 /// Everything one capture shows, ready to render (`wgtrace inspect`) or to correlate.
 #[derive(Clone, Debug, Serialize)]
 pub struct CaptureFacts {
@@ -208,6 +219,10 @@ pub struct CaptureFacts {
     pub damage: Option<String>,
     /// Warnings worth showing (unsupported link types, ...).
     pub warnings: Vec<String>,
+    /// The files of a capture given as a directory, in the order read (time
+    /// order); absent for a single file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileFacts>,
 }
 
 fn martian_reason(src: IpAddr, dst: IpAddr) -> Option<MartianReason> {
@@ -412,8 +427,38 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
         incomplete_datagrams: incomplete_count,
         undecoded,
         superpackets,
-        damage: info.damage.as_ref().map(ToString::to_string),
+        damage: info.damage.as_ref().map(|d| match info.damaged_part() {
+            Some(part) => format!("{}: {d}", part.display()),
+            None => d.to_string(),
+        }),
         warnings,
+        files: info
+            .parts
+            .iter()
+            .map(|p| FileFacts {
+                path: p.path.display().to_string(),
+                packets: p.frames,
+                first_frame: p.before + 1,
+            })
+            .collect(),
+    }
+}
+
+impl CaptureFacts {
+    /// `file:frame` (file name and Wireshark's number in that file) for a
+    /// capture of several files; the bare number otherwise.
+    pub fn frame_name(&self, no: crate::capture::FrameNo) -> String {
+        let n = u64::from(no.0);
+        let i = self.files.partition_point(|f| f.first_frame <= n);
+        match i.checked_sub(1).map(|i| &self.files[i]) {
+            Some(f) => {
+                let name = std::path::Path::new(&f.path)
+                    .file_name()
+                    .map_or_else(|| f.path.clone(), |x| x.to_string_lossy().into_owned());
+                format!("{name}:{}", n + 1 - f.first_frame)
+            }
+            None => no.to_string(),
+        }
     }
 }
 

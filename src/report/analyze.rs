@@ -55,14 +55,31 @@ pub struct FramesReport {
 }
 
 impl FramesReport {
-    fn from(r: FrameRefs) -> FramesReport {
-        FramesReport {
-            filter: filter::frames_filter(&r.frames),
+    /// The report of `r`; one per file holding its frames when the end is a
+    /// directory (`end`), each with the file's own frame numbers, so that
+    /// every filter selects exactly the frames listed in the file it names.
+    fn from(r: FrameRefs, end: Option<&CaptureSummary>) -> Vec<FramesReport> {
+        let one = |file: String, frames: Vec<FrameNo>| FramesReport {
+            filter: filter::frames_filter(&frames),
             side: r.side,
-            file: r.file,
-            frames: r.frames,
-            total: r.total,
+            file,
+            total: frames.len() as u64,
+            frames,
+        };
+        let Some(end) = end.filter(|e| !e.files.is_empty()) else {
+            return vec![one(r.file.clone(), r.frames.clone())];
+        };
+        let mut out: Vec<(String, Vec<FrameNo>)> = Vec::new();
+        for &f in &r.frames {
+            let (file, n) = end.locate(f);
+            match out.last_mut() {
+                Some((last, frames)) if last == file => frames.push(n),
+                _ => out.push((file.to_string(), vec![n])),
+            }
         }
+        out.into_iter()
+            .map(|(file, frames)| one(file, frames))
+            .collect()
     }
 }
 
@@ -181,6 +198,47 @@ pub struct CaptureSummary {
     pub packets: u64,
     /// Damage that stopped reading early (the report covers what came before).
     pub damage: Option<String>,
+    /// For an end given as a directory, its files in the order read (time
+    /// order); absent (empty) for a single file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileSummary>,
+}
+
+/// One file of an end given as a directory.
+#[derive(Clone, Debug, Serialize)]
+pub struct FileSummary {
+    /// Display name: the end's display name, `/`, the file name.
+    pub file: String,
+    /// The path as found.
+    pub path: String,
+    /// Packets read from it.
+    pub packets: u64,
+    /// The end's frame number of its first packet: the file's frame `n` is
+    /// the end's frame `first_frame - 1 + n`.
+    pub first_frame: u64,
+}
+
+impl CaptureSummary {
+    /// The file that holds the end's frame `no` and its frame number in that
+    /// file (as Wireshark shows it); the capture itself for a single file.
+    pub fn locate(&self, no: FrameNo) -> (&str, FrameNo) {
+        let n = u64::from(no.0);
+        let i = self.files.partition_point(|f| f.first_frame <= n);
+        match i.checked_sub(1).map(|i| &self.files[i]) {
+            Some(f) => (&f.file, FrameNo((n + 1 - f.first_frame) as u32)),
+            None => (&self.file, no),
+        }
+    }
+
+    /// `file:frame` for an end of several files, the bare number otherwise.
+    pub fn frame_name(&self, no: FrameNo) -> String {
+        if self.files.is_empty() {
+            no.to_string()
+        } else {
+            let (file, n) = self.locate(no);
+            format!("{file}:{n}")
+        }
+    }
 }
 
 /// Packets of one size.
@@ -387,8 +445,14 @@ impl AnalyzeReport {
             .into_iter()
             .zip(said)
             .map(|(f, (summary, fix))| {
-                let frames: Vec<FramesReport> =
-                    f.frames.into_iter().map(FramesReport::from).collect();
+                let frames: Vec<FramesReport> = f
+                    .frames
+                    .into_iter()
+                    .flat_map(|r| {
+                        let end = captures.iter().find(|c| c.side == r.side);
+                        FramesReport::from(r, end)
+                    })
+                    .collect();
                 ReportFinding {
                     kind: f.kind,
                     severity: f.severity,
@@ -530,8 +594,15 @@ impl AnalyzeReport {
                 }
                 let _ = write!(ev, "{} frames: {}", fr.file, frames_text(fr));
             }
-            if let Some(filter) = &f.filter {
-                let _ = write!(ev, "\nfilter: {filter}");
+            for (file, filter) in self.filters(f) {
+                match file {
+                    Some(file) => {
+                        let _ = write!(ev, "\nfilter ({file}): {filter}");
+                    }
+                    None => {
+                        let _ = write!(ev, "\nfilter: {filter}");
+                    }
+                }
             }
             t.add_row(vec![
                 Cell::new(f.severity.name()),
@@ -595,14 +666,11 @@ impl AnalyzeReport {
                     .iter()
                     .take(6)
                     .map(|h| {
-                        format!(
-                            "{} UTC (frame {} in {}, {} in {})",
-                            h.time,
-                            h.frames[0],
-                            names.first().unwrap_or(&"A"),
-                            h.frames[1],
-                            names.get(1).unwrap_or(&"B")
-                        )
+                        let at = |i: usize| match self.captures.get(i) {
+                            Some(c) if !c.files.is_empty() => c.frame_name(h.frames[i]),
+                            _ => format!("{} in {}", h.frames[i], names.get(i).unwrap_or(&"?")),
+                        };
+                        format!("{} UTC (frame {}, {})", h.time, at(0), at(1))
                     })
                     .collect();
                 let n = t.handshakes.len() as u64 + t.handshakes_more;
@@ -716,9 +784,14 @@ impl AnalyzeReport {
                 f.kind.name(),
                 md(&f.summary),
                 frames.join("<br>"),
-                f.filter
-                    .as_ref()
-                    .map_or(String::new(), |x| format!("`{}`", md(x)))
+                self.filters(f)
+                    .into_iter()
+                    .map(|(file, x)| match file {
+                        Some(file) => format!("`{}`: `{}`", md(file), md(x)),
+                        None => format!("`{}`", md(x)),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("<br>")
             );
         }
         if !self.directions.is_empty() {
@@ -867,6 +940,22 @@ fn wrap(text: &str, width: usize, indent: &str) -> String {
 
 fn md(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
+}
+
+impl AnalyzeReport {
+    /// The Wireshark filters to print for a finding: the first capture's
+    /// alone (unlabelled) when every end is a single file; one per file,
+    /// labelled with it, when an end is a directory, as each filter holds the
+    /// frame numbers of its own file.
+    pub(super) fn filters<'a>(&self, f: &'a ReportFinding) -> Vec<(Option<&'a str>, &'a str)> {
+        if self.captures.iter().all(|c| c.files.is_empty()) {
+            return f.filter.as_deref().map(|x| (None, x)).into_iter().collect();
+        }
+        f.frames
+            .iter()
+            .filter_map(|fr| Some((Some(fr.file.as_str()), fr.filter.as_deref()?)))
+            .collect()
+    }
 }
 
 /// Frames shown in text formats; JSON lists them all.

@@ -165,10 +165,15 @@ impl AnalyzeReport {
                     esc(&frames_text(fr))
                 );
             }
-            let filter = f
-                .filter
-                .as_ref()
-                .map_or(String::new(), |x| format!("<code>{}</code>", esc(x)));
+            let filter = self
+                .filters(f)
+                .into_iter()
+                .map(|(file, x)| match file {
+                    Some(file) => format!("<code>{}</code>: <code>{}</code>", esc(file), esc(x)),
+                    None => format!("<code>{}</code>", esc(x)),
+                })
+                .collect::<Vec<_>>()
+                .join("<br>");
             let _ = writeln!(
                 o,
                 "<tr class=\"finding {sev}\"><td class=\"sev-{sev}\">{sev}</td><td><code class=\"kind\">{}</code></td><td>{}</td><td>{frames}</td><td>{filter}</td></tr>",

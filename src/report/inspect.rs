@@ -96,7 +96,7 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
     let mut t = table(width);
     let links: Vec<String> = f.link_types.iter().map(|l| l.name()).collect();
     let wg = &f.wireguard;
-    let rows: Vec<(&str, String)> = vec![
+    let mut rows: Vec<(&str, String)> = vec![
         (
             "format",
             format!("{}{}", f.format, if f.gzip { " (gzip)" } else { "" }),
@@ -162,6 +162,14 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
         ("IP fragments (non-first)", f.fragments.to_string()),
         ("incomplete datagrams", f.incomplete_datagrams.to_string()),
     ];
+    if !f.files.is_empty() {
+        let files: Vec<String> = f
+            .files
+            .iter()
+            .map(|x| format!("{} ({} packets)", x.path, thousands(x.packets)))
+            .collect();
+        rows.insert(3, ("files, in time order", files.join(", ")));
+    }
     let sp = &f.superpackets;
     let offload = (sp.split + sp.unsplittable > 0).then(|| {
         (
@@ -232,8 +240,12 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
             )
         };
         let how = match (s.initiation_frame, s.response_frame) {
-            (Some(a), Some(b)) => format!("handshake in frames {a}/{b}"),
-            (None, Some(b)) => format!("response in frame {b}"),
+            (Some(a), Some(b)) => format!(
+                "handshake in frames {}/{}",
+                f.frame_name(a),
+                f.frame_name(b)
+            ),
+            (None, Some(b)) => format!("response in frame {}", f.frame_name(b)),
             _ => "handshake not captured".into(),
         };
         let _ = writeln!(
@@ -254,7 +266,9 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
             let _ = writeln!(
                 out,
                 "  endpoint moved {} → {} at frame {}",
-                c.from, c.to, c.frame
+                c.from,
+                c.to,
+                f.frame_name(c.frame)
             );
         }
     }
@@ -283,7 +297,7 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
             u.to,
             utc(u.first),
             utc(u.last),
-            frames(&u.frames)
+            frames(f, &u.frames)
         );
     }
     for p in &f.pmtu_signals {
@@ -298,7 +312,7 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
             p.router,
             p.to,
             p.mtu,
-            p.frame,
+            f.frame_name(p.frame),
             match (&p.quoted_from, &p.quoted_to, p.quoted_ip_len) {
                 (Some(a), Some(b), Some(l)) => format!(", about a {l}-byte packet {a} → {b}"),
                 _ => String::new(),
@@ -320,7 +334,7 @@ fn render_capture(out: &mut String, f: &CaptureFacts, width: u16) {
             m.src,
             m.dst,
             m.wg_initiations,
-            frames(&m.frames)
+            frames(f, &m.frames)
         );
     }
     out.push('\n');
@@ -330,9 +344,9 @@ fn num(n: u64) -> Cell {
     Cell::new(thousands(n)).set_alignment(CellAlignment::Right)
 }
 
-/// Frame numbers as a short comma list.
-pub fn frames(f: &[crate::capture::FrameNo]) -> String {
-    let shown: Vec<String> = f.iter().take(8).map(ToString::to_string).collect();
+/// Frame numbers of `cap` as a short comma list (`file:frame` for a capture of several files).
+pub fn frames(cap: &CaptureFacts, f: &[crate::capture::FrameNo]) -> String {
+    let shown: Vec<String> = f.iter().take(8).map(|n| cap.frame_name(*n)).collect();
     let more = if f.len() > 8 {
         format!(", … {} more", f.len() - 8)
     } else {

@@ -201,6 +201,14 @@ named `wgt-*`, which are removed (with the wireguard-go processes) when it exits
   first fragment reached the laptop after its capture had stopped, so the nft/nstat
   counts say 21 where the laptop capture (and `first_fragment_only_at_receiver`, from
   tshark) says 20.
+* `rotated/` is not a scenario of `record.sh` (no WireGuard, no truth.json): one end
+  written as several files by capture-file rotation, recorded by hand in two network
+  namespaces (`wgt-rot-a`/`wgt-rot-b`, a veth pair, ping). `rotated/tcpdump/` is a
+  `tcpdump -C 1 -W 3 -w rot.pcap` ring that wrapped (so `rot.pcap2` is the oldest and
+  name order is not time order), each file compressed afterwards with `gzip -9 -n`;
+  `rotated/dumpcap/` is `dumpcap -b filesize:40 -w ring.pcapng` (four pcapng files).
+  `rotated/counts.json` holds the packets and first-packet time of every file and the
+  totals, from capinfos 4.0.17.
 * `<host>.wireguard-go.log` (debug log) and `hairpin-nat/pi.dmesg.txt` are extra
   evidence for humans; tests need not read them.
 
