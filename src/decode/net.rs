@@ -217,20 +217,7 @@ pub(super) fn decode_ip(
                         if f.truncated {
                             r.flags.0 |= Flags::TRUNCATED;
                         }
-                        return Decoded {
-                            record: r,
-                            endpoints: Some((
-                                Endpoint {
-                                    ip: f.src,
-                                    port: sport,
-                                },
-                                Endpoint {
-                                    ip: f.dst,
-                                    port: dport,
-                                },
-                            )),
-                            extra,
-                        };
+                        return with_endpoints(r, (f.src, sport), (f.dst, dport), extra);
                     }
                 }
                 kind
@@ -255,19 +242,29 @@ pub(super) fn decode_ip(
     if f.truncated {
         r.flags.0 |= Flags::TRUNCATED;
     }
+    with_endpoints(r, (f.src, sport), (f.dst, dport), Vec::new())
+}
+
+/// A decoded packet between two endpoints, with the records split from it.
+fn with_endpoints(
+    record: PacketRecord,
+    src: (IpAddr, u16),
+    dst: (IpAddr, u16),
+    extra: Vec<PacketRecord>,
+) -> Decoded {
     Decoded {
-        record: r,
+        record,
         endpoints: Some((
             Endpoint {
-                ip: f.src,
-                port: sport,
+                ip: src.0,
+                port: src.1,
             },
             Endpoint {
-                ip: f.dst,
-                port: dport,
+                ip: dst.0,
+                port: dst.1,
             },
         )),
-        extra: Vec::new(),
+        extra,
     }
 }
 
