@@ -158,6 +158,104 @@ fn delay() -> impl Strategy<Value = i64> {
     1_000_000i64..5_000_000
 }
 
+/// The size-threshold property for one case: A's packets at or above the
+/// threshold are all lost, the rest delivered.
+fn threshold_case(
+    small: &[(u16, i64, bool)],
+    big: &[(u16, i64)],
+    threshold_k: u16,
+    offset: i64,
+) -> Result<(), TestCaseError> {
+    let t = 32 + 16 * threshold_k;
+    let mut gens: Vec<Gen> = small
+        .iter()
+        .map(|&(s, d, from_a)| Gen {
+            from_a,
+            udp: s,
+            lost: from_a && s >= t,
+            delay_ns: d,
+        })
+        .collect();
+    // At least 3 big packets from A, all lost.
+    for &(k, d) in big {
+        gens.push(Gen {
+            from_a: true,
+            udp: (t + 16 * k).min(1456),
+            lost: true,
+            delay_ns: d,
+        });
+    }
+    let (a, b) = build(&gens, offset);
+    let (_, kinds) = run(&a, &b);
+    let from_a: Vec<u16> = gens.iter().filter(|g| g.from_a).map(|g| g.udp).collect();
+    let smallest_lost = from_a.iter().copied().filter(|s| *s >= t).min();
+    let largest_delivered = from_a.iter().copied().filter(|s| *s < t).max();
+    let small_count = from_a.iter().filter(|s| **s < t).count();
+    let found = kinds.iter().find_map(|k| match k {
+        FindingKind::MtuBlackhole {
+            direction,
+            smallest_lost,
+            largest_delivered,
+            ..
+        } if direction.from == "a.pcap" => Some((*smallest_lost, *largest_delivered)),
+        _ => None,
+    });
+    // All big lost, all small delivered: the one-sided Fisher p is
+    // 1 / C(small + big, big); wgtrace reports a threshold below 0.001.
+    let big_count = from_a.len() - small_count;
+    let ways = (1..=big_count).fold(1f64, |c, i| c * (small_count + i) as f64 / i as f64);
+    if ways > 1000.0 {
+        let (sl, ld) = found.expect("blackhole found");
+        prop_assert_eq!(Some(sl.udp), smallest_lost);
+        prop_assert_eq!(ld.map(|l| l.udp), largest_delivered);
+        prop_assert_eq!(sl.ip, u32::from(sl.udp) + 28);
+    }
+    let b_blackhole = kinds.iter().any(
+        |k| matches!(k, FindingKind::MtuBlackhole { direction, .. } if direction.from == "b.pcap"),
+    );
+    prop_assert!(!b_blackhole, "{:?}", kinds);
+    Ok(())
+}
+
+#[test]
+fn threshold_case_found_in_ci() {
+    // A case proptest found: few small packets from A, a threshold near the top.
+    let small = [
+        (32, 1000000, true),
+        (32, 1000000, false),
+        (32, 1000000, false),
+        (32, 1000000, false),
+        (32, 1000000, false),
+        (32, 1000000, false),
+        (32, 1000000, true),
+        (32, 1000000, true),
+        (32, 1000000, true),
+        (32, 1005942, false),
+        (976, 2379060, true),
+        (272, 3411317, true),
+        (32, 4384756, false),
+        (736, 4826024, true),
+        (272, 2341943, true),
+        (240, 2809493, false),
+        (896, 4157032, false),
+        (432, 1357981, true),
+        (208, 4893701, true),
+        (224, 3336302, false),
+        (336, 4268299, false),
+        (32, 3020841, true),
+        (272, 2491777, false),
+        (1376, 2800699, false),
+        (352, 3717864, false),
+        (944, 1620552, false),
+        (656, 4675521, false),
+        (448, 4282272, true),
+        (1360, 4247763, false),
+        (400, 1492632, false),
+    ];
+    let big = [(9, 1486502), (7, 3387289), (5, 2319772)];
+    threshold_case(&small, &big, 79, 2407695698).unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -168,35 +266,7 @@ proptest! {
         threshold_k in 40u16..=80,
         offset in -5_000_000_000i64..5_000_000_000,
     ) {
-        let t = 32 + 16 * threshold_k;
-        let mut gens: Vec<Gen> = small
-            .iter()
-            .map(|&(s, d, from_a)| Gen { from_a, udp: s, lost: from_a && s >= t, delay_ns: d })
-            .collect();
-        // At least 3 big packets from A, all lost.
-        for (k, d) in big {
-            gens.push(Gen { from_a: true, udp: (t + 16 * k).min(1456), lost: true, delay_ns: d });
-        }
-        let (a, b) = build(&gens, offset);
-        let (_, kinds) = run(&a, &b);
-        let from_a: Vec<u16> = gens.iter().filter(|g| g.from_a).map(|g| g.udp).collect();
-        let smallest_lost = from_a.iter().copied().filter(|s| *s >= t).min();
-        let largest_delivered = from_a.iter().copied().filter(|s| *s < t).max();
-        let small_count = from_a.iter().filter(|s| **s < t).count();
-        let found = kinds.iter().find_map(|k| match k {
-            FindingKind::MtuBlackhole { direction, smallest_lost, largest_delivered, .. }
-                if direction.from == "a.pcap" => Some((*smallest_lost, *largest_delivered)),
-            _ => None,
-        });
-        // Enough evidence below the threshold for p < 0.001 whenever A sent a dozen small ones.
-        if small_count >= 12 {
-            let (sl, ld) = found.expect("blackhole found");
-            prop_assert_eq!(Some(sl.udp), smallest_lost);
-            prop_assert_eq!(ld.map(|l| l.udp), largest_delivered);
-            prop_assert_eq!(sl.ip, u32::from(sl.udp) + 28);
-        }
-        let b_blackhole = kinds.iter().any(|k| matches!(k, FindingKind::MtuBlackhole { direction, .. } if direction.from == "b.pcap"));
-        prop_assert!(!b_blackhole, "{:?}", kinds);
+        threshold_case(&small, &big, threshold_k, offset)?;
     }
 
     #[test]
