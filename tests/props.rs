@@ -256,6 +256,24 @@ fn threshold_case_found_in_ci() {
     threshold_case(&small, &big, 79, 2407695698).unwrap();
 }
 
+/// Whether one direction's packets meet wgtrace's documented rule for a size
+/// threshold at some size: at least 3 and 90 % lost at or above it, and the
+/// one-sided Fisher test below 0.001.
+fn looks_like_a_threshold(gens: &[Gen], from_a: bool) -> bool {
+    let mine: Vec<&Gen> = gens.iter().filter(|g| g.from_a == from_a).collect();
+    mine.iter().any(|split| {
+        let above: Vec<&&Gen> = mine.iter().filter(|g| g.udp >= split.udp).collect();
+        let lost_above = above.iter().filter(|g| g.lost).count() as u64;
+        let below = (mine.len() - above.len()) as u64;
+        let lost_below = mine.iter().filter(|g| g.udp < split.udp && g.lost).count() as u64;
+        let n = above.len() as u64;
+        lost_above >= 3
+            && lost_above * 10 >= n * 9
+            && wgtrace::diagnose::stats::ln_fisher_greater(lost_above, n, lost_below, below)
+                < 1e-3f64.ln()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -317,7 +335,12 @@ proptest! {
             .collect();
         let (a, b) = build(&gens, 0);
         let (c, kinds) = run(&a, &b);
-        prop_assert!(!kinds.iter().any(|k| matches!(k, FindingKind::MtuBlackhole { .. })), "{kinds:?}");
+        // Random loss can, rarely, lose every packet above some size: then
+        // the data meets the documented rule for a threshold and a blackhole
+        // is what it shows. Otherwise none may be reported.
+        if !looks_like_a_threshold(&gens, true) && !looks_like_a_threshold(&gens, false) {
+            prop_assert!(!kinds.iter().any(|k| matches!(k, FindingKind::MtuBlackhole { .. })), "{kinds:?}");
+        }
         let lost_ab = gens.iter().filter(|g| g.from_a && g.lost).count() as u64;
         prop_assert_eq!(c.directions[0].missing, lost_ab);
         if lost_ab > 0 {

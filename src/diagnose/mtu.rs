@@ -47,11 +47,11 @@ pub struct Threshold {
     pub test: SizeTest,
 }
 
-/// Finds the size threshold of a direction's losses: the split of the sizes
-/// into "below: delivered" and "at or above: lost" that misclassifies the
-/// fewest packets (lost below plus delivered above), then checks that it is
-/// real: most packets above it lost, at least [`MIN_BIG_LOST`], and Fisher's
-/// test below [`LOG10_P_MAX`].
+/// Finds the size threshold of a direction's losses: of the splits of the
+/// sizes into "below: delivered" and "at or above: lost" that are real (most
+/// packets above lost, at least [`MIN_BIG_LOST`], Fisher's test below
+/// [`LOG10_P_MAX`]), the one that misclassifies the fewest packets (lost
+/// below plus delivered above).
 ///
 /// Counting errors, not comparing p-values, makes the boundary exact at any
 /// scale: p-values of strong effects underflow together and cannot rank
@@ -64,57 +64,51 @@ pub fn find_threshold(by_size: &BTreeMap<u32, SizeTally>) -> Option<Threshold> {
     if total_lost == 0 {
         return None;
     }
-    // No threshold: every lost packet is an error.
-    let mut best: Option<(u64, u32)> = None;
-    let mut best_errors = total_lost;
+    // Among the splits that pass the tests (enough loss above, far beyond
+    // the loss below, Fisher's p small), the one with the fewest errors;
+    // no threshold: every lost packet is an error. A split that fails the
+    // tests never hides one that passes.
+    let mut best: Option<(u64, u32, SizeTest)> = None;
     let (mut sent_below, mut lost_below) = (0u64, 0u64);
     for (&size, t) in by_size {
         if t.lost > 0 {
-            let delivered_above = (total_sent - sent_below) - (total_lost - lost_below);
-            let errors = lost_below + delivered_above;
+            let (sa, la) = (total_sent - sent_below, total_lost - lost_below);
+            let (sb, lb) = (sent_below, lost_below);
+            let errors = lb + (sa - la);
             // Ties go to the larger size: a delivered packet proves its size passes.
-            if errors <= best_errors && best.is_none_or(|(e, _)| errors <= e) {
-                best = Some((errors, size));
-                best_errors = errors;
+            let better = errors <= total_lost && best.as_ref().is_none_or(|b| errors <= b.0);
+            let enough = la >= MIN_BIG_LOST
+                && la * 100 >= sa * MIN_LOST_ABOVE_PERCENT
+                && (sb == 0 || la * sb > lb * sa);
+            if better && enough {
+                let ln_p = stats::ln_fisher_greater(la, sa, lb, sb);
+                let log10_p = ln_p / std::f64::consts::LN_10;
+                if log10_p < LOG10_P_MAX {
+                    let test = SizeTest {
+                        sent_above: sa,
+                        lost_above: la,
+                        sent_below: sb,
+                        lost_below: lb,
+                        p_value: ln_p.exp(),
+                        log10_p,
+                    };
+                    best = Some((errors, size, test));
+                }
             }
         }
         sent_below += t.sent;
         lost_below += t.lost;
     }
-    let (_, ip) = best?;
-    let (mut sb, mut lb) = (0u64, 0u64);
-    let mut largest_delivered = None;
-    for (&size, t) in by_size.range(..ip) {
-        sb += t.sent;
-        lb += t.lost;
-        if t.delivered() > 0 {
-            largest_delivered = Some(size);
-        }
-    }
-    let (sa, la) = (total_sent - sb, total_lost - lb);
-    if la < MIN_BIG_LOST || la * 100 < sa * MIN_LOST_ABOVE_PERCENT {
-        return None;
-    }
-    // Loss above must be well beyond the loss below.
-    if sb > 0 && la * sb <= lb * sa {
-        return None;
-    }
-    let ln_p = stats::ln_fisher_greater(la, sa, lb, sb);
-    let log10_p = ln_p / std::f64::consts::LN_10;
-    if log10_p >= LOG10_P_MAX {
-        return None;
-    }
+    let (_, ip, test) = best?;
+    let largest_delivered = by_size
+        .range(..ip)
+        .filter(|(_, t)| t.delivered() > 0)
+        .map(|(s, _)| *s)
+        .last();
     Some(Threshold {
         ip,
         largest_delivered,
-        test: SizeTest {
-            sent_above: sa,
-            lost_above: la,
-            sent_below: sb,
-            lost_below: lb,
-            p_value: ln_p.exp(),
-            log10_p,
-        },
+        test,
     })
 }
 
