@@ -102,9 +102,9 @@ pub fn find_threshold(by_size: &BTreeMap<u32, SizeTally>) -> Option<Threshold> {
     let (_, ip, test) = best?;
     let largest_delivered = by_size
         .range(..ip)
-        .filter(|(_, t)| t.delivered() > 0)
-        .map(|(s, _)| *s)
-        .last();
+        .rev()
+        .find(|(_, t)| t.delivered() > 0)
+        .map(|(s, _)| *s);
     Some(Threshold {
         ip,
         largest_delivered,
