@@ -62,7 +62,10 @@ fn man_is_roff_and_documents_analyze() {
         &page[..page.len().min(80)]
     );
     assert!(page.contains(".TH wgtrace 1"), "no title line");
-    assert!(page.contains(".SH \"WGTRACE ANALYZE\""), "no analyze section");
+    assert!(
+        page.contains(".SH \"WGTRACE ANALYZE\""),
+        "no analyze section"
+    );
     // roff escapes the dashes of options: `\-\-format`.
     let plain = page.replace("\\-", "-");
     let analyze = &plain[plain.find(".SH \"WGTRACE ANALYZE\"").unwrap()..];
@@ -81,7 +84,10 @@ fn man_is_roff_and_documents_analyze() {
 
 #[test]
 fn man_renders_with_groff_when_present() {
-    let Ok(status) = std::process::Command::new("groff").arg("--version").output() else {
+    let Ok(status) = std::process::Command::new("groff")
+        .arg("--version")
+        .output()
+    else {
         return; // no groff on this machine: nothing to check against
     };
     if !status.status.success() {

@@ -394,7 +394,7 @@ impl Parser {
                 "pcapng block length {len} is smaller than the 12-byte minimum"
             )));
         }
-        if len % 4 != 0 {
+        if !len.is_multiple_of(4) {
             return Err(self.corrupt(format!("pcapng block length {len} is not a multiple of 4")));
         }
         if len > MAX_RECORD {
