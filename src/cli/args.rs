@@ -28,6 +28,17 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// Analyse many incidents offline (a directory of incident folders, or a manifest) into JSON Lines.
     Batch(BatchArgs),
+    /// Print a shell completion script to standard output (bash, zsh, fish, elvish, powershell).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff, section 1) to standard output.
+    Man,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: clap_complete::Shell,
 }
 
 /// Output formats of `inspect`.

@@ -7,6 +7,7 @@
 mod analyze;
 mod args;
 mod batch;
+mod generate;
 mod inspect;
 mod output;
 mod progress;
@@ -33,6 +34,12 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Generated from the argument definitions; they read no capture.
+    match &args.command {
+        args::Command::Completions(a) => return ExitCode::from(generate::completions(a.shell)),
+        args::Command::Man => return ExitCode::from(generate::man()),
+        _ => {}
+    }
     if let Some(n) = args.threads {
         // Only fails if a pool already exists, which cannot happen this early.
         let _ = rayon::ThreadPoolBuilder::new()
@@ -49,6 +56,7 @@ pub fn main() -> ExitCode {
         args::Command::Inspect(a) => inspect::run(&a, &opts),
         args::Command::Analyze(a) => analyze::run(&a, &opts),
         args::Command::Batch(a) => batch::main(&a, &opts),
+        args::Command::Completions(_) | args::Command::Man => OK,
     };
     ExitCode::from(code)
 }
