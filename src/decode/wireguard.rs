@@ -292,22 +292,25 @@ fn maybe_batch(b: &[u8]) -> bool {
     let Some(head) = b.get(..8) else {
         return false;
     };
-    let (from, to) = (b.len().div_ceil(2), b.len().saturating_sub(8));
+    let from = b.len().div_ceil(2);
     if b.len() > STRIDE_CHECK_MAX {
         return memchr::memmem::find(b.get(from..).unwrap_or_default(), head).is_some();
     }
-    let word = |x: &[u8]| x.get(..8).and_then(|w| <[u8; 8]>::try_from(w).ok());
-    let Some(head) = word(head).map(u64::from_ne_bytes) else {
+    let Some(head) = head.first_chunk::<8>().map(|w| u64::from_ne_bytes(*w)) else {
         return false;
     };
-    let start = from.next_multiple_of(16);
-    let Some(rest) = b.get(start..to.saturating_add(8).min(b.len())) else {
+    // The last message starts at a 16-byte offset in the second half (a
+    // malformed one shorter than a keepalive too: it makes the payload
+    // unsplittable, not one message).
+    let is_head = |c: &[u8]| c.first_chunk::<8>().map(|w| u64::from_ne_bytes(*w)) == Some(head);
+    let Some(rest) = b.get(from.next_multiple_of(16)..) else {
         return false;
     };
-    // One eight-byte compare every sixteen bytes.
-    rest.chunks(16)
-        .filter_map(word)
-        .any(|w| u64::from_ne_bytes(w) == head)
+    let (chunks, tail) = rest.as_chunks::<16>();
+    // Branch-free over the chunks (nearly every payload is one message, so
+    // the whole half is read anyway): the compiler can vectorise the fold.
+    let word = |[w @ .., _, _, _, _, _, _, _, _]: [u8; 16]| u64::from_ne_bytes(w);
+    is_head(tail) || chunks.iter().fold(false, |hit, c| hit | (word(*c) == head))
 }
 
 /// [`batch`], reusing `scanner`'s searcher.
