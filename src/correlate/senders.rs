@@ -81,13 +81,17 @@ pub(super) fn decide(caps: [&DecodedCapture; 2], partner: &[Vec<u32>; 2]) -> Sen
     // Without any TTL-decided pair: the delay of the pair nearest in time.
     let mut nearest: Option<i64> = None;
     let mut last: Option<Here> = None;
+    // What TTL decides, kept so that step 2 reads only the other pairs' records.
+    let mut by_ttl: Vec<Option<Side>> = Vec::with_capacity(partner[0].len());
     for (i, j) in matched_pairs(partner) {
         let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
         let d = rb.ts.0.saturating_sub(ra.ts.0);
         if nearest.is_none_or(|n| d.unsigned_abs() < n.unsigned_abs()) {
             nearest = Some(d);
         }
-        if let Some(s) = ttl_sender(ra, rb) {
+        let decided = ttl_sender(ra, rb);
+        by_ttl.push(decided);
+        if let Some(s) = decided {
             if last != Some(here(s, ra, rb)) {
                 learn(&mut local, s, ra, rb);
                 last = Some(here(s, ra, rb));
@@ -109,11 +113,11 @@ pub(super) fn decide(caps: [&DecodedCapture; 2], partner: &[Vec<u32>; 2]) -> Sen
         (None, None) => nearest.unwrap_or(0),
     };
     // 2. Every pair, with what step 1 learnt.
-    let mut by_pair = Vec::new();
+    let mut by_pair = Vec::with_capacity(by_ttl.len());
     let mut count = [0usize; 2];
-    for (i, j) in matched_pairs(partner) {
-        let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
-        let s = ttl_sender(ra, rb).unwrap_or(
+    for ((i, j), decided) in matched_pairs(partner).zip(by_ttl) {
+        let s = decided.unwrap_or_else(|| {
+            let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
             if local[0].contains(&ra.src) || local[1].contains(&rb.dst) {
                 Side::A
             } else if local[1].contains(&rb.src) || local[0].contains(&ra.dst) {
@@ -126,8 +130,8 @@ pub(super) fn decide(caps: [&DecodedCapture; 2], partner: &[Vec<u32>; 2]) -> Sen
                 Side::A
             } else {
                 Side::B
-            },
-        );
+            }
+        });
         by_pair.push(s);
         count[s.idx()] += 1;
     }
