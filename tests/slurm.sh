@@ -96,9 +96,10 @@ sinfo
 inc=$work/incidents
 mkdir -p "$inc" "$work/out"
 for i in $(seq 1 8); do
-    if (( i % 3 == 0 )); then threshold=0; else threshold=$(( 1280 + 16 * i )); fi
+    # Every third incident healthy (no blackhole, no loss), the others blackholed.
+    if (( i % 3 == 0 )); then threshold=0 loss=0; else threshold=$(( 1280 + 16 * i )) loss=0.001; fi
     "$gen_pair" "$inc/gen-$(printf %02d "$i")" --packets 4000 --seed "$i" \
-        --threshold "$threshold" --loss 0.001 --offset-ms $(( i * 100 )) > /dev/null
+        --threshold "$threshold" --loss "$loss" --offset-ms $(( i * 100 )) > /dev/null
     rm -f "$inc/gen-$(printf %02d "$i")/truth.json"
 done
 mkdir -p "$inc/recorded-mtu-blackhole" "$inc/broken-cut" "$inc/broken-not-a-capture"
