@@ -5,7 +5,7 @@
 //! `{"id": ..., "captures": [...]}`), sorted by id. [`Shard`] picks a
 //! contiguous, balanced slice of them for one task of a scheduler (a
 //! Kubernetes Indexed Job, a Slurm array); [`resume`] finds what an earlier,
-//! interrupted run already wrote; [`run`] analyses the rest, a chunk at a
+//! interrupted run already wrote; [`run()`] analyses the rest, a chunk at a
 //! time in parallel, and writes one [`BatchRecord`] line per incident in id
 //! order, so the output does not depend on scheduling and the shards' outputs
 //! concatenated in shard order are the output of one run over all incidents.
