@@ -7,11 +7,16 @@
 //! 3. [`flow`]: records to WireGuard sessions and per-capture facts;
 //! 4. [`correlate`]: two captures matched packet by packet (clock, window, NAT, loss by size);
 //! 5. [`diagnose`]: facts and correlation to typed findings with evidence and fixes;
-//! 6. [`report`]: findings rendered as tables, Markdown and versioned JSON.
+//! 6. [`report`]: findings rendered as tables, Markdown and versioned JSON;
+//! 7. [`anonymize`]: a finished report's addresses rewritten (Crypto-PAn) before rendering.
 //!
-//! [`pipeline`] runs stages 1-6 for one incident. The library never prints and
-//! never exits; the `wgtrace` binary renders and chooses exit codes.
+//! [`pipeline`] runs stages 1-7 for one incident; [`batch`] runs it over many
+//! incidents (a directory or a manifest, shards, resume) into JSON Lines.
+//! The library never prints and never exits; the `wgtrace` binary renders
+//! and chooses exit codes.
 
+pub mod anonymize;
+pub mod batch;
 pub mod capture;
 pub mod correlate;
 pub mod decode;

@@ -5,10 +5,11 @@
 //! its larger file; then the facts of each and their correlation run in
 //! parallel.
 
+use crate::anonymize::Anonymizer;
 use crate::capture::display_names;
 use crate::capture::{capture_files, FileError, Input};
 use crate::correlate::{correlate, Side, TunnelSelect};
-use crate::decode::{concat, decode_capture_with, Anonymizer, DecodedCapture};
+use crate::decode::{concat, decode_capture_with, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::diagnose::{Finding, FindingKind, Severity};
 use crate::flow::facts;
@@ -91,7 +92,8 @@ fn decode_one(
 /// How to run the pipeline.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
-    /// Anonymise every IP address (the same mapping for all captures of the run).
+    /// Anonymise every IP address of the report (after the analysis, which
+    /// runs on the real ones; see [`crate::anonymize`]).
     pub anonymize: Option<Anonymizer>,
     /// Aggregate the data of the HTML report's plots ([`AnalyzeReport::plots`]);
     /// one more pass over the sent packets, so off for `batch`.
@@ -112,7 +114,7 @@ pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
 
 /// [`analyze_files`] with options.
 pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis, FileError> {
-    let mut caps: Vec<DecodedCapture> = match paths {
+    let caps: Vec<DecodedCapture> = match paths {
         [a] => vec![decode_file(
             a,
             opts.progress.as_ref(),
@@ -137,11 +139,6 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
             })
         }
     };
-    if let Some(an) = &opts.anonymize {
-        for c in &mut caps {
-            c.anonymize(an);
-        }
-    }
     let mut damaged = Vec::new();
     for (cap, path) in caps.iter().zip(paths) {
         if let Some(d) = &cap.info.damage {
@@ -229,7 +226,7 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
             facts,
         })
         .collect();
-    let report = match (captures.as_slice(), &correlation) {
+    let mut report = match (captures.as_slice(), &correlation) {
         ([a, b], Some(c)) if unselected.is_some() => {
             let findings = unselected.into_iter().collect();
             AnalyzeReport::new(summaries, findings, Some(c))
@@ -249,6 +246,9 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         ([a, ..], _) => AnalyzeReport::new(summaries, diagnose_single(*a), None),
         ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),
     };
+    if let Some(an) = &opts.anonymize {
+        an.apply(&mut report);
+    }
     Ok(Analysis { report, damaged })
 }
 

@@ -50,13 +50,25 @@ fn no_real_address_survives_and_the_diagnosis_is_the_same() {
         let anon = run(&["--anonymize", "analyze", "-f", "json"], &files);
         let real = addresses(&plain);
         assert!(real.len() >= 2, "{real:?}");
-        for fmt in ["json", "table", "markdown"] {
+        for fmt in ["json", "table", "markdown", "html"] {
             let text = run(&["--anonymize", "analyze", "-f", fmt], &files);
             let leaked: Vec<IpAddr> = addresses(&text).intersection(&real).copied().collect();
             assert!(leaked.is_empty(), "{fmt}: {leaked:?} leaked");
+            // The filters say they go with anonymised addresses.
+            let note = if fmt == "json" {
+                "\"anonymized\": true"
+            } else {
+                "anonymised"
+            };
+            assert!(text.contains(note), "{fmt}: no note");
         }
-        let inspect = run(&["--anonymize", "inspect", "-f", "json"], &files);
-        assert!(addresses(&inspect).iter().all(|a| !real.contains(a)));
+        for fmt in ["json", "table"] {
+            let inspect = run(&["--anonymize", "inspect", "-f", fmt], &files);
+            let leaked: Vec<IpAddr> = addresses(&inspect).intersection(&real).copied().collect();
+            assert!(leaked.is_empty(), "inspect {fmt}: {leaked:?} leaked");
+            // Not vacuous: inspect names addresses.
+            assert!(!addresses(&inspect).is_empty());
+        }
         let (p, a): (serde_json::Value, serde_json::Value) = (
             serde_json::from_str(&plain).unwrap(),
             serde_json::from_str(&anon).unwrap(),
@@ -70,8 +82,14 @@ fn no_real_address_survives_and_the_diagnosis_is_the_same() {
                 .collect()
         };
         assert_eq!(kinds(&p), kinds(&a));
-        for k in ["sent", "delivered", "missing"] {
-            assert_eq!(p["directions"][0][k], a["directions"][0][k]);
+        assert_eq!(p["verdict"], a["verdict"]);
+        assert_eq!(a["anonymized"], true);
+        assert!(p.get("anonymized").is_none(), "additive: absent when plain");
+        assert_eq!(p["matched"], a["matched"]);
+        for d in 0..2 {
+            for k in ["sent", "delivered", "missing", "outside_window"] {
+                assert_eq!(p["directions"][d][k], a["directions"][d][k]);
+            }
         }
     }
 }
@@ -105,4 +123,33 @@ fn one_mapping_for_both_captures_and_subnets_kept() {
         )
     );
     assert_ne!(phone, "192.168.2.10".parse::<IpAddr>().unwrap());
+}
+
+#[test]
+fn a_key_file_makes_the_map_reproducible() {
+    let files = [
+        testdata("mtu-blackhole/vps.pcap"),
+        testdata("mtu-blackhole/laptop.pcap"),
+    ];
+    let dir = std::env::temp_dir().join(format!("wgtrace-anon-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("k");
+    std::fs::write(&key, (0u8..32).collect::<Vec<u8>>()).unwrap();
+    let k = key.to_str().unwrap();
+    let one = run(&["--anonymize-key", k, "analyze", "-f", "json"], &files);
+    let two = run(&["--anonymize-key", k, "analyze", "-f", "json"], &files);
+    assert_eq!(one, two);
+    let random = run(&["--anonymize", "analyze", "-f", "json"], &files);
+    assert_ne!(one, random, "without a key file the key is random per run");
+    assert!(!one.contains("198.51.100.2") && !one.contains("203.0.113.2"));
+    std::fs::write(&key, b"short").unwrap();
+    let o = Command::cargo_bin("wgtrace")
+        .unwrap()
+        .args(["--anonymize-key", k, "analyze"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).lines().count(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -61,14 +61,12 @@ fn exit_code(ids: &[&str]) -> i32 {
     }
 }
 
-/// Shard of an id, computed here independently of wgtrace: FNV-1a 64 modulo the count.
+/// Shard of an id, computed here independently of wgtrace: the sorted ids
+/// cut into `count` contiguous runs, sizes within one.
 fn shard_of(id: &str, count: u64) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in id.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100_0000_01b3);
-    }
-    h % count
+    let n = OUTCOMES.len() as u64;
+    let pos = OUTCOMES.iter().position(|(i, _)| *i == id).unwrap() as u64;
+    (0..count).find(|s| pos < (s + 1) * n / count).unwrap()
 }
 
 fn ids(rows: &[Value]) -> Vec<&str> {
@@ -95,7 +93,7 @@ fn batch(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn one_line_per_incident_in_order_with_the_analyze_schema() {
+fn one_line_per_incident_in_order_with_the_batch_schema() {
     let dir = incident_dir("order");
     let out = dir.join("results.jsonl");
     let o = batch(&[dir.to_str().unwrap(), "-o", out.to_str().unwrap()]);
@@ -104,12 +102,15 @@ fn one_line_per_incident_in_order_with_the_analyze_schema() {
     let all: Vec<&str> = OUTCOMES.iter().map(|(id, _)| *id).collect();
     assert_eq!(ids(&rows), all);
     for (r, (id, outcome)) in rows.iter().zip(OUTCOMES) {
-        assert_eq!(r["schema"], "wgtrace.analyze/3");
+        assert_eq!(r["schema"], "wgtrace.batch/1");
+        assert_eq!(r["verdict"], outcome, "{id}");
         if outcome == "error" {
             assert!(r["error"].is_string(), "{id}");
         } else {
-            assert!(r.get("error").is_none(), "{id}: {}", r["error"]);
-            assert_eq!(r["verdict"], outcome, "{id}");
+            assert!(r["error"].is_null(), "{id}: {}", r["error"]);
+            assert_eq!(r["report"]["schema"], "wgtrace.analyze/3");
+            assert_eq!(r["report"]["verdict"], outcome, "{id}");
+            assert_eq!(r["captures"].as_array().unwrap().len(), 2);
         }
     }
     let by_id = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap();
@@ -119,6 +120,13 @@ fn one_line_per_incident_in_order_with_the_analyze_schema() {
         .as_str()
         .unwrap()
         .contains("cut short at byte"));
+    // The partial analysis is kept, but the incident is an error, never healthy.
+    assert_eq!(by_id("cut")["verdict"], "error");
+    assert!(by_id("cut")["report"].is_object());
+    assert!(by_id("mtu-blackhole")["kinds"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("mtu_blackhole")));
     let summary = String::from_utf8_lossy(&o.stderr);
     assert!(
         summary.contains("mtu_blackhole") && summary.contains("errors"),
@@ -199,6 +207,13 @@ fn shards_split_the_incidents_and_merge_by_concatenation() {
         }
     }
     assert_eq!(all.len(), 6);
+    // Concatenated in shard order, the shards are one run over all incidents.
+    let whole = dir.join("whole.jsonl");
+    batch(&[dir.to_str().unwrap(), "-o", whole.to_str().unwrap()]);
+    let merged: String = (0..3)
+        .map(|i| std::fs::read_to_string(dir.join(format!("shard{i}.jsonl"))).unwrap())
+        .collect();
+    assert_eq!(merged, std::fs::read_to_string(&whole).unwrap());
     // The Kubernetes Indexed Job environment selects the same slice as --shard.
     let a = dir.join("k8s.jsonl");
     let o = Command::cargo_bin("wgtrace")
@@ -244,10 +259,59 @@ fn manifests_csv_and_json_lines() {
         .collect();
     assert_eq!(rows.len(), 2);
     assert_eq!(rows[0]["verdict"], "healthy");
+    assert_eq!(rows[1]["verdict"], "problems");
     let jl = dir.join("incidents.jsonl");
     std::fs::write(&jl, "{\"id\":\"x\",\"captures\":[\"missing.pcap\"]}\n").unwrap();
     let o = batch(&[jl.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let row: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(row["error"].as_str().unwrap().contains("missing.pcap"));
+    assert_eq!(row["verdict"], "error");
+    assert!(row["report"].is_null());
+}
+
+#[test]
+fn shards_with_one_anonymisation_key_map_addresses_alike() {
+    let dir = incident_dir("anon");
+    let key = dir.join("wgtrace.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let run = |args: &[&str]| -> String {
+        let o = Command::cargo_bin("wgtrace")
+            .unwrap()
+            .args(["--anonymize-key", key.to_str().unwrap(), "batch"])
+            .arg(&dir)
+            .args(args)
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("SLURM_ARRAY_TASK_ID")
+            .output()
+            .unwrap();
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let whole = run(&[]);
+    let merged: String = (0..3)
+        .map(|i| run(&["--shard", &format!("{i}/3")]))
+        .collect();
+    assert_eq!(
+        merged, whole,
+        "same key: the shards map every address alike"
+    );
+    for real in ["198.51.100.2", "203.0.113.2"] {
+        assert!(!whole.contains(real), "{real} left in the output");
+    }
+    assert!(whole.contains("\"anonymized\":true"));
+    // A key of the wrong size: one line, exit 2.
+    std::fs::write(&key, [7u8; 31]).unwrap();
+    let o = Command::cargo_bin("wgtrace")
+        .unwrap()
+        .args(["--anonymize-key", key.to_str().unwrap(), "batch"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("exactly 32 bytes") && err.contains("has 31"),
+        "{err}"
+    );
 }

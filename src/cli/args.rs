@@ -11,10 +11,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(usize))]
     pub threads: Option<usize>,
 
-    /// Replace every IP address by a prefix-preserving anonymised one (consistent
-    /// across the captures of the run; ports and sizes kept), for tickets.
+    /// Replace every IP address of the report by a prefix-preserving anonymised one
+    /// (Crypto-PAn; consistent across the captures of the run; ports and sizes kept), for tickets.
     #[arg(long, global = true)]
     pub anonymize: bool,
+
+    /// Key for --anonymize (implies it): a file of exactly 32 bytes (AES-128 key, then
+    /// pad), so that runs and batch shards map each address the same way; without it
+    /// the key is random per run.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub anonymize_key: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Command,

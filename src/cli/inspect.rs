@@ -16,10 +16,7 @@ pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options) -> u8 {
             rayon::current_num_threads(),
         );
         match decoded {
-            Ok(mut cap) => {
-                if let Some(an) = &opts.anonymize {
-                    cap.anonymize(an);
-                }
+            Ok(cap) => {
                 if let Some(d) = &cap.info.damage {
                     failed = true;
                     output::error(&format!(
@@ -40,7 +37,10 @@ pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options) -> u8 {
             }
         }
     }
-    let report = InspectReport::new(entries);
+    let mut report = InspectReport::new(entries);
+    if let Some(an) = &opts.anonymize {
+        an.apply(&mut report);
+    }
     let text = match args.format {
         InspectFormat::Table => report.to_table(output::table_width()),
         InspectFormat::Json => report.to_json() + "\n",

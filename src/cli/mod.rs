@@ -46,8 +46,19 @@ pub fn main() -> ExitCode {
             .num_threads(n)
             .build_global();
     }
+    let anonymize = match (&args.anonymize_key, args.anonymize) {
+        (Some(key), _) => match wgtrace::anonymize::Anonymizer::from_key_file(key) {
+            Ok(an) => Some(an),
+            Err(e) => {
+                output::error(&e.to_string());
+                return ExitCode::from(ERROR);
+            }
+        },
+        (None, true) => Some(wgtrace::anonymize::Anonymizer::random()),
+        (None, false) => None,
+    };
     let opts = wgtrace::pipeline::Options {
-        anonymize: args.anonymize.then(wgtrace::decode::Anonymizer::new),
+        anonymize,
         plots: false,
         progress: progress::bars(),
         select: None,

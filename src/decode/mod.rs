@@ -11,13 +11,11 @@
 //! ([`decode_capture_with`]); the two ends of a pair and the incidents of a
 //! batch also decode on separate cores.
 
-mod anonymize;
 mod link;
 mod net;
 mod record;
 pub mod wireguard;
 
-pub use anonymize::Anonymizer;
 pub use link::network_layer;
 pub use record::{
     DecodeIssue, Endpoint, EndpointId, Endpoints, Flags, IcmpError, PacketKind, PacketRecord,
@@ -120,22 +118,6 @@ pub struct DecodedCapture {
     pub records: Vec<PacketRecord>,
     /// The endpoints the records refer to.
     pub endpoints: Endpoints,
-}
-
-impl DecodedCapture {
-    /// Replaces every IP address (endpoints, and the addresses quoted in ICMP
-    /// errors) by its anonymised form; see [`Anonymizer`].
-    pub fn anonymize(&mut self, an: &Anonymizer) {
-        self.endpoints.map_ips(|ip| an.map(ip));
-        for r in &mut self.records {
-            if let PacketKind::IcmpError(e) = &mut r.kind {
-                if let Some(q) = &mut e.quoted {
-                    q.src.ip = an.map(q.src.ip);
-                    q.dst.ip = an.map(q.dst.ip);
-                }
-            }
-        }
-    }
 }
 
 /// Joins the decoded files of one capture end (rotated captures) into one

@@ -14,6 +14,12 @@ use std::fmt::Write as _;
 /// The JSON schema identifier of `analyze --format json`; bumped on any incompatible change.
 pub const SCHEMA: &str = "wgtrace.analyze/3";
 
+/// Said by every format of an anonymised report, beside the filters.
+pub const ANONYMIZED_NOTE: &str =
+    "addresses are anonymised (--anonymize): the Wireshark filters select \
+     frames by number and apply to the original captures, but the addresses this report names \
+     are anonymised ones that do not appear in those captures.";
+
 /// Overall result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -382,9 +388,49 @@ pub struct AnalyzeReport {
     pub duplicates: Vec<u64>,
     /// The `--tunnel` / `--peer` the report was restricted with.
     pub selection: Option<String>,
+    /// Every address in the report was anonymised (`--anonymize`); present
+    /// only then. The frame numbers and Wireshark filters still apply to the
+    /// original captures, but the addresses shown are not the ones in them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub anonymized: bool,
     /// Plot data for the HTML report (two captures, when asked for); not part of the JSON.
     #[serde(skip)]
     pub plots: Option<PlotData>,
+}
+
+/// Each finding's summary and fix; with several tunnels, the words read the
+/// findings of the same tunnel and name it.
+fn words_of(
+    findings: &[Finding],
+    tunnels: &[TunnelReport],
+    names: &[String],
+) -> Vec<(String, Option<String>)> {
+    let several = tunnels.len() > 1;
+    findings
+        .iter()
+        .map(|f| {
+            let related: Vec<Finding> = if several {
+                findings
+                    .iter()
+                    .filter(|g| g.tunnel.is_none() || g.tunnel == f.tunnel)
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let all = if several { &related[..] } else { findings };
+            let mut summary = words::summary(f, all, names);
+            let mut fix = words::fix(f, all);
+            // Which tunnel the words are about, when there are several.
+            if let Some(t) = f.tunnel.filter(|_| several) {
+                if let Some(t) = tunnels.iter().find(|x| x.id == t) {
+                    summary = format!("{}: {summary}", t.label());
+                    fix = fix.map(|x| format!("{}: {x}", t.label()));
+                }
+            }
+            (summary, fix)
+        })
+        .collect()
 }
 
 impl AnalyzeReport {
@@ -416,31 +462,7 @@ impl AnalyzeReport {
         let several = tunnels.len() > 1;
         // Words first (they read the findings of the same tunnel), then the
         // findings move in: frame lists can hold most of a capture.
-        let said: Vec<(String, Option<String>)> = findings
-            .iter()
-            .map(|f| {
-                let related: Vec<Finding> = if several {
-                    findings
-                        .iter()
-                        .filter(|g| g.tunnel.is_none() || g.tunnel == f.tunnel)
-                        .cloned()
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let all = if several { &related[..] } else { &findings[..] };
-                let mut summary = words::summary(f, all, &names);
-                let mut fix = words::fix(f, all);
-                // Which tunnel the words are about, when there are several.
-                if let Some(t) = f.tunnel.filter(|_| several) {
-                    if let Some(t) = tunnels.iter().find(|x| x.id == t) {
-                        summary = format!("{}: {summary}", t.label());
-                        fix = fix.map(|x| format!("{}: {x}", t.label()));
-                    }
-                }
-                (summary, fix)
-            })
-            .collect();
+        let said = words_of(&findings, &tunnels, &names);
         let rendered: Vec<ReportFinding> = findings
             .into_iter()
             .zip(said)
@@ -515,7 +537,33 @@ impl AnalyzeReport {
             matched,
             duplicates,
             selection: None,
+            anonymized: false,
             plots: None,
+        }
+    }
+
+    /// Writes the words (summaries, fixes, headline) again from the typed
+    /// fields, after these changed (anonymised addresses).
+    pub fn reword(&mut self) {
+        let names: Vec<String> = self.captures.iter().map(|c| c.file.clone()).collect();
+        let findings: Vec<Finding> = self
+            .findings
+            .iter()
+            .map(|f| Finding {
+                kind: f.kind.clone(),
+                severity: f.severity,
+                frames: Vec::new(),
+                tunnel: f.tunnel,
+            })
+            .collect();
+        let said = words_of(&findings, &self.tunnels, &names);
+        for (f, (summary, fix)) in self.findings.iter_mut().zip(said) {
+            f.summary = summary;
+            f.fix = fix;
+        }
+        self.headline = headline(self.verdict, &names, &self.findings, &self.tunnels);
+        if let Some(sel) = self.selection.clone() {
+            self.selected(&sel);
         }
     }
 
@@ -576,6 +624,9 @@ impl AnalyzeReport {
             if let Some(d) = &c.damage {
                 out.push_str(&wrap(&format!("PARTIAL: {}: {d}", c.file), w, "  "));
             }
+        }
+        if self.anonymized {
+            out.push_str(&wrap(&format!("NOTE: {ANONYMIZED_NOTE}"), w, "      "));
         }
         let _ = writeln!(out);
 
@@ -767,6 +818,9 @@ impl AnalyzeReport {
             if let Some(d) = &c.damage {
                 let _ = writeln!(out, "\n> **Partial:** `{}`: {}", c.file, md(d));
             }
+        }
+        if self.anonymized {
+            let _ = writeln!(out, "\n> **Note:** {}", md(ANONYMIZED_NOTE));
         }
         let _ = writeln!(out, "\n### Findings\n");
         let _ = writeln!(out, "| severity | finding | evidence | frames | filter |");

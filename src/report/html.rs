@@ -144,6 +144,13 @@ impl AnalyzeReport {
 
     fn findings_html(&self, o: &mut String) {
         o.push_str("<section id=\"findings\">\n<h2>Findings</h2>\n");
+        if self.anonymized {
+            let _ = writeln!(
+                o,
+                "<p class=\"note anonymized\"><strong>Note:</strong> {}</p>",
+                esc(super::analyze::ANONYMIZED_NOTE)
+            );
+        }
         if self.findings.is_empty() {
             o.push_str("<p class=\"muted\">No findings.</p>\n</section>\n");
             return;

@@ -18,6 +18,9 @@ pub struct InspectReport {
     pub wgtrace_version: &'static str,
     /// One entry per capture.
     pub captures: Vec<CaptureEntry>,
+    /// Every address in the report was anonymised (`--anonymize`); present only then.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub anonymized: bool,
 }
 
 /// A capture that was read (perhaps partly), or one that could not be read at all.
@@ -42,6 +45,7 @@ impl InspectReport {
             schema: SCHEMA,
             wgtrace_version: env!("CARGO_PKG_VERSION"),
             captures,
+            anonymized: false,
         }
     }
 

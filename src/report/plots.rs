@@ -10,10 +10,11 @@
 
 use crate::capture::{FrameNo, Timestamp};
 use crate::correlate::{Correlation, MsgClass, Side};
-use crate::decode::DecodedCapture;
+use crate::decode::{DecodedCapture, Endpoint};
 use crate::diagnose::{Finding, FindingKind};
-use crate::flow::CaptureFacts;
+use crate::flow::{CaptureFacts, MartianReason};
 use rustc_hash::FxHashMap as HashMap;
+use std::net::IpAddr;
 
 /// Time bins across the window (the scatter's horizontal resolution).
 pub const TIME_BINS: u16 = 300;
@@ -131,10 +132,88 @@ pub struct TimelineEvent {
     pub lost: u64,
     /// Capture that saw it.
     pub seen_in: String,
-    /// Details (MTU, addresses).
-    pub detail: String,
+    /// Details (MTU, addresses), typed so that `--anonymize` can rewrite them.
+    pub detail: EventDetail,
     /// First frame, in `seen_in`.
     pub frame: Option<FrameNo>,
+}
+
+/// What a timeline event is about, beyond its kind.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventDetail {
+    /// Nothing more to say.
+    None,
+    /// Unanswered initiations of one flow.
+    Flow {
+        /// Sender.
+        from: Endpoint,
+        /// Addressed to.
+        to: Endpoint,
+    },
+    /// An ICMP fragmentation-needed / packet-too-big.
+    Icmp {
+        /// ICMPv6 packet too big (else ICMPv4 fragmentation needed).
+        v6: bool,
+        /// The router that sent it.
+        router: IpAddr,
+        /// Its destination.
+        to: IpAddr,
+        /// The MTU it announced.
+        mtu: u32,
+    },
+    /// One martian packet of a group.
+    Martian {
+        /// Source.
+        src: Endpoint,
+        /// Destination.
+        dst: Endpoint,
+        /// Why it is martian.
+        reason: MartianReason,
+        /// Which example (1-based).
+        example: usize,
+        /// Of how many such packets.
+        packets: u64,
+    },
+}
+
+impl EventDetail {
+    /// Whether there is nothing to say.
+    pub fn is_empty(&self) -> bool {
+        *self == EventDetail::None
+    }
+}
+
+impl std::fmt::Display for EventDetail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventDetail::None => Ok(()),
+            EventDetail::Flow { from, to } => write!(f, "{from} → {to}"),
+            EventDetail::Icmp {
+                v6,
+                router,
+                to,
+                mtu,
+            } => write!(
+                f,
+                "{} from {router} to {to}, MTU {mtu}",
+                if *v6 {
+                    "packet too big"
+                } else {
+                    "fragmentation needed"
+                }
+            ),
+            EventDetail::Martian {
+                src,
+                dst,
+                reason,
+                example,
+                packets,
+            } => write!(
+                f,
+                "{src} → {dst} ({reason:?}; example {example} of {packets} such packets)"
+            ),
+        }
+    }
 }
 
 /// Computes the plot data of a correlated pair.
@@ -221,7 +300,7 @@ fn plot_one(
                 count: 0,
                 lost: 0,
                 seen_in: d.from.clone(),
-                detail: String::new(),
+                detail: EventDetail::None,
                 frame: Some(p.frame),
             });
             e.count += 1;
@@ -247,7 +326,10 @@ fn plot_one(
                 count: u.initiations,
                 lost: 0,
                 seen_in: d.from.clone(),
-                detail: format!("{} → {}", u.from, u.to),
+                detail: EventDetail::Flow {
+                    from: u.from,
+                    to: u.to,
+                },
                 frame: u.frames.first().copied(),
             });
         }
@@ -262,17 +344,12 @@ fn plot_one(
                 count: 0,
                 lost: 0,
                 seen_in: d.from.clone(),
-                detail: format!(
-                    "{} from {} to {}, MTU {}",
-                    if s.v6 {
-                        "packet too big"
-                    } else {
-                        "fragmentation needed"
-                    },
-                    s.router,
-                    s.to,
-                    s.mtu
-                ),
+                detail: EventDetail::Icmp {
+                    v6: s.v6,
+                    router: s.router,
+                    to: s.to,
+                    mtu: s.mtu,
+                },
                 frame: Some(s.frame),
             });
             e.count += 1;
@@ -299,14 +376,13 @@ fn plot_one(
                     count: 1,
                     lost: 0,
                     seen_in: d.to.clone(),
-                    detail: format!(
-                        "{} → {} ({:?}; example {} of {} such packets)",
-                        m.src,
-                        m.dst,
-                        m.reason,
-                        i + 1,
-                        m.packets
-                    ),
+                    detail: EventDetail::Martian {
+                        src: m.src,
+                        dst: m.dst,
+                        reason: m.reason,
+                        example: i + 1,
+                        packets: m.packets,
+                    },
                     frame: Some(*f),
                 });
             }
