@@ -7,11 +7,14 @@
 //! 3. [`flow`]: records to WireGuard sessions and per-capture facts;
 //! 4. [`correlate`]: two captures matched packet by packet (clock, window, NAT, loss by size);
 //! 5. [`diagnose`]: facts and correlation to typed findings with evidence and fixes;
-//! 6. [`report`]: findings rendered as tables, Markdown and versioned JSON.
+//! 6. [`report`]: findings rendered as tables, Markdown and versioned JSON;
+//! 7. [`annotate`]: the two captures written back as one pcapng, each packet
+//!    commented with its fate and the report in the section header (`--annotate`).
 //!
 //! [`pipeline`] runs stages 1-6 for one incident. The library never prints and
 //! never exits; the `wgtrace` binary renders and chooses exit codes.
 
+pub mod annotate;
 pub mod capture;
 pub mod correlate;
 pub mod decode;
