@@ -77,11 +77,10 @@ pub fn write_annotated(
     let mut out = io::BufWriter::with_capacity(1 << 20, out);
     out.write_all(&pcapng::section_header(&section_comments(report))?)?;
     let name = |side: Side| {
-        report
-            .captures
-            .iter()
-            .find(|c| c.side == side)
-            .map_or_else(|| caps[side.idx()].path.display().to_string(), |c| c.file.clone())
+        report.captures.iter().find(|c| c.side == side).map_or_else(
+            || caps[side.idx()].path.display().to_string(),
+            |c| c.file.clone(),
+        )
     };
     for i in &ifaces {
         out.write_all(&pcapng::interface(i, &name(i.side))?)?;

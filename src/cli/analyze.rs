@@ -26,7 +26,9 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
         return super::ERROR;
     }
     if args.annotate.is_some() && paths.iter().any(|p| p.as_os_str() == "-") {
-        output::error("--annotate needs the captures as files: standard input cannot be read again");
+        output::error(
+            "--annotate needs the captures as files: standard input cannot be read again",
+        );
         return super::ERROR;
     }
     let opts = Options {

@@ -61,11 +61,8 @@ impl Correlation {
         let (s, o) = (side.idx(), side.other().idx());
         let role = *self.role[s].get(i)?;
         let partner = *self.partner[s].get(i)?;
-        let counted = |x: usize, j: usize| {
-            self.tunnel_of[x]
-                .get(j)
-                .is_some_and(|t| *t != NO_TUNNEL)
-        };
+        let counted =
+            |x: usize, j: usize| self.tunnel_of[x].get(j).is_some_and(|t| *t != NO_TUNNEL);
         let far = |j: u32| caps[o].records.get(j as usize);
         let me = caps[s].records.get(i)?;
         // Delay on A's clock: B's times minus B's offset.
@@ -76,7 +73,8 @@ impl Correlation {
                 ts
             }
         };
-        let delay = |from: usize, t0: i64, t1: i64| on_a(1 - from, t1).saturating_sub(on_a(from, t0));
+        let delay =
+            |from: usize, t0: i64, t1: i64| on_a(1 - from, t1).saturating_sub(on_a(from, t0));
         if counted(s, i) {
             if role == Role::Delivered as u8 {
                 let r = far(partner)?;

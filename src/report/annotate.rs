@@ -37,7 +37,9 @@ pub fn packet_comment(
             "lost (fragmented on the way; only the first fragment reached {far_name}: {})",
             frame(f)
         ),
-        Some(Fate::OutsideWindow) => format!("outside window (sent while {far_name} was not running)"),
+        Some(Fate::OutsideWindow) => {
+            format!("outside window (sent while {far_name} was not running)")
+        }
         Some(Fate::Received { from, delay_ns }) => {
             format!("received from {}, {}", frame(from), delay(delay_ns))
         }
