@@ -264,7 +264,7 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),
     };
     drop(captures);
-    let kept = opts.keep.then(|| Kept { caps, correlation });
+    let kept = opts.keep.then_some(Kept { caps, correlation });
     Ok(Analysis {
         report,
         damaged,

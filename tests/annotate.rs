@@ -5,6 +5,7 @@
 //! the recording's truth says were dropped commented `wgtrace: lost`.
 
 #![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+#![allow(clippy::print_stderr)] // says which checks were skipped
 
 use assert_cmd::Command;
 use pcap_parser::pcapng::Block;
