@@ -8,7 +8,7 @@
 use crate::anonymize::Anonymizer;
 use crate::capture::display_names;
 use crate::capture::{capture_files, FileError, Input};
-use crate::correlate::{correlate, Side, TunnelSelect};
+use crate::correlate::{correlate, Correlation, Side, TunnelSelect};
 use crate::decode::{concat, decode_capture_with, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::diagnose::{Finding, FindingKind, Severity};
@@ -26,6 +26,17 @@ pub struct Analysis {
     pub report: AnalyzeReport,
     /// One error per damaged capture (truncated, corrupt), with its byte offset.
     pub damaged: Vec<FileError>,
+    /// The decoded captures and their correlation, when [`Options::keep`] asked for them.
+    pub kept: Option<Kept>,
+}
+
+/// What the report was made from, kept for [`crate::annotate`].
+#[derive(Debug)]
+pub struct Kept {
+    /// The decoded captures, in command-line order.
+    pub caps: Vec<DecodedCapture>,
+    /// Their correlation (two captures), restricted as the report is.
+    pub correlation: Option<Correlation>,
 }
 
 /// Told, while a capture is read, its path, the bytes consumed so far and the
@@ -102,6 +113,9 @@ pub struct Options {
     pub progress: Option<Progress>,
     /// Analyse only the tunnels this picks (two captures).
     pub select: Option<TunnelSelect>,
+    /// Keep the decoded captures and the correlation in [`Analysis::kept`]
+    /// (for `--annotate`; about 64 bytes a packet held longer).
+    pub keep: bool,
 }
 
 /// Analyses one capture, or two captures of the same tunnel, with default options.
@@ -249,7 +263,13 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
     if let Some(an) = &opts.anonymize {
         an.apply(&mut report);
     }
-    Ok(Analysis { report, damaged })
+    drop(captures);
+    let kept = opts.keep.then_some(Kept { caps, correlation });
+    Ok(Analysis {
+        report,
+        damaged,
+        kept,
+    })
 }
 
 /// The display name of one file of a directory end: the end's, `/`, the file name.

@@ -2,7 +2,8 @@
 
 use super::args::{AnalyzeArgs, AnalyzeFormat};
 use super::output;
-use wgtrace::pipeline::{analyze_files_with, Options};
+use wgtrace::annotate::write_annotated;
+use wgtrace::pipeline::{analyze_files_with, Analysis, Kept, Options};
 use wgtrace::report::analyze::Verdict;
 
 /// Runs `analyze`; returns the exit code.
@@ -13,10 +14,21 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
         .output
         .iter()
         .chain(&args.html)
+        .chain(&args.annotate)
         .map(|p| p.as_path())
         .collect();
     if let Err(e) = output::check_outputs(&outputs, &paths) {
         output::error(&e);
+        return super::ERROR;
+    }
+    if args.annotate.is_some() && opts.anonymize.is_some() {
+        output::error("--annotate writes the captures' own bytes, which --anonymize cannot hide: use one or the other");
+        return super::ERROR;
+    }
+    if args.annotate.is_some() && paths.iter().any(|p| p.as_os_str() == "-") {
+        output::error(
+            "--annotate needs the captures as files: standard input cannot be read again",
+        );
         return super::ERROR;
     }
     let opts = Options {
@@ -25,6 +37,7 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
             .tunnel
             .map(wgtrace::correlate::TunnelSelect::Id)
             .or_else(|| args.peer.clone()),
+        keep: args.annotate.is_some(),
         ..opts.clone()
     };
     let analysis = match analyze_files_with(&paths, &opts) {
@@ -53,6 +66,12 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
             return super::ERROR;
         }
     }
+    if let Some(path) = &args.annotate {
+        if let Err(e) = annotate(path, &analysis) {
+            output::error(&format!("cannot write {}: {e}", path.display()));
+            return super::ERROR;
+        }
+    }
     let written = match &args.output {
         Some(path) => output::write_atomically(path, text.as_bytes())
             .map_err(|e| format!("{}: {e}", path.display())),
@@ -71,4 +90,21 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
             Verdict::Healthy => super::OK,
         }
     }
+}
+
+/// Writes the annotated pcapng of the analysed pair to `path`, all or nothing.
+fn annotate(path: &std::path::Path, analysis: &Analysis) -> Result<(), String> {
+    let Some(Kept {
+        caps,
+        correlation: Some(c),
+    }) = &analysis.kept
+    else {
+        return Err("two captures are needed".into());
+    };
+    let [a, b] = caps.as_slice() else {
+        return Err("two captures are needed".into());
+    };
+    let mut file = output::AtomicFile::create(path).map_err(|e| e.to_string())?;
+    write_annotated(&mut file, [a, b], c, &analysis.report).map_err(|e| e.to_string())?;
+    file.commit().map_err(|e| e.to_string())
 }

@@ -102,6 +102,13 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
 
+    /// Also write both captures merged into one pcapng FILE for Wireshark:
+    /// B's packets on A's clock, one interface per capture, each WireGuard
+    /// packet commented with its fate (`wgtrace: lost ...`), the findings in
+    /// the file's comment. Needs B; not with --anonymize (the packets keep their bytes).
+    #[arg(long, value_name = "FILE", requires = "b")]
+    pub annotate: Option<PathBuf>,
+
     /// Analyse only tunnel ID (as numbered in the report), when the captures share several.
     #[arg(long, value_name = "ID", conflicts_with = "peer", requires = "b")]
     pub tunnel: Option<u32>,

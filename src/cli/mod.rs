@@ -62,6 +62,7 @@ pub fn main() -> ExitCode {
         plots: false,
         progress: progress::bars(),
         select: None,
+        keep: false,
     };
     let code = match args.command {
         args::Command::Inspect(a) => inspect::run(&a, &opts),

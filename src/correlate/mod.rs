@@ -7,6 +7,7 @@
 //! per direction, what was sent, delivered and lost, by size.
 
 mod clock;
+mod fate;
 mod key;
 mod loss;
 mod nat;
@@ -15,6 +16,7 @@ mod transport;
 mod tunnels;
 mod window;
 
+pub use fate::Fate;
 pub use key::{MsgClass, MsgKey, DUPLICATE, NO_PARTNER};
 pub use senders::looks_locally_sent;
 pub use tunnels::{Handshake, Tunnel, TunnelSelect, NO_TUNNEL};

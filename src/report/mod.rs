@@ -3,6 +3,7 @@
 //! Renderers are pure: a report in, a `String` out. Only the CLI writes.
 
 pub mod analyze;
+pub mod annotate;
 pub mod batch;
 pub mod filter;
 mod html;
