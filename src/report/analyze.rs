@@ -319,6 +319,25 @@ impl DirectionReport {
     }
 }
 
+/// Records of one capture set aside as copies of a message it already holds
+/// (see [`crate::correlate::Copies`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct CopiesReport {
+    /// Capture side.
+    pub side: Side,
+    /// Capture display name.
+    pub file: String,
+    /// Copies set aside (`duplicates` of this side).
+    pub copies: u64,
+    /// Of those, copies with source address == destination address: the
+    /// message came back to the host that sent it (hairpin NAT).
+    pub same_src_dst: u64,
+    /// Source and destination of the first such copy.
+    pub reflected: Option<[Endpoint; 2]>,
+    /// Every copy's frame, per file, with a filter (as in `findings[].frames`).
+    pub frames: Vec<FramesReport>,
+}
+
 /// Clock relation of the hosts.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct ClockReport {
@@ -380,6 +399,8 @@ pub struct AnalyzeReport {
     pub matched: u64,
     /// Duplicate records ignored per capture.
     pub duplicates: Vec<u64>,
+    /// Those records, per capture that has any: which frames, and what they are.
+    pub copies: Vec<CopiesReport>,
     /// The `--tunnel` / `--peer` the report was restricted with.
     pub selection: Option<String>,
     /// Plot data for the HTML report (two captures, when asked for); not part of the JSON.
@@ -465,6 +486,28 @@ impl AnalyzeReport {
             })
             .collect();
         let headline = headline(verdict, &names, &rendered, &tunnels);
+        let copies: Vec<CopiesReport> = correlation.map_or(Vec::new(), |c| {
+            [Side::A, Side::B]
+                .into_iter()
+                .zip(&c.copies)
+                .filter(|(_, x)| !x.frames.is_empty())
+                .map(|(side, x)| {
+                    let file = names.get(side.idx()).cloned().unwrap_or_default();
+                    let end = captures.iter().find(|c| c.side == side);
+                    CopiesReport {
+                        side,
+                        copies: x.frames.len() as u64,
+                        same_src_dst: x.same_src_dst,
+                        reflected: x.reflected.map(|(a, b)| [a, b]),
+                        frames: FramesReport::from(
+                            FrameRefs::new(side, &file, x.frames.iter().copied()),
+                            end,
+                        ),
+                        file,
+                    }
+                })
+                .collect()
+        });
         let (directions, clock, window, nat, matched, duplicates) = match correlation {
             Some(c) => (
                 if several {
@@ -514,6 +557,7 @@ impl AnalyzeReport {
             nat,
             matched,
             duplicates,
+            copies,
             selection: None,
             plots: None,
         }
@@ -699,8 +743,8 @@ impl AnalyzeReport {
             );
             let _ = writeln!(
                 out,
-                "clock: {b} is {:+.3} ms ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
-                c.offset_ms,
+                "clock: {b} is {} ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
+                super::signed_duration(c.offset_ns),
                 if c.bracketed { "" } else { " (one direction only: assumes zero delay)" },
                 ms(c.delay_ab_ms),
                 ms(c.delay_ba_ms),
@@ -735,14 +779,25 @@ impl AnalyzeReport {
                 );
             }
         }
-        if self.duplicates.iter().any(|d| *d > 0) {
-            let _ = writeln!(
-                out,
-                "duplicates ignored (same message recorded twice): {:?}",
-                self.duplicates
-            );
+        for line in self.copies_lines() {
+            out.push_str(&line);
+            out.push('\n');
         }
         out
+    }
+
+    /// One sentence per capture holding copies of its own messages: which
+    /// frames were set aside and what they are.
+    pub(super) fn copies_lines(&self) -> Vec<String> {
+        self.copies
+            .iter()
+            .map(|c| {
+                let martian = self.findings.iter().any(|f| {
+                    matches!(&f.kind, FindingKind::MartianSameSrcDst { file, .. } if *file == c.file)
+                });
+                copies_words(c, martian)
+            })
+            .collect()
     }
 
     /// GitHub-flavoured Markdown, to paste into a ticket.
@@ -916,6 +971,64 @@ fn headline(
     }
 }
 
+/// What the copies a capture holds are, in words: `5 copies set aside in
+/// pi.pcap (each message counted once): frames 7, 11 are ...`; `martian`:
+/// the report has a `martian_same_src_dst` finding about that capture.
+fn copies_words(c: &CopiesReport, martian: bool) -> String {
+    let frames: Vec<String> = c
+        .frames
+        .iter()
+        .map(|fr| {
+            if fr.file == c.file {
+                frames_text(fr)
+            } else {
+                format!("{}: {}", fr.file, frames_text(fr))
+            }
+        })
+        .collect();
+    let (n, r) = (c.copies, c.same_src_dst);
+    let other = n - r;
+    let s = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let head = format!(
+        "{n} cop{} set aside in {} (each message counted once): frame{} {}",
+        s(n, "y", "ies"),
+        c.file,
+        s(n, "", "s"),
+        frames.join("; ")
+    );
+    let reflected = match &c.reflected {
+        Some([src, dst]) => format!(
+            "{} a message this capture already holds coming back to the host \
+             that sent it, with source == destination ({src} → {dst}): hairpin \
+             NAT on the way reflected {} onto the link {} left{}",
+            s(r, "is", "are each"),
+            s(r, "it", "them"),
+            s(r, "it", "they"),
+            if martian {
+                " (see martian_same_src_dst)"
+            } else {
+                ""
+            }
+        ),
+        None => String::new(),
+    };
+    let recorded = |n: u64| {
+        format!(
+            "{} a message this capture already holds, recorded again (a capture of several interfaces, \
+             such as tcpdump -i any, records a packet on each one it crosses)",
+            s(n, "is", "are each")
+        )
+    };
+    match (r, other) {
+        (0, _) => format!("{head} {}", recorded(n)),
+        (_, 0) => format!("{head} {reflected}"),
+        (r, o) => format!(
+            "{head}: {r} of them {reflected}; the other {o} {}",
+            recorded(o)
+        ),
+    }
+}
+
 /// Word-wraps `text` to `width` columns; continuation lines start with `indent`.
 fn wrap(text: &str, width: usize, indent: &str) -> String {
     let mut out = String::new();
@@ -961,6 +1074,7 @@ impl AnalyzeReport {
 /// Frames shown in text formats; JSON lists them all.
 const SHOWN_FRAMES: usize = 20;
 
+/// `6, 8, 10` or, beyond [`SHOWN_FRAMES`], `6, 8, … and 38 more: use --format json`.
 pub(super) fn frames_text(fr: &FramesReport) -> String {
     let list: Vec<String> = fr
         .frames
@@ -970,9 +1084,9 @@ pub(super) fn frames_text(fr: &FramesReport) -> String {
         .collect();
     if fr.frames.len() > SHOWN_FRAMES {
         format!(
-            "{} … ({} in all; every frame is in --format json)",
+            "{}, … and {} more: use --format json",
             list.join(", "),
-            fr.total
+            fr.frames.len() - SHOWN_FRAMES
         )
     } else {
         list.join(", ")
@@ -995,19 +1109,11 @@ fn num(n: u64) -> Cell {
 /// sizes when there are few, else ranges whose edges keep the common MTU
 /// boundaries apart.
 pub fn histogram(d: &DirectionReport, label: &str) -> String {
-    const BAR: u64 = 30;
     let rows = size_rows(d);
     if rows.is_empty() {
         return String::new();
     }
     let max = rows.iter().map(|r| r.1 + r.2).max().unwrap_or(1).max(1);
-    let scale = |n: u64| -> usize {
-        if n == 0 {
-            0
-        } else {
-            (n * BAR).div_ceil(max).max(1) as usize
-        }
-    };
     let mut out = format!(
         "{label}: delivered █ / lost ░\n  {:>14} {:>9} {:>7}\n",
         "UDP (IP) bytes", "delivered", "lost"
@@ -1018,49 +1124,84 @@ pub fn histogram(d: &DirectionReport, label: &str) -> String {
             "  {label:>14} {:>9} {:>7} {}{}",
             thousands(del),
             thousands(lost),
-            "█".repeat(scale(del)),
-            "░".repeat(scale(lost))
+            "█".repeat(super::bar_len(del, max)),
+            "░".repeat(super::bar_len(lost, max))
         );
     }
     out
 }
 
 /// Histogram rows of one direction: (label, delivered, lost) per UDP payload
-/// size ("UDP (IP)") when there are few sizes, else per size range whose edges
-/// keep the common MTU boundaries apart. Shared by the text and HTML reports.
+/// size ("UDP (IP)"), or per size range, by the one rule of
+/// [`super::size_bins`]. Shared by the text and HTML reports.
 pub(super) fn size_rows(d: &DirectionReport) -> Vec<(String, u64, u64)> {
-    const EXACT: usize = 16;
-    let mut sizes: std::collections::BTreeMap<u16, (u32, u64, u64)> = Default::default();
+    let mut sizes: std::collections::BTreeMap<u32, (u32, u64, u64)> = Default::default();
     for r in &d.delivered_by_size {
-        let e = sizes.entry(r.udp_payload).or_default();
+        let e = sizes.entry(u32::from(r.udp_payload)).or_default();
         e.0 = r.ip_len;
         e.1 += r.packets;
     }
     for r in &d.missing_by_size {
-        let e = sizes.entry(r.udp_payload).or_default();
+        let e = sizes.entry(u32::from(r.udp_payload)).or_default();
         e.0 = r.ip_len;
         e.2 += r.packets;
     }
-    if sizes.len() <= EXACT {
-        sizes
-            .iter()
-            .map(|(udp, (ip, del, lost))| (format!("{udp} ({ip})"), *del, *lost))
-            .collect()
-    } else {
-        let by_size: std::collections::BTreeMap<u32, (u64, u64)> = sizes
-            .iter()
-            .map(|(udp, (_, del, lost))| (u32::from(*udp), (*del, *lost)))
-            .collect();
-        super::size_ranges(&by_size, |a, b| (a.0 + b.0, a.1 + b.1))
-            .into_iter()
-            .map(|(label, (del, lost))| (label, del, lost))
-            .collect()
-    }
+    super::size_bins(
+        &sizes,
+        |udp, (ip, _, _)| format!("{udp} ({ip})"),
+        |a, b| (a.0.max(b.0), a.1 + b.1, a.2 + b.2),
+    )
+    .into_iter()
+    .map(|(label, (_, del, lost))| (label, del, lost))
+    .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::*;
+
+    fn copies(frames: &[u32], same_src_dst: u64) -> CopiesReport {
+        let ep = |s: &str| -> Endpoint {
+            let a: std::net::SocketAddr = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+            Endpoint {
+                ip: a.ip(),
+                port: a.port(),
+            }
+        };
+        CopiesReport {
+            side: Side::B,
+            file: "pi.pcap".into(),
+            copies: frames.len() as u64,
+            same_src_dst,
+            reflected: (same_src_dst > 0).then(|| [ep("192.168.1.2:43712"), ep("192.168.1.2:51820")]),
+            frames: vec![FramesReport {
+                side: Side::B,
+                file: "pi.pcap".into(),
+                frames: frames.iter().map(|f| FrameNo(*f)).collect(),
+                total: frames.len() as u64,
+                filter: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn copies_in_words() {
+        let hairpin = copies_words(&copies(&[7, 11, 13, 15, 17], 5), true);
+        assert_eq!(
+            hairpin,
+            "5 copies set aside in pi.pcap (each message counted once): frames 7, 11, 13, 15, 17 \
+             are each a message this capture already holds coming back to the host that sent it, \
+             with source == destination (192.168.1.2:43712 → 192.168.1.2:51820): hairpin NAT on \
+             the way reflected them onto the link they left (see martian_same_src_dst)"
+        );
+        let any = copies_words(&copies(&[4], 0), false);
+        assert!(any.starts_with("1 copy set aside in pi.pcap (each message counted once): frame 4 is a message"), "{any}");
+        assert!(any.contains("tcpdump -i any"), "{any}");
+        let mixed = copies_words(&copies(&[3, 4, 9], 1), false);
+        assert!(mixed.contains(": 1 of them is a message"), "{mixed}");
+        assert!(mixed.contains("the other 2 are each a message"), "{mixed}");
+        assert!(!mixed.contains('['), "no bare lists: {mixed}");
+    }
 
     #[test]
     fn wraps_to_width() {
