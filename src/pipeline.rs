@@ -6,13 +6,13 @@
 //! parallel.
 
 use crate::capture::display_names;
-use crate::capture::{capture_files, FileError, Input};
+use crate::capture::{capture_files, FileError, Input, TimeWindow, Timestamp};
 use crate::correlate::{correlate, Side, TunnelSelect};
 use crate::decode::{concat, decode_capture_with, Anonymizer, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::diagnose::{Finding, FindingKind, Severity};
 use crate::flow::facts;
-use crate::report::analyze::{AnalyzeReport, CaptureSummary, FileSummary};
+use crate::report::analyze::{AnalyzeReport, CaptureSummary, FileSummary, FocusReport};
 use crate::report::plots::plot_data;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -100,6 +100,9 @@ pub struct Options {
     pub progress: Option<Progress>,
     /// Analyse only the tunnels this picks (two captures).
     pub select: Option<TunnelSelect>,
+    /// Leave out the packets outside this window before any analysis;
+    /// relative bounds count from the earliest first packet of the captures.
+    pub window: Option<TimeWindow>,
 }
 
 /// Analyses one capture, or two captures of the same tunnel, with default options.
@@ -142,6 +145,7 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
             c.anonymize(an);
         }
     }
+    let focus = opts.window.map(|w| focus(&mut caps, w));
     let mut damaged = Vec::new();
     for (cap, path) in caps.iter().zip(paths) {
         if let Some(d) = &cap.info.damage {
@@ -249,7 +253,24 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         ([a, ..], _) => AnalyzeReport::new(summaries, diagnose_single(*a), None),
         ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),
     };
+    let mut report = report;
+    if let Some(f) = focus {
+        report.focused(f);
+    }
     Ok(Analysis { report, damaged })
+}
+
+/// Cuts every capture to the window `w` (relative bounds from the earliest
+/// first packet of all of them); what was applied and kept.
+pub fn focus(caps: &mut [DecodedCapture], w: TimeWindow) -> FocusReport {
+    let start = caps.iter().filter_map(DecodedCapture::first_ts).min();
+    let (from, until) = w.resolve(start.unwrap_or(Timestamp(0)));
+    let read: Vec<u64> = caps.iter().map(|c| c.records.len() as u64).collect();
+    let kept: Vec<u64> = caps
+        .iter_mut()
+        .map(|c| c.retain_between(from, until))
+        .collect();
+    FocusReport::new(w, start, (from, until), read, kept)
 }
 
 /// The display name of one file of a directory end: the end's, `/`, the file name.

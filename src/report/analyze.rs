@@ -338,6 +338,91 @@ pub struct CopiesReport {
     pub frames: Vec<FramesReport>,
 }
 
+/// The `--from`/`--until` window the captures were cut to before analysis.
+#[derive(Clone, Debug, Serialize)]
+pub struct FocusReport {
+    /// Start (UTC text), null when open.
+    pub from: Option<String>,
+    /// Start, ns since the epoch.
+    pub from_ns: Option<i64>,
+    /// End (UTC text, inclusive), null when open.
+    pub until: Option<String>,
+    /// End, ns since the epoch.
+    pub until_ns: Option<i64>,
+    /// What relative bounds count from: the earliest first packet of the
+    /// captures (UTC text), null when they hold none.
+    pub reference: Option<String>,
+    /// Same, ns since the epoch.
+    pub reference_ns: Option<i64>,
+    /// Per capture, in argument order: packets read, and kept in the window.
+    pub packets: Vec<FocusPackets>,
+}
+
+/// Packets of one capture read and kept by the window.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct FocusPackets {
+    /// Read from the capture.
+    pub read: u64,
+    /// Inside the window: the packets the report is about.
+    pub kept: u64,
+}
+
+impl FocusReport {
+    /// `window` resolved to `[from, until]` ns (`i64::MIN`/`MAX` when open),
+    /// relative to `start`; packets `read` and `kept` per capture.
+    pub fn new(
+        window: crate::capture::TimeWindow,
+        start: Option<crate::capture::Timestamp>,
+        (from, until): (i64, i64),
+        read: Vec<u64>,
+        kept: Vec<u64>,
+    ) -> FocusReport {
+        let from = window.from.map(|_| from);
+        let until = window.until.map(|_| until);
+        let text = |t: i64| utc(crate::capture::Timestamp(t));
+        FocusReport {
+            from: from.map(text),
+            from_ns: from,
+            until: until.map(text),
+            until_ns: until,
+            reference: start.map(utc),
+            reference_ns: start.map(|t| t.0),
+            packets: read
+                .into_iter()
+                .zip(kept)
+                .map(|(read, kept)| FocusPackets { read, kept })
+                .collect(),
+        }
+    }
+
+    /// `focus (--from/--until): packets from ... to ...; kept ...`, one line.
+    fn line(&self, names: &[String]) -> String {
+        let rel = |t: Option<i64>| match (t, self.reference_ns) {
+            (Some(t), Some(r)) => format!(
+                " ({:.3} s after the earliest capture start)",
+                (t as f64 - r as f64) / 1e9
+            ),
+            _ => String::new(),
+        };
+        let bound = |text: &Option<String>, ns: Option<i64>, open: &str| match text {
+            Some(t) => format!("{t} UTC{}", rel(ns)),
+            None => open.to_string(),
+        };
+        let kept: Vec<String> = self
+            .packets
+            .iter()
+            .zip(names)
+            .map(|(p, n)| format!("{} of {} packets of {n}", thousands(p.kept), thousands(p.read)))
+            .collect();
+        format!(
+            "focus (--from/--until): only packets from {} to {}; kept {}",
+            bound(&self.from, self.from_ns, "the start"),
+            bound(&self.until, self.until_ns, "the end"),
+            kept.join(", ")
+        )
+    }
+}
+
 /// Clock relation of the hosts.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct ClockReport {
@@ -403,6 +488,8 @@ pub struct AnalyzeReport {
     pub copies: Vec<CopiesReport>,
     /// The `--tunnel` / `--peer` the report was restricted with.
     pub selection: Option<String>,
+    /// The `--from`/`--until` window applied, or null.
+    pub focus: Option<FocusReport>,
     /// Plot data for the HTML report (two captures, when asked for); not part of the JSON.
     #[serde(skip)]
     pub plots: Option<PlotData>,
@@ -559,6 +646,7 @@ impl AnalyzeReport {
             duplicates,
             copies,
             selection: None,
+            focus: None,
             plots: None,
         }
     }
@@ -571,6 +659,59 @@ impl AnalyzeReport {
             self.headline = format!("{} [{selector}: {}]", self.headline, picked.join(", "));
         }
         self.selection = Some(selector.to_string());
+    }
+
+    /// One line for scripts and prompts (`--quiet`): `healthy`,
+    /// `problems: mtu_blackhole vps.pcap→laptop.pcap, ...; set MTU = 1392`
+    /// or `inconclusive: captures_disjoint`.
+    pub fn to_quiet(&self) -> String {
+        let line = match self.verdict {
+            Verdict::Healthy => "healthy".to_string(),
+            Verdict::Inconclusive => {
+                let mut kinds: Vec<&str> = self
+                    .findings
+                    .iter()
+                    .filter(|f| f.kind.is_inconclusive())
+                    .map(|f| f.kind.name())
+                    .collect();
+                kinds.dedup();
+                format!("inconclusive: {}", kinds.join(", "))
+            }
+            Verdict::Problems => {
+                let mut items: Vec<String> = Vec::new();
+                for f in &self.findings {
+                    if !matches!(f.severity, Severity::Error | Severity::Warning) {
+                        continue;
+                    }
+                    let item = match finding_direction(&f.kind) {
+                        Some(d) if d.to.is_empty() => format!("{} from {}", f.kind.name(), d.from),
+                        Some(d) => format!("{} {}→{}", f.kind.name(), d.from, d.to),
+                        None => f.kind.name().to_string(),
+                    };
+                    if !items.contains(&item) {
+                        items.push(item);
+                    }
+                }
+                let mtu = self.findings.iter().filter_map(|f| finding_mtu(&f.kind)).min();
+                format!(
+                    "problems: {}{}",
+                    items.join(", "),
+                    mtu.map_or(String::new(), |m| format!("; set MTU = {m}"))
+                )
+            }
+        };
+        line + "\n"
+    }
+
+    /// Marks the report as cut to a time window before analysis.
+    pub fn focused(&mut self, focus: FocusReport) {
+        self.focus = Some(focus);
+    }
+
+    /// The line saying which window the report covers, if one was applied.
+    pub fn focus_line(&self) -> Option<String> {
+        let names: Vec<String> = self.captures.iter().map(|c| c.file.clone()).collect();
+        self.focus.as_ref().map(|f| f.line(&names))
     }
 
     /// `vps.pcap → laptop.pcap`, after the tunnel's label when there are several.
@@ -600,12 +741,32 @@ impl AnalyzeReport {
         (self.headline.clone(), fixes)
     }
 
-    /// Tables for a terminal `width` columns wide.
+    /// Tables for a terminal `width` columns wide, without colour.
     pub fn to_table(&self, width: u16) -> String {
+        self.to_table_styled(width, false)
+    }
+
+    /// Tables for a terminal `width` columns wide; `color` marks severities
+    /// and the verdict with ANSI colours (error red, warning yellow, info
+    /// blue, healthy green). Wireshark filters, finding names and addresses
+    /// are never broken across lines: prose is wrapped between words, and the
+    /// filters are printed one per line after the findings table.
+    pub fn to_table_styled(&self, width: u16, color: bool) -> String {
         let mut out = String::new();
         let (verdict, fixes) = self.headline();
         let w = usize::from(width.max(40));
-        let _ = writeln!(out, "{verdict}");
+        let word = self.verdict.word();
+        match verdict.strip_prefix(word) {
+            Some(rest) if color => {
+                let _ = writeln!(out, "{}{rest}", super::paint(verdict_color(self.verdict), word));
+            }
+            _ => {
+                let _ = writeln!(out, "{verdict}");
+            }
+        }
+        if let Some(l) = self.focus_line() {
+            out.push_str(&wrap(&l, w, "  "));
+        }
         for fix in &fixes {
             out.push_str(&wrap(&format!("FIX: {fix}"), w, "     "));
         }
@@ -624,37 +785,71 @@ impl AnalyzeReport {
         let _ = writeln!(out);
 
         let mut t = table(width);
-        t.set_header(vec!["severity", "finding", "evidence"]);
+        t.set_header(vec!["severity", "finding", "frames"]);
+        if color {
+            t.enforce_styling();
+        }
         for f in &self.findings {
-            // Problems were summarised above the table; repeat only the info lines.
-            let mut ev = if f.severity == Severity::Info {
-                f.summary.clone()
-            } else {
-                String::new()
-            };
+            let mut ev = String::new();
             for fr in &f.frames {
                 if !ev.is_empty() {
                     ev.push('\n');
                 }
-                let _ = write!(ev, "{} frames: {}", fr.file, frames_text(fr));
+                let _ = write!(ev, "{}: {}", fr.file, frames_text(fr));
             }
-            for (file, filter) in self.filters(f) {
-                match file {
-                    Some(file) => {
-                        let _ = write!(ev, "\nfilter ({file}): {filter}");
-                    }
-                    None => {
-                        let _ = write!(ev, "\nfilter: {filter}");
-                    }
-                }
-            }
+            let sev = Cell::new(f.severity.name());
             t.add_row(vec![
-                Cell::new(f.severity.name()),
+                if color {
+                    sev.fg(severity_cell_color(f.severity))
+                } else {
+                    sev
+                },
                 Cell::new(f.kind.name()),
                 Cell::new(ev),
             ]);
         }
+        // Finding names never split: the column is as wide as the longest.
+        let longest = |col: &[&str]| col.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+        let names: Vec<&str> = self.findings.iter().map(|f| f.kind.name()).collect();
+        for (i, col) in [(0, vec!["severity", "warning"]), (1, names)] {
+            if let Some(c) = t.column_mut(i) {
+                // The constraint counts the cell padding (one space each side).
+                let n = u16::try_from(longest(&col) + 2).unwrap_or(u16::MAX);
+                c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+                    comfy_table::Width::Fixed(n),
+                ));
+            }
+        }
         let _ = writeln!(out, "{t}");
+        // Problems were summarised above the table; the info lines here.
+        for f in self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Info)
+        {
+            let kind = if color {
+                super::paint(super::Paint::Info, f.kind.name())
+            } else {
+                f.kind.name().to_string()
+            };
+            out.push_str(&wrap(&format!("- {kind}: {}", f.summary), w, "  "));
+        }
+        let filters: Vec<String> = self
+            .findings
+            .iter()
+            .flat_map(|f| {
+                f.frames.iter().filter_map(move |fr| {
+                    let x = fr.filter.as_deref()?;
+                    Some(format!("  {} ({}): {x}", f.kind.name(), fr.file))
+                })
+            })
+            .collect();
+        if !filters.is_empty() {
+            let _ = writeln!(out, "Wireshark filters (finding (capture): filter, one per line):");
+            for l in filters {
+                let _ = writeln!(out, "{l}");
+            }
+        }
 
         if !self.directions.is_empty() {
             let mut t = table(width);
@@ -805,6 +1000,9 @@ impl AnalyzeReport {
         let mut out = String::new();
         let (verdict, fixes) = self.headline();
         let _ = writeln!(out, "## wgtrace: {verdict}\n");
+        if let Some(l) = self.focus_line() {
+            let _ = writeln!(out, "> {}\n", md(&l));
+        }
         for f in self
             .findings
             .iter()
@@ -1090,6 +1288,48 @@ pub(super) fn frames_text(fr: &FramesReport) -> String {
         )
     } else {
         list.join(", ")
+    }
+}
+
+/// The direction a finding is about, if it is about one.
+fn finding_direction(k: &FindingKind) -> Option<&crate::diagnose::DirRef> {
+    use FindingKind as K;
+    match k {
+        K::MtuBlackhole { direction, .. }
+        | K::IcmpFragNeededAbsent { direction, .. }
+        | K::FragmentsDropped { direction, .. }
+        | K::FragmentedPath { direction, .. }
+        | K::PmtudWorking { direction, .. }
+        | K::OneWayLoss { direction, .. }
+        | K::RandomLoss { direction, .. } => Some(direction),
+        _ => None,
+    }
+}
+
+/// The tunnel MTU a finding advises, if any.
+fn finding_mtu(k: &FindingKind) -> Option<u32> {
+    use FindingKind as K;
+    match k {
+        K::MtuBlackhole { tunnel_mtu, .. } => Some(*tunnel_mtu),
+        K::FragmentsDropped { mtu, .. } | K::FragmentedPath { mtu, .. } => Some(mtu.tunnel_mtu),
+        K::PmtudWorking { mtu, .. } => mtu.as_ref().map(|m| m.tunnel_mtu),
+        _ => None,
+    }
+}
+
+fn verdict_color(v: Verdict) -> super::Paint {
+    match v {
+        Verdict::Healthy => super::Paint::Healthy,
+        Verdict::Problems => super::Paint::Error,
+        Verdict::Inconclusive => super::Paint::Warning,
+    }
+}
+
+fn severity_cell_color(s: Severity) -> comfy_table::Color {
+    match s {
+        Severity::Error => comfy_table::Color::Red,
+        Severity::Warning => comfy_table::Color::Yellow,
+        Severity::Info => comfy_table::Color::Blue,
     }
 }
 

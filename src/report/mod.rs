@@ -98,6 +98,30 @@ pub(crate) fn size_ranges<V: Copy + Default + PartialEq>(
     rows
 }
 
+/// Colours of the table output on a terminal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Paint {
+    /// Red: errors, problems.
+    Error,
+    /// Yellow: warnings, inconclusive.
+    Warning,
+    /// Blue: information.
+    Info,
+    /// Green: healthy.
+    Healthy,
+}
+
+/// `text` in the ANSI colour of `p` (bold for errors and a healthy verdict).
+pub(crate) fn paint(p: Paint, text: &str) -> String {
+    let code = match p {
+        Paint::Error => "1;31",
+        Paint::Warning => "33",
+        Paint::Info => "34",
+        Paint::Healthy => "1;32",
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
 /// Renders a byte count with a thousands separator, for tables.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
