@@ -20,9 +20,9 @@ pub use error::{CaptureError, FileError};
 pub use frame::{Frame, FrameNo, LinkType, Timestamp};
 pub use info::{CaptureFormat, CaptureInfo, CapturePart, Interface};
 pub use names::display_names;
-pub use window::{TimeBound, TimeBoundError, TimeWindow};
 pub use parser::{pcapng_ts, Parser, Stop, MAX_RECORD};
 pub use source::{capture_files, Input, Source};
+pub use window::{TimeBound, TimeBoundError, TimeWindow};
 
 use std::io::Read;
 

@@ -89,7 +89,11 @@ fn seconds(s: &str) -> Result<i64, &'static str> {
     if whole.is_empty() && frac.is_empty() {
         return Err("no digits");
     }
-    if !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+    if !whole
+        .bytes()
+        .chain(frac.bytes())
+        .all(|b| b.is_ascii_digit())
+    {
         return Err("expected digits and at most one '.'");
     }
     if frac.len() > 9 {
@@ -243,7 +247,10 @@ mod tests {
             w.resolve(Timestamp(10_000_000_000)),
             (12_000_000_000, 50_000_000_000)
         );
-        assert_eq!(TimeWindow::default().resolve(Timestamp(5)), (i64::MIN, i64::MAX));
+        assert_eq!(
+            TimeWindow::default().resolve(Timestamp(5)),
+            (i64::MIN, i64::MAX)
+        );
         let backwards = TimeWindow {
             from: Some(TimeBound::After(3)),
             until: Some(TimeBound::After(2)),

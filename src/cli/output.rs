@@ -59,7 +59,11 @@ pub fn color(choice: super::args::ColorChoice) -> bool {
     )
 }
 
-fn color_from(choice: super::args::ColorChoice, no_color: Option<&std::ffi::OsStr>, tty: bool) -> bool {
+fn color_from(
+    choice: super::args::ColorChoice,
+    no_color: Option<&std::ffi::OsStr>,
+    tty: bool,
+) -> bool {
     use super::args::ColorChoice as C;
     match choice {
         C::Always => true,

@@ -412,7 +412,13 @@ impl FocusReport {
             .packets
             .iter()
             .zip(names)
-            .map(|(p, n)| format!("{} of {} packets of {n}", thousands(p.kept), thousands(p.read)))
+            .map(|(p, n)| {
+                format!(
+                    "{} of {} packets of {n}",
+                    thousands(p.kept),
+                    thousands(p.read)
+                )
+            })
             .collect();
         format!(
             "focus (--from/--until): only packets from {} to {}; kept {}",
@@ -692,7 +698,11 @@ impl AnalyzeReport {
                         items.push(item);
                     }
                 }
-                let mtu = self.findings.iter().filter_map(|f| finding_mtu(&f.kind)).min();
+                let mtu = self
+                    .findings
+                    .iter()
+                    .filter_map(|f| finding_mtu(&f.kind))
+                    .min();
                 format!(
                     "problems: {}{}",
                     items.join(", "),
@@ -758,7 +768,11 @@ impl AnalyzeReport {
         let word = self.verdict.word();
         match verdict.strip_prefix(word) {
             Some(rest) if color => {
-                let _ = writeln!(out, "{}{rest}", super::paint(verdict_color(self.verdict), word));
+                let _ = writeln!(
+                    out,
+                    "{}{rest}",
+                    super::paint(verdict_color(self.verdict), word)
+                );
             }
             _ => {
                 let _ = writeln!(out, "{verdict}");
@@ -845,7 +859,10 @@ impl AnalyzeReport {
             })
             .collect();
         if !filters.is_empty() {
-            let _ = writeln!(out, "Wireshark filters (finding (capture): filter, one per line):");
+            let _ = writeln!(
+                out,
+                "Wireshark filters (finding (capture): filter, one per line):"
+            );
             for l in filters {
                 let _ = writeln!(out, "{l}");
             }
@@ -1413,7 +1430,8 @@ mod tests {
             file: "pi.pcap".into(),
             copies: frames.len() as u64,
             same_src_dst,
-            reflected: (same_src_dst > 0).then(|| [ep("192.168.1.2:43712"), ep("192.168.1.2:51820")]),
+            reflected: (same_src_dst > 0)
+                .then(|| [ep("192.168.1.2:43712"), ep("192.168.1.2:51820")]),
             frames: vec![FramesReport {
                 side: Side::B,
                 file: "pi.pcap".into(),
@@ -1435,7 +1453,12 @@ mod tests {
              the way reflected them onto the link they left (see martian_same_src_dst)"
         );
         let any = copies_words(&copies(&[4], 0), false);
-        assert!(any.starts_with("1 copy set aside in pi.pcap (each message counted once): frame 4 is a message"), "{any}");
+        assert!(
+            any.starts_with(
+                "1 copy set aside in pi.pcap (each message counted once): frame 4 is a message"
+            ),
+            "{any}"
+        );
         assert!(any.contains("tcpdump -i any"), "{any}");
         let mixed = copies_words(&copies(&[3, 4, 9], 1), false);
         assert!(mixed.contains(": 1 of them is a message"), "{mixed}");

@@ -187,7 +187,10 @@ mod tests {
     fn one_bucketing_rule() {
         use std::collections::BTreeMap;
         let few: BTreeMap<u32, u64> = (1..=EXACT_SIZES as u32).map(|s| (s * 10, 1)).collect();
-        assert_eq!(size_bins(&few, |s, _| s.to_string(), |a, b| a + b).len(), EXACT_SIZES);
+        assert_eq!(
+            size_bins(&few, |s, _| s.to_string(), |a, b| a + b).len(),
+            EXACT_SIZES
+        );
         let many: BTreeMap<u32, u64> = (1..=EXACT_SIZES as u32 + 1).map(|s| (s * 10, 1)).collect();
         let bins = size_bins(&many, |s, _| s.to_string(), |a, b| a + b);
         assert_eq!(bins, size_ranges(&many, |a, b| a + b));
