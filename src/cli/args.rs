@@ -130,8 +130,9 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
     pub until: Option<String>,
 
-    /// Print only one line: `healthy`, `problems: KIND FROM→TO, ...[; set MTU = N]`
-    /// or `inconclusive: KIND`; the exit code is the same as the full report's.
+    /// Print only one line: `healthy`, `problems:` with each kind found (and its
+    /// direction) and the MTU to set, or `inconclusive: KIND`; the exit code is
+    /// the same as the full report's.
     #[arg(long, short = 'q', conflicts_with = "format")]
     pub quiet: bool,
 }
