@@ -161,6 +161,8 @@ fn rfc3339_bounds_and_bad_values() {
         vec!["--until", "2026-11-22T03:43:00"],
         vec!["--from", "10", "--until", "5"],
         vec!["--from", "-3"],
+        // Mixed forms, told only once read: nothing is left.
+        vec!["--from", "2030-01-01T00:00:00Z", "--until", "5"],
     ] {
         let out = wgtrace()
             .args(["analyze", &vps, &laptop])

@@ -46,6 +46,18 @@ pub fn run(args: &AnalyzeArgs, opts: &Options, color: bool) -> u8 {
         output::error(&format!("{d} (the report covers the packets before it)"));
     }
     let report = &analysis.report;
+    if let Some(f) = report
+        .focus
+        .as_ref()
+        .filter(|f| f.packets.iter().all(|p| p.kept == 0))
+    {
+        output::error(&format!(
+            "--from/--until: no packet of any capture lies in the window (from {} to {})",
+            f.from.as_deref().unwrap_or("the start"),
+            f.until.as_deref().unwrap_or("the end")
+        ));
+        return super::ERROR;
+    }
     let text = match args.format {
         _ if args.quiet => report.to_quiet(),
         AnalyzeFormat::Table => match args.output {
