@@ -125,6 +125,13 @@ fn a_window_before_the_lossy_part_has_no_missing_packets() {
         "{late}"
     );
     assert_eq!(late["findings"][0]["kind"], "mtu_blackhole");
+    let html = wgtrace()
+        .args(["analyze", "-f", "html", &vps, &laptop, "--from", &from])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8(html.stdout).unwrap().contains(
+        "<p id=\"focus\" class=\"focus\">focus (--from/--until): only packets from 2026-11-22"
+    ));
     let out = wgtrace()
         .args(["analyze", &vps, &laptop, "--from", &from])
         .output()

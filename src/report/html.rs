@@ -85,6 +85,9 @@ impl AnalyzeReport {
             "<header id=\"verdict\" class=\"verdict {class}\"><h1>{}</h1>",
             esc(&verdict)
         );
+        if let Some(l) = self.focus_line() {
+            let _ = writeln!(o, "<p id=\"focus\" class=\"focus\">{}</p>", esc(&l));
+        }
         let problems: Vec<_> = self
             .findings
             .iter()
