@@ -7,13 +7,13 @@
 
 use crate::anonymize::Anonymizer;
 use crate::capture::display_names;
-use crate::capture::{capture_files, FileError, Input};
+use crate::capture::{capture_files, FileError, Input, TimeWindow, Timestamp};
 use crate::correlate::{correlate, Correlation, Side, TunnelSelect};
 use crate::decode::{concat, decode_capture_with, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::diagnose::{Finding, FindingKind, Severity};
 use crate::flow::facts;
-use crate::report::analyze::{AnalyzeReport, CaptureSummary, FileSummary};
+use crate::report::analyze::{AnalyzeReport, CaptureSummary, FileSummary, FocusReport};
 use crate::report::plots::plot_data;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -116,6 +116,9 @@ pub struct Options {
     /// Keep the decoded captures and the correlation in [`Analysis::kept`]
     /// (for `--annotate`; about 64 bytes a packet held longer).
     pub keep: bool,
+    /// Leave out the packets outside this window before any analysis;
+    /// relative bounds count from the earliest first packet of the captures.
+    pub window: Option<TimeWindow>,
 }
 
 /// Analyses one capture, or two captures of the same tunnel, with default options.
@@ -128,7 +131,7 @@ pub fn analyze_files(paths: &[PathBuf]) -> Result<Analysis, FileError> {
 
 /// [`analyze_files`] with options.
 pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis, FileError> {
-    let caps: Vec<DecodedCapture> = match paths {
+    let mut caps: Vec<DecodedCapture> = match paths {
         [a] => vec![decode_file(
             a,
             opts.progress.as_ref(),
@@ -153,6 +156,7 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
             })
         }
     };
+    let focus = opts.window.map(|w| focus(&mut caps, w));
     let mut damaged = Vec::new();
     for (cap, path) in caps.iter().zip(paths) {
         if let Some(d) = &cap.info.damage {
@@ -260,6 +264,9 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         ([a, ..], _) => AnalyzeReport::new(summaries, diagnose_single(*a), None),
         ([], _) => AnalyzeReport::new(summaries, Vec::new(), None),
     };
+    if let Some(f) = focus {
+        report.focused(f);
+    }
     if let Some(an) = &opts.anonymize {
         an.apply(&mut report);
     }
@@ -270,6 +277,19 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         damaged,
         kept,
     })
+}
+
+/// Cuts every capture to the window `w` (relative bounds from the earliest
+/// first packet of all of them); what was applied and kept.
+pub fn focus(caps: &mut [DecodedCapture], w: TimeWindow) -> FocusReport {
+    let start = caps.iter().filter_map(DecodedCapture::first_ts).min();
+    let (from, until) = w.resolve(start.unwrap_or(Timestamp(0)));
+    let read: Vec<u64> = caps.iter().map(|c| c.records.len() as u64).collect();
+    let kept: Vec<u64> = caps
+        .iter_mut()
+        .map(|c| c.retain_between(from, until))
+        .collect();
+    FocusReport::new(w, start, (from, until), read, kept)
 }
 
 /// The display name of one file of a directory end: the end's, `/`, the file name.

@@ -11,7 +11,9 @@ use crate::flow::{
     CaptureFacts, EndpointChange, Martian, PmtuSignal, Session, SessionSide, Sessions,
     UnansweredHandshake, WgDirection,
 };
-use crate::report::analyze::{AnalyzeReport, DirectionReport, ReportFinding, TunnelReport};
+use crate::report::analyze::{
+    AnalyzeReport, CopiesReport, DirectionReport, ReportFinding, TunnelReport,
+};
 use crate::report::inspect::{CaptureEntry, InspectReport};
 use crate::report::plots::{DirectionPlot, EventDetail, PlotData, TimelineEvent};
 use std::net::IpAddr;
@@ -208,12 +210,19 @@ impl Addresses for FindingKind {
 /// The whole report: its typed addresses, then its words written again from
 /// them, and the mark that it is anonymised (`anonymized` in JSON, a note
 /// beside the filters in the other formats).
+impl Addresses for CopiesReport {
+    fn map_addrs(&mut self, m: AddrMap<'_>) {
+        self.reflected.map_addrs(m);
+    }
+}
+
 impl Addresses for AnalyzeReport {
     fn map_addrs(&mut self, m: AddrMap<'_>) {
         self.findings.map_addrs(m);
         self.tunnels.map_addrs(m);
         self.directions.map_addrs(m);
         self.nat.map_addrs(m);
+        self.copies.map_addrs(m);
         self.plots.map_addrs(m);
         if let Some(sel) = &mut self.selection {
             map_selector(sel, m);

@@ -14,6 +14,7 @@ mod info;
 mod names;
 mod parser;
 mod source;
+mod window;
 
 pub use error::{CaptureError, FileError};
 pub use frame::{Frame, FrameNo, LinkType, Timestamp};
@@ -21,6 +22,7 @@ pub use info::{CaptureFormat, CaptureInfo, CapturePart, Interface};
 pub use names::display_names;
 pub use parser::{pcapng_ts, Parser, Stop, MAX_RECORD};
 pub use source::{capture_files, Input, Source};
+pub use window::{TimeBound, TimeBoundError, TimeWindow};
 
 use std::io::Read;
 

@@ -7,7 +7,14 @@ use wgtrace::pipeline::{analyze_files_with, Analysis, Kept, Options};
 use wgtrace::report::analyze::Verdict;
 
 /// Runs `analyze`; returns the exit code.
-pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
+pub fn run(args: &AnalyzeArgs, opts: &Options, color: bool) -> u8 {
+    let window = match time_window(args.from.as_deref(), args.until.as_deref()) {
+        Ok(w) => w,
+        Err(e) => {
+            output::error(&e);
+            return super::ERROR;
+        }
+    };
     let mut paths = vec![args.a.clone()];
     paths.extend(args.b.clone());
     let outputs: Vec<&std::path::Path> = args
@@ -38,6 +45,7 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
             .map(wgtrace::correlate::TunnelSelect::Id)
             .or_else(|| args.peer.clone()),
         keep: args.annotate.is_some(),
+        window,
         ..opts.clone()
     };
     let analysis = match analyze_files_with(&paths, &opts) {
@@ -51,11 +59,25 @@ pub fn run(args: &AnalyzeArgs, opts: &Options) -> u8 {
         output::error(&format!("{d} (the report covers the packets before it)"));
     }
     let report = &analysis.report;
+    if let Some(f) = report
+        .focus
+        .as_ref()
+        .filter(|f| f.packets.iter().all(|p| p.kept == 0))
+    {
+        output::error(&format!(
+            "--from/--until: no packet of any capture lies in the window (from {} to {})",
+            f.from.as_deref().unwrap_or("the start"),
+            f.until.as_deref().unwrap_or("the end")
+        ));
+        return super::ERROR;
+    }
     let text = match args.format {
-        AnalyzeFormat::Table => report.to_table(match args.output {
-            Some(_) => 80,
-            None => output::table_width(),
-        }),
+        _ if args.quiet => report.to_quiet(),
+        AnalyzeFormat::Table => match args.output {
+            // A file is read later, elsewhere: 80 columns, no colour.
+            Some(_) => report.to_table(80),
+            None => report.to_table_styled(output::table_width(), color),
+        },
         AnalyzeFormat::Markdown => report.to_markdown(),
         AnalyzeFormat::Json => report.to_json() + "\n",
         AnalyzeFormat::Html => report.to_html(),
@@ -107,4 +129,28 @@ fn annotate(path: &std::path::Path, analysis: &Analysis) -> Result<(), String> {
     let mut file = output::AtomicFile::create(path).map_err(|e| e.to_string())?;
     write_annotated(&mut file, [a, b], c, &analysis.report).map_err(|e| e.to_string())?;
     file.commit().map_err(|e| e.to_string())
+}
+
+/// `--from`/`--until` as a window; a bad value is a one-line error.
+pub fn time_window(
+    from: Option<&str>,
+    until: Option<&str>,
+) -> Result<Option<wgtrace::capture::TimeWindow>, String> {
+    use wgtrace::capture::{TimeBound, TimeWindow};
+    let parse = |flag: &str, v: Option<&str>| -> Result<Option<TimeBound>, String> {
+        v.map(|v| v.parse::<TimeBound>().map_err(|e| format!("{flag}: {e}")))
+            .transpose()
+    };
+    let w = TimeWindow {
+        from: parse("--from", from)?,
+        until: parse("--until", until)?,
+    };
+    if w.backwards() {
+        return Err(format!(
+            "--from {} is after --until {}: the window is empty",
+            from.unwrap_or_default(),
+            until.unwrap_or_default()
+        ));
+    }
+    Ok((w.from.is_some() || w.until.is_some()).then_some(w))
 }

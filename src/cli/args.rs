@@ -22,8 +22,24 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub anonymize_key: Option<PathBuf>,
 
+    /// Colour severities in tables: `auto` only when standard output is a
+    /// terminal and NO_COLOR is unset (or empty); never in JSON, Markdown or HTML.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When to colour the table output.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// When standard output is a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always (also into pipes and files).
+    Always,
+    /// Never.
+    Never,
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +132,22 @@ pub struct AnalyzeArgs {
     /// Analyse only the tunnels with an endpoint at ADDR (and PORT) in either capture.
     #[arg(long, value_name = "ADDR[:PORT]", requires = "b")]
     pub peer: Option<wgtrace::correlate::TunnelSelect>,
+
+    /// Leave out packets before TIME: RFC 3339 (2026-11-22T03:43:20Z,
+    /// 2026-11-22 04:43:20+01:00) or seconds after the earliest first packet
+    /// of the captures given (12.5).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub from: Option<String>,
+
+    /// Leave out packets after TIME (same forms as --from).
+    #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+    pub until: Option<String>,
+
+    /// Print only one line: `healthy`, `problems:` with each kind found (and its
+    /// direction) and the MTU to set, or `inconclusive: KIND`; the exit code is
+    /// the same as the full report's.
+    #[arg(long, short = 'q', conflicts_with = "format")]
+    pub quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,7 @@ use wgtrace::flow::facts;
 use wgtrace::report::inspect::{CaptureEntry, InspectReport};
 
 /// Runs `inspect`; returns the exit code.
-pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options) -> u8 {
+pub fn run(args: &InspectArgs, opts: &wgtrace::pipeline::Options, _color: bool) -> u8 {
     let mut failed = false;
     let mut entries = Vec::with_capacity(args.files.len());
     for path in &args.files {

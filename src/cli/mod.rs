@@ -63,10 +63,11 @@ pub fn main() -> ExitCode {
         progress: progress::bars(),
         select: None,
         keep: false,
+        window: None,
     };
     let code = match args.command {
-        args::Command::Inspect(a) => inspect::run(&a, &opts),
-        args::Command::Analyze(a) => analyze::run(&a, &opts),
+        args::Command::Inspect(a) => inspect::run(&a, &opts, output::color(args.color)),
+        args::Command::Analyze(a) => analyze::run(&a, &opts, output::color(args.color)),
         args::Command::Batch(a) => batch::main(&a, &opts),
         args::Command::Completions(_) | args::Command::Man => OK,
     };

@@ -25,19 +25,51 @@ pub fn error_block(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
-/// Width for tables: the terminal's, or 80 when output goes elsewhere.
+/// Width for tables: `COLUMNS` when set to a number, else the terminal's
+/// (comfy-table's own detection) when standard output is one, else 80.
 pub fn table_width() -> u16 {
-    if io::stdout().is_terminal() {
-        if let Some((w, _)) = terminal_width() {
+    width_from(
+        std::env::var("COLUMNS").ok().as_deref(),
+        io::stdout().is_terminal(),
+        || comfy_table::Table::new().width(),
+    )
+}
+
+fn width_from(columns: Option<&str>, tty: bool, detect: impl Fn() -> Option<u16>) -> u16 {
+    if let Some(n) = columns.and_then(|c| c.trim().parse::<u16>().ok()) {
+        if n > 0 {
+            return n;
+        }
+    }
+    if tty {
+        if let Some(w) = detect().filter(|w| *w > 0) {
             return w;
         }
     }
     80
 }
 
-fn terminal_width() -> Option<(u16, u16)> {
-    let cols = std::env::var("COLUMNS").ok()?.parse().ok()?;
-    Some((cols, 0))
+/// Whether to colour the table output: `--color always`/`never`, or for
+/// `auto` when standard output is a terminal and `NO_COLOR` is unset or empty.
+pub fn color(choice: super::args::ColorChoice) -> bool {
+    color_from(
+        choice,
+        std::env::var_os("NO_COLOR").as_deref(),
+        io::stdout().is_terminal(),
+    )
+}
+
+fn color_from(
+    choice: super::args::ColorChoice,
+    no_color: Option<&std::ffi::OsStr>,
+    tty: bool,
+) -> bool {
+    use super::args::ColorChoice as C;
+    match choice {
+        C::Always => true,
+        C::Never => false,
+        C::Auto => tty && no_color.is_none_or(|v| v.is_empty()),
+    }
 }
 
 /// What makes two paths the same file: device and inode where the OS has
@@ -234,4 +266,32 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut f = AtomicFile::create(path)?;
     f.write_all(bytes)?;
     f.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::args::ColorChoice as C;
+    use super::*;
+
+    #[test]
+    fn width_columns_then_terminal_then_80() {
+        assert_eq!(width_from(Some("60"), false, || Some(200)), 60);
+        assert_eq!(width_from(Some("junk"), true, || Some(132)), 132);
+        assert_eq!(width_from(None, true, || Some(132)), 132);
+        assert_eq!(width_from(None, true, || None), 80);
+        assert_eq!(width_from(None, false, || Some(132)), 80);
+        assert_eq!(width_from(Some("0"), false, || None), 80);
+    }
+
+    #[test]
+    fn colour_choice() {
+        let set = Some(std::ffi::OsStr::new("1"));
+        let empty = Some(std::ffi::OsStr::new(""));
+        assert!(color_from(C::Auto, None, true));
+        assert!(color_from(C::Auto, empty, true));
+        assert!(!color_from(C::Auto, set, true));
+        assert!(!color_from(C::Auto, None, false));
+        assert!(color_from(C::Always, set, false));
+        assert!(!color_from(C::Never, None, true));
+    }
 }

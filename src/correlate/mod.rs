@@ -231,8 +231,40 @@ impl NatMapping {
 pub struct Unexplained {
     /// Count, inside the window.
     pub packets: u64,
-    /// Example frames in the receiving capture.
+    /// Every such frame in the receiving capture.
     pub frames: Vec<FrameNo>,
+}
+
+/// Records of one capture set aside because they repeat a message the same
+/// capture already holds (counted once): a packet recorded on two interfaces
+/// (`tcpdump -i any`), or reflected back by hairpin NAT.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Copies {
+    /// Every such frame, ascending.
+    pub frames: Vec<FrameNo>,
+    /// Of those, copies whose source address is their destination address:
+    /// the message came back to the host it left (hairpin NAT).
+    pub same_src_dst: u64,
+    /// The endpoints (source, destination) of the first such copy.
+    pub reflected: Option<(Endpoint, Endpoint)>,
+}
+
+impl Copies {
+    fn of(cap: &DecodedCapture, partner: &[u32]) -> Copies {
+        let mut c = Copies::default();
+        for (r, p) in cap.records.iter().zip(partner) {
+            if *p != DUPLICATE {
+                continue;
+            }
+            c.frames.push(r.frame);
+            let (src, dst) = (cap.endpoints.get(r.src), cap.endpoints.get(r.dst));
+            if src.ip == dst.ip {
+                c.same_src_dst += 1;
+                c.reflected.get_or_insert((src, dst));
+            }
+        }
+        c
+    }
 }
 
 /// A matched message that reached the receiver as fragments although the
@@ -269,6 +301,8 @@ pub struct Correlation {
     pub local: [Vec<Endpoint>; 2],
     /// Duplicate records (same message twice in one capture, e.g. `-i any`).
     pub duplicates: [u64; 2],
+    /// Those records, with what they are.
+    pub copies: [Copies; 2],
     /// Received by a side but absent from the sender's capture (the sender's capture dropped them).
     pub unexplained: [Unexplained; 2],
     /// Matched messages.
@@ -371,6 +405,7 @@ impl Correlation {
                 .collect(),
             local,
             duplicates: self.duplicates,
+            copies: self.copies.clone(),
             unexplained: unexplained_totals(&tunnels),
             matched: tunnels.iter().map(|t| t.matched).sum(),
             path_fragmented,
@@ -450,11 +485,7 @@ fn unexplained_totals(tunnels: &[Tunnel]) -> [Unexplained; 2] {
     for t in tunnels {
         for (u, x) in u.iter_mut().zip(&t.unexplained) {
             u.packets += x.packets;
-            for f in &x.frames {
-                if u.frames.len() < 20 {
-                    u.frames.push(*f);
-                }
-            }
+            u.frames.extend_from_slice(&x.frames);
         }
     }
     for u in &mut u {
@@ -554,6 +585,7 @@ pub fn correlate(a: &DecodedCapture, b: &DecodedCapture) -> Correlation {
         nat,
         local: local_eps,
         duplicates,
+        copies: [Copies::of(a, &partner[0]), Copies::of(b, &partner[1])],
         matched,
         path_fragmented: m.path_fragmented,
         partner: Arc::new(partner),

@@ -20,9 +20,6 @@ use serde::Serialize;
 /// `tunnel_of` value of a record that belongs to no common tunnel.
 pub const NO_TUNNEL: u16 = u16::MAX;
 
-/// Frames of unexplained packets kept as examples.
-const EXAMPLES: usize = 20;
-
 /// One tunnel common to both captures.
 #[derive(Clone, Debug, Serialize)]
 pub struct Tunnel {
@@ -475,9 +472,7 @@ fn count_side(
             o.outside_window += 1;
         } else if *ro == Role::Unexplained as u8 {
             o.unexplained.packets += 1;
-            if o.unexplained.frames.len() < EXAMPLES {
-                o.unexplained.frames.push(r.frame);
-            }
+            o.unexplained.frames.push(r.frame);
         }
     }
     flush(&mut out, run);

@@ -120,6 +120,21 @@ pub struct DecodedCapture {
     pub endpoints: Endpoints,
 }
 
+impl DecodedCapture {
+    /// The time of its earliest packet.
+    pub fn first_ts(&self) -> Option<crate::capture::Timestamp> {
+        self.records.iter().map(|r| r.ts).min()
+    }
+
+    /// Leaves out the records outside `[start, end]` (ns since the epoch,
+    /// inclusive), before any analysis; frame numbers are kept. Returns the
+    /// records kept.
+    pub fn retain_between(&mut self, start: i64, end: i64) -> u64 {
+        self.records.retain(|r| (start..=end).contains(&r.ts.0));
+        self.records.len() as u64
+    }
+}
+
 /// Joins the decoded files of one capture end (rotated captures) into one
 /// capture, as if they were one file: ordered by their first packet's time
 /// (ties, and files without packets, by path), frames numbered across the

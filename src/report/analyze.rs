@@ -325,6 +325,116 @@ impl DirectionReport {
     }
 }
 
+/// Records of one capture set aside as copies of a message it already holds
+/// (see [`crate::correlate::Copies`]).
+#[derive(Clone, Debug, Serialize)]
+pub struct CopiesReport {
+    /// Capture side.
+    pub side: Side,
+    /// Capture display name.
+    pub file: String,
+    /// Copies set aside (`duplicates` of this side).
+    pub copies: u64,
+    /// Of those, copies with source address == destination address: the
+    /// message came back to the host that sent it (hairpin NAT).
+    pub same_src_dst: u64,
+    /// Source and destination of the first such copy.
+    pub reflected: Option<[Endpoint; 2]>,
+    /// Every copy's frame, per file, with a filter (as in `findings[].frames`).
+    pub frames: Vec<FramesReport>,
+}
+
+/// The `--from`/`--until` window the captures were cut to before analysis.
+#[derive(Clone, Debug, Serialize)]
+pub struct FocusReport {
+    /// Start (UTC text), null when open.
+    pub from: Option<String>,
+    /// Start, ns since the epoch.
+    pub from_ns: Option<i64>,
+    /// End (UTC text, inclusive), null when open.
+    pub until: Option<String>,
+    /// End, ns since the epoch.
+    pub until_ns: Option<i64>,
+    /// What relative bounds count from: the earliest first packet of the
+    /// captures (UTC text), null when they hold none.
+    pub reference: Option<String>,
+    /// Same, ns since the epoch.
+    pub reference_ns: Option<i64>,
+    /// Per capture, in argument order: packets read, and kept in the window.
+    pub packets: Vec<FocusPackets>,
+}
+
+/// Packets of one capture read and kept by the window.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct FocusPackets {
+    /// Read from the capture.
+    pub read: u64,
+    /// Inside the window: the packets the report is about.
+    pub kept: u64,
+}
+
+impl FocusReport {
+    /// `window` resolved to `[from, until]` ns (`i64::MIN`/`MAX` when open),
+    /// relative to `start`; packets `read` and `kept` per capture.
+    pub fn new(
+        window: crate::capture::TimeWindow,
+        start: Option<crate::capture::Timestamp>,
+        (from, until): (i64, i64),
+        read: Vec<u64>,
+        kept: Vec<u64>,
+    ) -> FocusReport {
+        let from = window.from.map(|_| from);
+        let until = window.until.map(|_| until);
+        let text = |t: i64| utc(crate::capture::Timestamp(t));
+        FocusReport {
+            from: from.map(text),
+            from_ns: from,
+            until: until.map(text),
+            until_ns: until,
+            reference: start.map(utc),
+            reference_ns: start.map(|t| t.0),
+            packets: read
+                .into_iter()
+                .zip(kept)
+                .map(|(read, kept)| FocusPackets { read, kept })
+                .collect(),
+        }
+    }
+
+    /// `focus (--from/--until): packets from ... to ...; kept ...`, one line.
+    fn line(&self, names: &[String]) -> String {
+        let rel = |t: Option<i64>| match (t, self.reference_ns) {
+            (Some(t), Some(r)) => format!(
+                " ({:.3} s after the earliest capture start)",
+                (t as f64 - r as f64) / 1e9
+            ),
+            _ => String::new(),
+        };
+        let bound = |text: &Option<String>, ns: Option<i64>, open: &str| match text {
+            Some(t) => format!("{t} UTC{}", rel(ns)),
+            None => open.to_string(),
+        };
+        let kept: Vec<String> = self
+            .packets
+            .iter()
+            .zip(names)
+            .map(|(p, n)| {
+                format!(
+                    "{} of {} packets of {n}",
+                    thousands(p.kept),
+                    thousands(p.read)
+                )
+            })
+            .collect();
+        format!(
+            "focus (--from/--until): only packets from {} to {}; kept {}",
+            bound(&self.from, self.from_ns, "the start"),
+            bound(&self.until, self.until_ns, "the end"),
+            kept.join(", ")
+        )
+    }
+}
+
 /// Clock relation of the hosts.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct ClockReport {
@@ -386,6 +496,8 @@ pub struct AnalyzeReport {
     pub matched: u64,
     /// Duplicate records ignored per capture.
     pub duplicates: Vec<u64>,
+    /// Those records, per capture that has any: which frames, and what they are.
+    pub copies: Vec<CopiesReport>,
     /// The `--tunnel` / `--peer` the report was restricted with.
     pub selection: Option<String>,
     /// Every address in the report was anonymised (`--anonymize`); present
@@ -393,6 +505,8 @@ pub struct AnalyzeReport {
     /// original captures, but the addresses shown are not the ones in them.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub anonymized: bool,
+    /// The `--from`/`--until` window applied, or null.
+    pub focus: Option<FocusReport>,
     /// Plot data for the HTML report (two captures, when asked for); not part of the JSON.
     #[serde(skip)]
     pub plots: Option<PlotData>,
@@ -487,6 +601,28 @@ impl AnalyzeReport {
             })
             .collect();
         let headline = headline(verdict, &names, &rendered, &tunnels);
+        let copies: Vec<CopiesReport> = correlation.map_or(Vec::new(), |c| {
+            [Side::A, Side::B]
+                .into_iter()
+                .zip(&c.copies)
+                .filter(|(_, x)| !x.frames.is_empty())
+                .map(|(side, x)| {
+                    let file = names.get(side.idx()).cloned().unwrap_or_default();
+                    let end = captures.iter().find(|c| c.side == side);
+                    CopiesReport {
+                        side,
+                        copies: x.frames.len() as u64,
+                        same_src_dst: x.same_src_dst,
+                        reflected: x.reflected.map(|(a, b)| [a, b]),
+                        frames: FramesReport::from(
+                            FrameRefs::new(side, &file, x.frames.iter().copied()),
+                            end,
+                        ),
+                        file,
+                    }
+                })
+                .collect()
+        });
         let (directions, clock, window, nat, matched, duplicates) = match correlation {
             Some(c) => (
                 if several {
@@ -536,8 +672,10 @@ impl AnalyzeReport {
             nat,
             matched,
             duplicates,
+            copies,
             selection: None,
             anonymized: false,
+            focus: None,
             plots: None,
         }
     }
@@ -577,6 +715,63 @@ impl AnalyzeReport {
         self.selection = Some(selector.to_string());
     }
 
+    /// One line for scripts and prompts (`--quiet`): `healthy`,
+    /// `problems: mtu_blackhole vps.pcap→laptop.pcap, ...; set MTU = 1392`
+    /// or `inconclusive: captures_disjoint`.
+    pub fn to_quiet(&self) -> String {
+        let line = match self.verdict {
+            Verdict::Healthy => "healthy".to_string(),
+            Verdict::Inconclusive => {
+                let mut kinds: Vec<&str> = self
+                    .findings
+                    .iter()
+                    .filter(|f| f.kind.is_inconclusive())
+                    .map(|f| f.kind.name())
+                    .collect();
+                kinds.dedup();
+                format!("inconclusive: {}", kinds.join(", "))
+            }
+            Verdict::Problems => {
+                let mut items: Vec<String> = Vec::new();
+                for f in &self.findings {
+                    if !matches!(f.severity, Severity::Error | Severity::Warning) {
+                        continue;
+                    }
+                    let item = match finding_direction(&f.kind) {
+                        Some(d) if d.to.is_empty() => format!("{} from {}", f.kind.name(), d.from),
+                        Some(d) => format!("{} {}→{}", f.kind.name(), d.from, d.to),
+                        None => f.kind.name().to_string(),
+                    };
+                    if !items.contains(&item) {
+                        items.push(item);
+                    }
+                }
+                let mtu = self
+                    .findings
+                    .iter()
+                    .filter_map(|f| finding_mtu(&f.kind))
+                    .min();
+                format!(
+                    "problems: {}{}",
+                    items.join(", "),
+                    mtu.map_or(String::new(), |m| format!("; set MTU = {m}"))
+                )
+            }
+        };
+        line + "\n"
+    }
+
+    /// Marks the report as cut to a time window before analysis.
+    pub fn focused(&mut self, focus: FocusReport) {
+        self.focus = Some(focus);
+    }
+
+    /// The line saying which window the report covers, if one was applied.
+    pub fn focus_line(&self) -> Option<String> {
+        let names: Vec<String> = self.captures.iter().map(|c| c.file.clone()).collect();
+        self.focus.as_ref().map(|f| f.line(&names))
+    }
+
     /// `vps.pcap → laptop.pcap`, after the tunnel's label when there are several.
     pub fn direction_label(&self, d: &DirectionReport) -> String {
         let plain = format!("{} → {}", d.from, d.to);
@@ -604,12 +799,36 @@ impl AnalyzeReport {
         (self.headline.clone(), fixes)
     }
 
-    /// Tables for a terminal `width` columns wide.
+    /// Tables for a terminal `width` columns wide, without colour.
     pub fn to_table(&self, width: u16) -> String {
+        self.to_table_styled(width, false)
+    }
+
+    /// Tables for a terminal `width` columns wide; `color` marks severities
+    /// and the verdict with ANSI colours (error red, warning yellow, info
+    /// blue, healthy green). Wireshark filters, finding names and addresses
+    /// are never broken across lines: prose is wrapped between words, and the
+    /// filters are printed one per line after the findings table.
+    pub fn to_table_styled(&self, width: u16, color: bool) -> String {
         let mut out = String::new();
         let (verdict, fixes) = self.headline();
         let w = usize::from(width.max(40));
-        let _ = writeln!(out, "{verdict}");
+        let word = self.verdict.word();
+        match verdict.strip_prefix(word) {
+            Some(rest) if color => {
+                let _ = writeln!(
+                    out,
+                    "{}{rest}",
+                    super::paint(verdict_color(self.verdict), word)
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "{verdict}");
+            }
+        }
+        if let Some(l) = self.focus_line() {
+            out.push_str(&wrap(&l, w, "  "));
+        }
         for fix in &fixes {
             out.push_str(&wrap(&format!("FIX: {fix}"), w, "     "));
         }
@@ -631,37 +850,74 @@ impl AnalyzeReport {
         let _ = writeln!(out);
 
         let mut t = table(width);
-        t.set_header(vec!["severity", "finding", "evidence"]);
+        t.set_header(vec!["severity", "finding", "frames"]);
+        if color {
+            t.enforce_styling();
+        }
         for f in &self.findings {
-            // Problems were summarised above the table; repeat only the info lines.
-            let mut ev = if f.severity == Severity::Info {
-                f.summary.clone()
-            } else {
-                String::new()
-            };
+            let mut ev = String::new();
             for fr in &f.frames {
                 if !ev.is_empty() {
                     ev.push('\n');
                 }
-                let _ = write!(ev, "{} frames: {}", fr.file, frames_text(fr));
+                let _ = write!(ev, "{}: {}", fr.file, frames_text(fr));
             }
-            for (file, filter) in self.filters(f) {
-                match file {
-                    Some(file) => {
-                        let _ = write!(ev, "\nfilter ({file}): {filter}");
-                    }
-                    None => {
-                        let _ = write!(ev, "\nfilter: {filter}");
-                    }
-                }
-            }
+            let sev = Cell::new(f.severity.name());
             t.add_row(vec![
-                Cell::new(f.severity.name()),
+                if color {
+                    sev.fg(severity_cell_color(f.severity))
+                } else {
+                    sev
+                },
                 Cell::new(f.kind.name()),
                 Cell::new(ev),
             ]);
         }
+        // Finding names never split: the column is as wide as the longest.
+        let longest = |col: &[&str]| col.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+        let names: Vec<&str> = self.findings.iter().map(|f| f.kind.name()).collect();
+        for (i, col) in [(0, vec!["severity", "warning"]), (1, names)] {
+            if let Some(c) = t.column_mut(i) {
+                // The constraint counts the cell padding (one space each side).
+                let n = u16::try_from(longest(&col) + 2).unwrap_or(u16::MAX);
+                c.set_constraint(comfy_table::ColumnConstraint::LowerBoundary(
+                    comfy_table::Width::Fixed(n),
+                ));
+            }
+        }
         let _ = writeln!(out, "{t}");
+        // Problems were summarised above the table; the info lines here.
+        for f in self
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Info)
+        {
+            let kind = if color {
+                super::paint(super::Paint::Info, f.kind.name())
+            } else {
+                f.kind.name().to_string()
+            };
+            out.push_str(&wrap(&format!("- {kind}: {}", f.summary), w, "  "));
+        }
+        let filters: Vec<String> = self
+            .findings
+            .iter()
+            .flat_map(|f| {
+                f.frames.iter().filter_map(move |fr| {
+                    let x = fr.filter.as_deref()?;
+                    Some(format!("  {} ({}): {x}", f.kind.name(), fr.file))
+                })
+            })
+            .collect();
+        if !filters.is_empty() {
+            let _ = writeln!(
+                out,
+                "Wireshark filters (finding (capture): filter, one per line):"
+            );
+            for l in filters {
+                let _ = writeln!(out, "{l}");
+            }
+        }
 
         if !self.directions.is_empty() {
             let mut t = table(width);
@@ -750,8 +1006,8 @@ impl AnalyzeReport {
             );
             let _ = writeln!(
                 out,
-                "clock: {b} is {:+.3} ms ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
-                c.offset_ms,
+                "clock: {b} is {} ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
+                super::signed_duration(c.offset_ns),
                 if c.bracketed { "" } else { " (one direction only: assumes zero delay)" },
                 ms(c.delay_ab_ms),
                 ms(c.delay_ba_ms),
@@ -786,14 +1042,25 @@ impl AnalyzeReport {
                 );
             }
         }
-        if self.duplicates.iter().any(|d| *d > 0) {
-            let _ = writeln!(
-                out,
-                "duplicates ignored (same message recorded twice): {:?}",
-                self.duplicates
-            );
+        for line in self.copies_lines() {
+            out.push_str(&line);
+            out.push('\n');
         }
         out
+    }
+
+    /// One sentence per capture holding copies of its own messages: which
+    /// frames were set aside and what they are.
+    pub(super) fn copies_lines(&self) -> Vec<String> {
+        self.copies
+            .iter()
+            .map(|c| {
+                let martian = self.findings.iter().any(|f| {
+                    matches!(&f.kind, FindingKind::MartianSameSrcDst { file, .. } if *file == c.file)
+                });
+                copies_words(c, martian)
+            })
+            .collect()
     }
 
     /// GitHub-flavoured Markdown, to paste into a ticket.
@@ -801,6 +1068,9 @@ impl AnalyzeReport {
         let mut out = String::new();
         let (verdict, fixes) = self.headline();
         let _ = writeln!(out, "## wgtrace: {verdict}\n");
+        if let Some(l) = self.focus_line() {
+            let _ = writeln!(out, "> {}\n", md(&l));
+        }
         for f in self
             .findings
             .iter()
@@ -970,6 +1240,64 @@ fn headline(
     }
 }
 
+/// What the copies a capture holds are, in words: `5 copies set aside in
+/// pi.pcap (each message counted once): frames 7, 11 are ...`; `martian`:
+/// the report has a `martian_same_src_dst` finding about that capture.
+fn copies_words(c: &CopiesReport, martian: bool) -> String {
+    let frames: Vec<String> = c
+        .frames
+        .iter()
+        .map(|fr| {
+            if fr.file == c.file {
+                frames_text(fr)
+            } else {
+                format!("{}: {}", fr.file, frames_text(fr))
+            }
+        })
+        .collect();
+    let (n, r) = (c.copies, c.same_src_dst);
+    let other = n - r;
+    let s = |n: u64, one: &'static str, many: &'static str| if n == 1 { one } else { many };
+    let head = format!(
+        "{n} cop{} set aside in {} (each message counted once): frame{} {}",
+        s(n, "y", "ies"),
+        c.file,
+        s(n, "", "s"),
+        frames.join("; ")
+    );
+    let reflected = match &c.reflected {
+        Some([src, dst]) => format!(
+            "{} a message this capture already holds coming back to the host \
+             that sent it, with source == destination ({src} → {dst}): hairpin \
+             NAT on the way reflected {} onto the link {} left{}",
+            s(r, "is", "are each"),
+            s(r, "it", "them"),
+            s(r, "it", "they"),
+            if martian {
+                " (see martian_same_src_dst)"
+            } else {
+                ""
+            }
+        ),
+        None => String::new(),
+    };
+    let recorded = |n: u64| {
+        format!(
+            "{} a message this capture already holds, recorded again (a capture of several interfaces, \
+             such as tcpdump -i any, records a packet on each one it crosses)",
+            s(n, "is", "are each")
+        )
+    };
+    match (r, other) {
+        (0, _) => format!("{head} {}", recorded(n)),
+        (_, 0) => format!("{head} {reflected}"),
+        (r, o) => format!(
+            "{head}: {r} of them {reflected}; the other {o} {}",
+            recorded(o)
+        ),
+    }
+}
+
 /// Word-wraps `text` to `width` columns; continuation lines start with `indent`.
 fn wrap(text: &str, width: usize, indent: &str) -> String {
     let mut out = String::new();
@@ -1015,6 +1343,7 @@ impl AnalyzeReport {
 /// Frames shown in text formats; JSON lists them all.
 const SHOWN_FRAMES: usize = 20;
 
+/// `6, 8, 10` or, beyond [`SHOWN_FRAMES`], `6, 8, … and 38 more: use --format json`.
 pub(super) fn frames_text(fr: &FramesReport) -> String {
     let list: Vec<String> = fr
         .frames
@@ -1024,12 +1353,54 @@ pub(super) fn frames_text(fr: &FramesReport) -> String {
         .collect();
     if fr.frames.len() > SHOWN_FRAMES {
         format!(
-            "{} … ({} in all; every frame is in --format json)",
+            "{}, … and {} more: use --format json",
             list.join(", "),
-            fr.total
+            fr.frames.len() - SHOWN_FRAMES
         )
     } else {
         list.join(", ")
+    }
+}
+
+/// The direction a finding is about, if it is about one.
+fn finding_direction(k: &FindingKind) -> Option<&crate::diagnose::DirRef> {
+    use FindingKind as K;
+    match k {
+        K::MtuBlackhole { direction, .. }
+        | K::IcmpFragNeededAbsent { direction, .. }
+        | K::FragmentsDropped { direction, .. }
+        | K::FragmentedPath { direction, .. }
+        | K::PmtudWorking { direction, .. }
+        | K::OneWayLoss { direction, .. }
+        | K::RandomLoss { direction, .. } => Some(direction),
+        _ => None,
+    }
+}
+
+/// The tunnel MTU a finding advises, if any.
+fn finding_mtu(k: &FindingKind) -> Option<u32> {
+    use FindingKind as K;
+    match k {
+        K::MtuBlackhole { tunnel_mtu, .. } => Some(*tunnel_mtu),
+        K::FragmentsDropped { mtu, .. } | K::FragmentedPath { mtu, .. } => Some(mtu.tunnel_mtu),
+        K::PmtudWorking { mtu, .. } => mtu.as_ref().map(|m| m.tunnel_mtu),
+        _ => None,
+    }
+}
+
+fn verdict_color(v: Verdict) -> super::Paint {
+    match v {
+        Verdict::Healthy => super::Paint::Healthy,
+        Verdict::Problems => super::Paint::Error,
+        Verdict::Inconclusive => super::Paint::Warning,
+    }
+}
+
+fn severity_cell_color(s: Severity) -> comfy_table::Color {
+    match s {
+        Severity::Error => comfy_table::Color::Red,
+        Severity::Warning => comfy_table::Color::Yellow,
+        Severity::Info => comfy_table::Color::Blue,
     }
 }
 
@@ -1049,19 +1420,11 @@ fn num(n: u64) -> Cell {
 /// sizes when there are few, else ranges whose edges keep the common MTU
 /// boundaries apart.
 pub fn histogram(d: &DirectionReport, label: &str) -> String {
-    const BAR: u64 = 30;
     let rows = size_rows(d);
     if rows.is_empty() {
         return String::new();
     }
     let max = rows.iter().map(|r| r.1 + r.2).max().unwrap_or(1).max(1);
-    let scale = |n: u64| -> usize {
-        if n == 0 {
-            0
-        } else {
-            (n * BAR).div_ceil(max).max(1) as usize
-        }
-    };
     let mut out = format!(
         "{label}: delivered █ / lost ░\n  {:>14} {:>9} {:>7}\n",
         "UDP (IP) bytes", "delivered", "lost"
@@ -1072,49 +1435,90 @@ pub fn histogram(d: &DirectionReport, label: &str) -> String {
             "  {label:>14} {:>9} {:>7} {}{}",
             thousands(del),
             thousands(lost),
-            "█".repeat(scale(del)),
-            "░".repeat(scale(lost))
+            "█".repeat(super::bar_len(del, max)),
+            "░".repeat(super::bar_len(lost, max))
         );
     }
     out
 }
 
 /// Histogram rows of one direction: (label, delivered, lost) per UDP payload
-/// size ("UDP (IP)") when there are few sizes, else per size range whose edges
-/// keep the common MTU boundaries apart. Shared by the text and HTML reports.
+/// size ("UDP (IP)"), or per size range, by the one rule of
+/// [`super::size_bins`]. Shared by the text and HTML reports.
 pub(super) fn size_rows(d: &DirectionReport) -> Vec<(String, u64, u64)> {
-    const EXACT: usize = 16;
-    let mut sizes: std::collections::BTreeMap<u16, (u32, u64, u64)> = Default::default();
+    let mut sizes: std::collections::BTreeMap<u32, (u32, u64, u64)> = Default::default();
     for r in &d.delivered_by_size {
-        let e = sizes.entry(r.udp_payload).or_default();
+        let e = sizes.entry(u32::from(r.udp_payload)).or_default();
         e.0 = r.ip_len;
         e.1 += r.packets;
     }
     for r in &d.missing_by_size {
-        let e = sizes.entry(r.udp_payload).or_default();
+        let e = sizes.entry(u32::from(r.udp_payload)).or_default();
         e.0 = r.ip_len;
         e.2 += r.packets;
     }
-    if sizes.len() <= EXACT {
-        sizes
-            .iter()
-            .map(|(udp, (ip, del, lost))| (format!("{udp} ({ip})"), *del, *lost))
-            .collect()
-    } else {
-        let by_size: std::collections::BTreeMap<u32, (u64, u64)> = sizes
-            .iter()
-            .map(|(udp, (_, del, lost))| (u32::from(*udp), (*del, *lost)))
-            .collect();
-        super::size_ranges(&by_size, |a, b| (a.0 + b.0, a.1 + b.1))
-            .into_iter()
-            .map(|(label, (del, lost))| (label, del, lost))
-            .collect()
-    }
+    super::size_bins(
+        &sizes,
+        |udp, (ip, _, _)| format!("{udp} ({ip})"),
+        |a, b| (a.0.max(b.0), a.1 + b.1, a.2 + b.2),
+    )
+    .into_iter()
+    .map(|(label, (_, del, lost))| (label, del, lost))
+    .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use super::wrap;
+    use super::*;
+
+    fn copies(frames: &[u32], same_src_dst: u64) -> CopiesReport {
+        let ep = |s: &str| -> Endpoint {
+            let a: std::net::SocketAddr = s.parse().unwrap_or_else(|e| panic!("{s}: {e}"));
+            Endpoint {
+                ip: a.ip(),
+                port: a.port(),
+            }
+        };
+        CopiesReport {
+            side: Side::B,
+            file: "pi.pcap".into(),
+            copies: frames.len() as u64,
+            same_src_dst,
+            reflected: (same_src_dst > 0)
+                .then(|| [ep("192.168.1.2:43712"), ep("192.168.1.2:51820")]),
+            frames: vec![FramesReport {
+                side: Side::B,
+                file: "pi.pcap".into(),
+                frames: frames.iter().map(|f| FrameNo(*f)).collect(),
+                total: frames.len() as u64,
+                filter: None,
+            }],
+        }
+    }
+
+    #[test]
+    fn copies_in_words() {
+        let hairpin = copies_words(&copies(&[7, 11, 13, 15, 17], 5), true);
+        assert_eq!(
+            hairpin,
+            "5 copies set aside in pi.pcap (each message counted once): frames 7, 11, 13, 15, 17 \
+             are each a message this capture already holds coming back to the host that sent it, \
+             with source == destination (192.168.1.2:43712 → 192.168.1.2:51820): hairpin NAT on \
+             the way reflected them onto the link they left (see martian_same_src_dst)"
+        );
+        let any = copies_words(&copies(&[4], 0), false);
+        assert!(
+            any.starts_with(
+                "1 copy set aside in pi.pcap (each message counted once): frame 4 is a message"
+            ),
+            "{any}"
+        );
+        assert!(any.contains("tcpdump -i any"), "{any}");
+        let mixed = copies_words(&copies(&[3, 4, 9], 1), false);
+        assert!(mixed.contains(": 1 of them is a message"), "{mixed}");
+        assert!(mixed.contains("the other 2 are each a message"), "{mixed}");
+        assert!(!mixed.contains('['), "no bare lists: {mixed}");
+    }
 
     #[test]
     fn wraps_to_width() {

@@ -85,6 +85,9 @@ impl AnalyzeReport {
             "<header id=\"verdict\" class=\"verdict {class}\"><h1>{}</h1>",
             esc(&verdict)
         );
+        if let Some(l) = self.focus_line() {
+            let _ = writeln!(o, "<p id=\"focus\" class=\"focus\">{}</p>", esc(&l));
+        }
         let problems: Vec<_> = self
             .findings
             .iter()
@@ -225,8 +228,8 @@ impl AnalyzeReport {
             let ms = |d: Option<f64>| d.map_or("n/a".to_string(), |d| format!("{d:.3} ms"));
             let _ = writeln!(
                 o,
-                "<h3>Clock</h3>\n<table id=\"clock\">\n<tr><th>offset (second − first)</th><th>delay first → second</th><th>delay second → first</th><th>bracketed</th><th>matched packets</th></tr>\n<tr><td class=\"num\">{:+.3} ms</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>\n</table>",
-                c.offset_ms,
+                "<h3>Clock</h3>\n<table id=\"clock\">\n<tr><th>offset (second − first)</th><th>delay first → second</th><th>delay second → first</th><th>bracketed</th><th>matched packets</th></tr>\n<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>\n</table>",
+                super::signed_duration(c.offset_ns),
                 ms(c.delay_ab_ms),
                 ms(c.delay_ba_ms),
                 if c.bracketed { "yes" } else { "no (assumes zero delay)" },
@@ -258,12 +261,8 @@ impl AnalyzeReport {
             }
             o.push_str("</table>\n");
         }
-        if self.duplicates.iter().any(|d| *d > 0) {
-            let _ = writeln!(
-                o,
-                "<p>Duplicates ignored (same message recorded twice): {}</p>",
-                esc(&format!("{:?}", self.duplicates))
-            );
+        for line in self.copies_lines() {
+            let _ = writeln!(o, "<p class=\"copies\">{}</p>", esc(&line));
         }
         o.push_str("</section>\n");
     }

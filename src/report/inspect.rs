@@ -352,7 +352,7 @@ fn num(n: u64) -> Cell {
 pub fn frames(cap: &CaptureFacts, f: &[crate::capture::FrameNo]) -> String {
     let shown: Vec<String> = f.iter().take(8).map(|n| cap.frame_name(*n)).collect();
     let more = if f.len() > 8 {
-        format!(", … {} more", f.len() - 8)
+        format!(", … and {} more: use --format json", f.len() - 8)
     } else {
         String::new()
     };
@@ -361,21 +361,19 @@ pub fn frames(cap: &CaptureFacts, f: &[crate::capture::FrameNo]) -> String {
 
 /// Text histogram of transport sizes (UDP payload bytes) of one direction.
 pub fn size_histogram(d: &WgDirection) -> String {
-    const BAR: usize = 30;
     let mut out = format!(
         "data message sizes {} → {} (UDP payload bytes):\n",
         d.from, d.to
     );
-    // Exact sizes when few, else ranges that keep the common MTU edges apart.
-    let bins: Vec<(String, u64)> = if d.sizes.len() <= 12 {
-        d.sizes.iter().map(|(s, c)| (s.to_string(), *c)).collect()
-    } else {
-        super::size_ranges(&d.sizes, |a, b| a + b)
-    };
+    let bins = super::size_bins(&d.sizes, |s, _| s.to_string(), |a, b| a + b);
     let max = bins.iter().map(|b| b.1).max().unwrap_or(1).max(1);
     for (label, c) in bins {
-        let len = ((c as f64 / max as f64) * BAR as f64).ceil() as usize;
-        let _ = writeln!(out, "  {label:>11} {:>8} {}", thousands(c), "█".repeat(len));
+        let _ = writeln!(
+            out,
+            "  {label:>11} {:>8} {}",
+            thousands(c),
+            "█".repeat(super::bar_len(c, max))
+        );
     }
     out
 }
