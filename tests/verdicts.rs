@@ -806,4 +806,18 @@ fn the_kernel_modules_fragments_and_silent_drops() {
         fp["evidence"]["datagrams"],
         c["router_fragmented_datagrams"]["vps->laptop"]
     );
+    // Both findings set the same MTU: the report says it once, and it is the
+    // largest padded size the smaller path MTU carries.
+    let path_mtu = t["configured"]["path_mtu"].as_u64().unwrap();
+    let want = (path_mtu - 60) / 16 * 16;
+    let a = analyze_files(&[
+        testdata("kernel-rx-mtu/vps.pcap"),
+        testdata("kernel-rx-mtu/laptop.pcap"),
+    ])
+    .unwrap();
+    for text in [a.report.to_markdown(), a.report.to_table(80)] {
+        let sets: Vec<&str> = text.matches("Set `MTU = ").collect();
+        assert_eq!(sets.len(), 1, "{text}");
+        assert!(text.contains(&format!("Set `MTU = {want}`")), "{text}");
+    }
 }

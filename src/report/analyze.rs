@@ -789,8 +789,18 @@ impl AnalyzeReport {
     /// The headline and the distinct fixes, most severe first.
     pub(super) fn headline(&self) -> (String, Vec<String>) {
         let mut fixes: Vec<String> = Vec::new();
+        // Two findings that set the same MTU on the same tunnel (a blackhole
+        // and the fragments that show it) are one thing to do: the first,
+        // most severe, says it; each finding keeps its own reasoning.
+        let mut mtus: Vec<(Option<u32>, u32)> = Vec::new();
         for f in &self.findings {
             if let Some(fix) = &f.fix {
+                if let Some(mtu) = set_mtu(&f.kind) {
+                    if mtus.contains(&(f.tunnel, mtu)) {
+                        continue;
+                    }
+                    mtus.push((f.tunnel, mtu));
+                }
                 if !fixes.contains(fix) {
                     fixes.push(fix.clone());
                 }
@@ -1526,5 +1536,16 @@ mod tests {
         assert!(w.lines().all(|l| l.chars().count() <= 12), "{w}");
         assert!(w.starts_with("FIX: one two"));
         assert_eq!(wrap("", 10, " "), "");
+    }
+}
+
+/// The tunnel MTU a finding's fix sets, if it sets one.
+fn set_mtu(kind: &FindingKind) -> Option<u32> {
+    match kind {
+        FindingKind::MtuBlackhole { mtu, .. }
+        | FindingKind::FragmentsDropped { mtu, .. }
+        | FindingKind::FragmentedPath { mtu, .. } => Some(mtu.tunnel_mtu),
+        FindingKind::PmtudWorking { mtu, .. } => mtu.as_ref().map(|m| m.tunnel_mtu),
+        _ => None,
     }
 }
