@@ -795,7 +795,7 @@ impl AnalyzeReport {
         let mut mtus: Vec<(Option<u32>, u32)> = Vec::new();
         for f in &self.findings {
             if let Some(fix) = &f.fix {
-                if let Some(mtu) = set_mtu(&f.kind) {
+                if let Some(mtu) = finding_mtu(&f.kind) {
                     if mtus.contains(&(f.tunnel, mtu)) {
                         continue;
                     }
@@ -1536,16 +1536,5 @@ mod tests {
         assert!(w.lines().all(|l| l.chars().count() <= 12), "{w}");
         assert!(w.starts_with("FIX: one two"));
         assert_eq!(wrap("", 10, " "), "");
-    }
-}
-
-/// The tunnel MTU a finding's fix sets, if it sets one.
-fn set_mtu(kind: &FindingKind) -> Option<u32> {
-    match kind {
-        FindingKind::MtuBlackhole { mtu, .. }
-        | FindingKind::FragmentsDropped { mtu, .. }
-        | FindingKind::FragmentedPath { mtu, .. } => Some(mtu.tunnel_mtu),
-        FindingKind::PmtudWorking { mtu, .. } => mtu.as_ref().map(|m| m.tunnel_mtu),
-        _ => None,
     }
 }
