@@ -58,7 +58,7 @@ impl std::fmt::Debug for Progress {
 ///
 /// A directory is one end written as several files (tcpdump `-C`/`-G`/`-W`,
 /// dumpcap ring buffers): its capture files are read as one capture, in time
-/// order (see [`concat`]); an error names the file it concerns.
+/// order (see [`concat()`]); an error names the file it concerns.
 pub fn decode_file(
     path: &Path,
     progress: Option<&Progress>,
