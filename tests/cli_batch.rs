@@ -123,6 +123,11 @@ fn one_line_per_incident_in_order_with_the_batch_schema() {
     // The partial analysis is kept, but the incident is an error, never healthy.
     assert_eq!(by_id("cut")["verdict"], "error");
     assert!(by_id("cut")["report"].is_object());
+    // Nor does its kind list claim health.
+    assert!(!by_id("cut")["kinds"]
+        .as_array()
+        .unwrap()
+        .contains(&Value::from("healthy")));
     assert!(by_id("mtu-blackhole")["kinds"]
         .as_array()
         .unwrap()

@@ -72,6 +72,11 @@ impl BatchRecord {
             .collect();
         kinds.sort_unstable();
         kinds.dedup();
+        // A partial analysis may find nothing wrong in what it read; that is
+        // no claim of health beside an error.
+        if !errors.is_empty() || report.is_none() {
+            kinds.retain(|k| *k != "healthy");
+        }
         let verdict = match &report {
             Some(r) if errors.is_empty() => BatchVerdict::of(r.verdict),
             _ => BatchVerdict::Error,
