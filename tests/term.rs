@@ -398,3 +398,30 @@ fn colour_on_request_and_never_in_json_or_markdown() {
         .unwrap()
         .starts_with("\x1b[1;32mHEALTHY"));
 }
+
+/// With two tunnels, the quiet line sets the MTU on the one the truth says
+/// does not fit the path, and names no other.
+#[test]
+fn quiet_names_the_tunnel_to_fix() {
+    let d = "testdata/two-tunnels";
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{d}/truth.json")).unwrap()).unwrap();
+    let out = wgtrace()
+        .args([
+            "analyze",
+            "-q",
+            &format!("{d}/vps.pcap"),
+            &format!("{d}/laptop.pcap"),
+        ])
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    let tunnels = truth["configured"]["tunnels"].as_object().unwrap();
+    for t in tunnels.values() {
+        let vps = t["endpoints"]["vps"].as_str().unwrap();
+        let named = line.contains("on tunnel") && line.contains(vps);
+        let broken = !t["fits_path"].as_bool().unwrap();
+        assert_eq!(named, broken, "{vps}: {line}");
+    }
+    assert_eq!(line.matches("set MTU = ").count(), 1, "{line}");
+}

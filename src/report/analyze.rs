@@ -742,23 +742,51 @@ impl AnalyzeReport {
                         Some(d) => format!("{} {}→{}", f.kind.name(), d.from, d.to),
                         None => f.kind.name().to_string(),
                     };
+                    let item = match self.tunnel_named(f.tunnel) {
+                        Some(t) => format!("{item} (tunnel {})", t.id),
+                        None => item,
+                    };
                     if !items.contains(&item) {
                         items.push(item);
                     }
                 }
-                let mtu = self
-                    .findings
+                // The MTU to set, per tunnel when there are several: setting
+                // a broken tunnel's MTU on a healthy one is no fix.
+                let mut mtus: std::collections::BTreeMap<Option<u32>, u32> = Default::default();
+                for f in &self.findings {
+                    if let Some(m) = finding_mtu(&f.kind) {
+                        let t = self.tunnel_named(f.tunnel).map(|t| t.id);
+                        let e = mtus.entry(t).or_insert(m);
+                        *e = (*e).min(m);
+                    }
+                }
+                let mtu: Vec<String> = mtus
                     .iter()
-                    .filter_map(|f| finding_mtu(&f.kind))
-                    .min();
+                    .map(|(t, m)| match t.and_then(|t| self.tunnel_named(Some(t))) {
+                        Some(t) => format!("set MTU = {m} on {}", t.label()),
+                        None => format!("set MTU = {m}"),
+                    })
+                    .collect();
                 format!(
                     "problems: {}{}",
                     items.join(", "),
-                    mtu.map_or(String::new(), |m| format!("; set MTU = {m}"))
+                    if mtu.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {}", mtu.join("; "))
+                    }
                 )
             }
         };
         line + "\n"
+    }
+
+    /// Tunnel `id`, when the report has several (one needs no naming).
+    fn tunnel_named(&self, id: Option<u32>) -> Option<&TunnelReport> {
+        let id = id?;
+        (self.tunnels.len() > 1)
+            .then(|| self.tunnels.iter().find(|t| t.id == id))
+            .flatten()
     }
 
     /// Marks the report as cut to a time window before analysis.
