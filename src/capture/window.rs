@@ -112,89 +112,24 @@ fn seconds(s: &str) -> Result<i64, &'static str> {
 
 /// `YYYY-MM-DD(T| )HH:MM:SS[.frac](Z|±HH:MM| UTC)` to ns since the epoch.
 fn rfc3339(s: &str) -> Result<Timestamp, &'static str> {
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Result<i64, &'static str> {
-        let part = s.get(r).ok_or("too short")?;
-        if part.bytes().all(|c| c.is_ascii_digit()) {
-            part.parse().map_err(|_| "bad number")
-        } else {
-            Err("expected YYYY-MM-DDTHH:MM:SS")
-        }
-    };
-    if b.len() < 19
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !matches!(b[10], b'T' | b't' | b' ')
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return Err("expected YYYY-MM-DDTHH:MM:SS followed by Z or an offset");
+    use time::format_description::well_known::Rfc3339;
+    // RFC 3339 lets a space stand for the `T` (its section 5.6 note), and
+    // wgtrace prints times as `2024-08-29 05:59:25.533724 UTC`: both are
+    // taken, as the `T` / `Z` form the parser wants.
+    let mut t = s.to_string();
+    if t.as_bytes().get(10) == Some(&b' ') {
+        t.replace_range(10..11, "T");
     }
-    let (y, mo, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (h, mi, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
-        return Err("no such date");
+    if let Some(base) = t.strip_suffix(" UTC").or_else(|| t.strip_suffix("UTC")) {
+        t = format!("{base}Z");
     }
-    if h > 23 || mi > 59 || sec > 60 {
-        return Err("no such time of day");
-    }
-    let mut rest = &s[19..];
-    let mut frac_ns = 0i64;
-    if let Some(r) = rest.strip_prefix('.') {
-        let n = r.bytes().take_while(u8::is_ascii_digit).count();
-        if n == 0 || n > 9 {
-            return Err("fraction of a second needs 1 to 9 digits");
-        }
-        frac_ns = format!("{:0<9}", &r[..n])
-            .parse()
-            .map_err(|_| "bad fraction")?;
-        rest = &r[n..];
-    }
-    let offset_s: i64 = match rest {
-        "Z" | "z" | " UTC" | "UTC" => 0,
-        r if r.len() == 6 && matches!(r.as_bytes()[0], b'+' | b'-') && r.as_bytes()[3] == b':' => {
-            let oh: i64 = r[1..3].parse().map_err(|_| "bad offset")?;
-            let om: i64 = r[4..6].parse().map_err(|_| "bad offset")?;
-            if oh > 23 || om > 59 {
-                return Err("bad offset");
-            }
-            let o = oh * 3600 + om * 60;
-            if r.starts_with('-') {
-                -o
-            } else {
-                o
-            }
-        }
-        "" => return Err("needs a time zone: Z or an offset such as +01:00"),
-        _ => return Err("expected Z or an offset such as +01:00 after the time"),
-    };
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_s;
-    secs.checked_mul(1_000_000_000)
-        .and_then(|n| n.checked_add(frac_ns))
+    let when = time::OffsetDateTime::parse(&t, &Rfc3339).map_err(|e| match e {
+        time::error::Parse::TryFromParsed(_) => "no such date or time",
+        _ => "expected YYYY-MM-DDTHH:MM:SS[.fraction] followed by Z or an offset such as +01:00",
+    })?;
+    i64::try_from(when.unix_timestamp_nanos())
         .map(Timestamp)
-        .ok_or("out of range")
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 (Howard Hinnant's days-from-civil; the report's
-/// `utc` does the inverse).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+        .map_err(|_| "out of range")
 }
 
 #[cfg(test)]
