@@ -139,26 +139,13 @@ pub fn thousands(n: u64) -> String {
 
 /// Formats a timestamp (ns since the epoch) as UTC `YYYY-MM-DD HH:MM:SS.mmmmmm`.
 pub fn utc(ts: crate::capture::Timestamp) -> String {
-    let secs = ts.0.div_euclid(1_000_000_000);
-    let micros = ts.0.rem_euclid(1_000_000_000) / 1000;
-    let days = secs.div_euclid(86_400);
-    let tod = secs.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{micros:06}",
-        tod / 3600,
-        tod % 3600 / 60,
-        tod % 60
-    )
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second].[subsecond digits:6]"
+    );
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ts.0))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("{} ns since 1970", ts.0))
 }
 
 #[cfg(test)]
