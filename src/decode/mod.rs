@@ -231,15 +231,76 @@ const PIECES_PER_THREAD: usize = 4;
 /// Pieces are no smaller than this (finding a boundary costs a short scan).
 const MIN_PIECE: usize = 16 << 20;
 
-/// Endpoints interned as frames are decoded, with the last pair looked up.
-#[derive(Default)]
+/// Endpoints interned as frames are decoded, with the last two pairs looked up.
 struct Interner {
     endpoints: Endpoints,
-    last: Option<((Endpoint, Endpoint), (EndpointId, EndpointId))>,
+    /// The pairs of the last two frames that had new ones: the two
+    /// directions of a flow alternate.
+    last: [Option<((Endpoint, Endpoint), (EndpointId, EndpointId))>; 2],
     scanner: wireguard::Scanner,
 }
 
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            endpoints: Endpoints::default(),
+            last: [None, None],
+            scanner: wireguard::Scanner::deferring(),
+        }
+    }
+}
+
+/// The further records of a batch's super-packets: (frame's index, records).
+type Extras = Vec<(usize, Vec<PacketRecord>)>;
+
 impl Interner {
+    /// Decodes a batch of frames: `put(k, record)` for each frame `k`, in
+    /// order (and once more for a frame decoded again), and the further
+    /// records of its super-packets into `extras` as `(k, records)`, by `k`.
+    ///
+    /// Transport payloads are first taken for one message each, then those
+    /// the batch does not confirm are decoded again with the search for
+    /// further messages (see [`wireguard::Scanner::deferring`]).
+    fn decode_batch(
+        &mut self,
+        frames: &[Frame<'_>],
+        mut put: impl FnMut(usize, PacketRecord),
+        extras: &mut Extras,
+    ) {
+        let from = extras.len();
+        for (k, f) in frames.iter().enumerate() {
+            self.scanner.at(k as u32, f.data);
+            let (r, extra) = self.decode(f);
+            put(k, r);
+            if !extra.is_empty() {
+                extras.push((k, extra));
+            }
+        }
+        let again = self.scanner.finish();
+        if again.is_empty() {
+            return;
+        }
+        self.scanner.set_defer(false);
+        let mut more = false;
+        for d in again {
+            let k = d.index as usize;
+            if let Some(f) = frames.get(k).filter(|f| d.may_hold_more(f.data)) {
+                let (r, extra) = self.decode(f);
+                put(k, r);
+                if !extra.is_empty() {
+                    extras.push((k, extra));
+                    more = true;
+                }
+            }
+        }
+        self.scanner.set_defer(true);
+        if more {
+            if let Some(batch) = extras.get_mut(from..) {
+                batch.sort_by_key(|(k, _)| *k);
+            }
+        }
+    }
+
     /// Decodes a frame and interns its endpoints: its record, and the
     /// records of the other messages of a super-packet (usually none).
     fn decode(&mut self, frame: &Frame<'_>) -> (PacketRecord, Vec<PacketRecord>) {
@@ -247,12 +308,14 @@ impl Interner {
         let mut r = d.record;
         let mut extra = d.extra;
         if let Some(pair) = d.endpoints {
-            // Packets come in runs of one flow: most need no table lookup.
+            // Packets come in runs of one flow, its two directions
+            // interleaved: most need no table lookup.
             let ids = match self.last {
-                Some((p, ids)) if p == pair => ids,
+                [Some((p, ids)), _] if p == pair => ids,
+                [_, Some((p, ids))] if p == pair => ids,
                 _ => {
                     let ids = (self.endpoints.intern(pair.0), self.endpoints.intern(pair.1));
-                    self.last = Some((pair, ids));
+                    self.last = [Some((pair, ids)), self.last[0]];
                     ids
                 }
             };
@@ -273,17 +336,31 @@ fn decode_whole(
     let path = input.path.clone();
     let mut interner = Interner::default();
     let mut records: Vec<PacketRecord> = Vec::new();
+    let mut extras = Extras::new();
     let info = read_frames_at(input, |frames, consumed| {
         // Grow by a quarter rather than doubling: records are most of what
         // wgtrace allocates, and doubling would leave up to half unused.
         if records.capacity() - records.len() < frames.len() {
             records.reserve_exact(frames.len().max(records.len() / 4));
         }
-        for f in frames {
-            let (r, extra) = interner.decode(f);
-            records.push(r);
-            if !extra.is_empty() {
-                records.extend(extra);
+        let start = records.len();
+        interner.decode_batch(
+            frames,
+            |k, r| match records.get_mut(start + k) {
+                Some(slot) => *slot = r,
+                None => records.push(r),
+            },
+            &mut extras,
+        );
+        if !extras.is_empty() {
+            // Each super-packet's further records go right after its own.
+            let batch = records.split_off(start);
+            let mut more = extras.drain(..).peekable();
+            for (k, r) in batch.into_iter().enumerate() {
+                records.push(r);
+                while let Some((_, v)) = more.next_if(|(at, _)| *at == k) {
+                    records.extend(v);
+                }
             }
         }
         progress(consumed);
@@ -362,7 +439,6 @@ fn decode_in_pieces(
         .collect();
     // Per piece: its interner, and the further records of its super-packets
     // (by the slot of their frame), merged in at the end.
-    type Extras = Vec<(usize, Vec<PacketRecord>)>;
     type Piece = (Interner, Extras);
     let decoded: Vec<Option<Piece>> = split_by(&mut records, &counts)
         .into_par_iter()
@@ -374,20 +450,28 @@ fn decode_in_pieces(
             let mut k = 0;
             let mut done = 0;
             let end = read_piece(&header, data, range, |frames, at| {
-                for f in frames {
-                    let (mut r, mut extra) = interner.decode(f);
+                let from = extras.len();
+                let at_k = k;
+                let renumber = |mut r: PacketRecord| {
                     r.frame = FrameNo(r.frame.0.saturating_add(base));
-                    if !extra.is_empty() {
-                        for x in &mut extra {
-                            x.frame = r.frame;
+                    r
+                };
+                interner.decode_batch(
+                    frames,
+                    |i, r| {
+                        if let Some(slot) = slots.get_mut(at_k + i) {
+                            *slot = renumber(r);
                         }
-                        extras.push((k, extra));
+                    },
+                    &mut extras,
+                );
+                for (i, extra) in extras.get_mut(from..).unwrap_or_default() {
+                    *i += at_k;
+                    for x in extra {
+                        x.frame = FrameNo(x.frame.0.saturating_add(base));
                     }
-                    if let Some(slot) = slots.get_mut(k) {
-                        *slot = r;
-                    }
-                    k += 1;
                 }
+                k += frames.len();
                 let now = consumed.fetch_add(at - done, Ordering::Relaxed) + (at - done);
                 done = at;
                 progress(now);

@@ -201,10 +201,23 @@ pub(super) fn decode_ip(
                         payload_hash: payload_hash(udp.payload(), payload_len),
                     },
                 };
-                if f.fragment.is_none() {
-                    // Where the IP payload starts in `packet` (both borrow the frame).
-                    let at = (f.payload.as_ptr() as usize).saturating_sub(packet.as_ptr() as usize);
-                    let all = packet.get(at.saturating_add(8)..).unwrap_or_default();
+                // Where the IP payload starts in `packet` (both borrow the frame).
+                let at = (f.payload.as_ptr() as usize).saturating_sub(packet.as_ptr() as usize);
+                let all = packet.get(at.saturating_add(8)..).unwrap_or_default();
+                let whole = udp.payload().len() == payload_len && all.len() == payload_len;
+                let deferred = match kind {
+                    PacketKind::WgTransport { receiver, counter }
+                        if f.fragment.is_none()
+                            && whole
+                            && payload_len >= 2 * wireguard::size::KEEPALIVE
+                            && scanner.defers() =>
+                    {
+                        scanner.defer(receiver.0, counter.0, udp.payload());
+                        true
+                    }
+                    _ => false,
+                };
+                if f.fragment.is_none() && !deferred {
                     if let Some((kind, extra)) = superpacket(
                         udp.payload(),
                         payload_len,

@@ -248,12 +248,138 @@ pub struct Scanner {
     sessions: Vec<(u32, memchr::memmem::Finder<'static>)>,
     /// The entry to replace next when full.
     next: usize,
+    /// Take transport payloads for one message until the session's next
+    /// payload tells (see [`Scanner::deferring`]).
+    defer: bool,
+    /// Index the caller gave the frame being decoded, and where its bytes start.
+    at: (u32, usize),
+    /// Per session: its last payload taken for one message, not yet
+    /// confirmed by the next.
+    pending: [Pending; SCANNER_SESSIONS],
+    /// How many of `pending` are in use.
+    pending_len: usize,
+    /// Payloads that may hold more than one message after all.
+    redo: Vec<Deferred>,
 }
 
 /// Sessions a [`Scanner`] keeps searchers for.
 const SCANNER_SESSIONS: usize = 8;
 
+/// A transport payload a deferring [`Scanner`] took for one message.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Deferred {
+    /// The index the caller gave its frame ([`Scanner::at`]).
+    pub index: u32,
+    /// Where the payload starts in its frame's bytes.
+    pub offset: u32,
+    /// Its length.
+    pub len: u32,
+}
+
+impl Deferred {
+    /// Whether the payload in `frame` may hold a further message: if not,
+    /// it is one message; if so, the frame must be decoded again by a
+    /// scanner that searches.
+    pub fn may_hold_more(&self, frame: &[u8]) -> bool {
+        let from = self.offset as usize;
+        frame
+            .get(from..from.saturating_add(self.len as usize))
+            .is_some_and(maybe_batch)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Pending {
+    receiver: u32,
+    counter: u64,
+    payload: Deferred,
+}
+
 impl Scanner {
+    /// A scanner that lets its caller skip the costly search for a further
+    /// message in a transport payload ([`Scanner::defer`]) until the next
+    /// payload of its session tells.
+    ///
+    /// Nearly every payload holds one message, and the search costs more
+    /// than the rest of its decoding. A payload holding messages `c`,
+    /// `c + 1`, ... of a session is never followed by one of that session
+    /// starting at `c + 1`, since counters are never reused; every other
+    /// case (a gap, reordering, the last payload before [`Scanner::finish`],
+    /// a real super-packet) goes back to the caller, who searches it. That
+    /// misses only a super-packet whose messages skip counters (GRO across
+    /// a loss) directly followed by the skipped message.
+    pub fn deferring() -> Self {
+        Scanner {
+            defer: true,
+            ..Scanner::default()
+        }
+    }
+
+    /// Whether the caller may skip searches ([`Scanner::deferring`]).
+    pub fn defers(&self) -> bool {
+        self.defer
+    }
+
+    /// Makes this scanner defer or not.
+    pub fn set_defer(&mut self, defer: bool) {
+        self.defer = defer;
+    }
+
+    /// Tells a deferring scanner the index of the frame decoded next and its bytes.
+    pub fn at(&mut self, index: u32, frame: &[u8]) {
+        self.at = (index, frame.as_ptr() as usize);
+    }
+
+    /// Takes `payload`, a whole transport payload of `receiver` starting at
+    /// `counter` in the current frame, for one message: it confirms the
+    /// session's pending payload or sends that one back.
+    pub fn defer(&mut self, receiver: u32, counter: u64, payload: &[u8]) {
+        let offset = (payload.as_ptr() as usize).saturating_sub(self.at.1);
+        let now = Pending {
+            receiver,
+            counter,
+            payload: Deferred {
+                index: self.at.0,
+                offset: u32::try_from(offset).unwrap_or(u32::MAX),
+                len: u32::try_from(payload.len()).unwrap_or(u32::MAX),
+            },
+        };
+        let n = self.pending_len;
+        let live = self.pending.get_mut(..n).unwrap_or_default();
+        match live.iter_mut().find(|p| p.receiver == receiver) {
+            Some(p) => {
+                if p.counter.checked_add(1) != Some(counter) {
+                    self.redo.push(p.payload);
+                }
+                *p = now;
+            }
+            None => match self.pending.get_mut(n) {
+                Some(slot) => {
+                    *slot = now;
+                    self.pending_len += 1;
+                }
+                None => {
+                    // Full: the oldest session's payload goes back.
+                    if let Some(p) = self.pending.first_mut() {
+                        self.redo.push(p.payload);
+                        *p = now;
+                    }
+                    self.pending.rotate_left(1);
+                }
+            },
+        }
+    }
+
+    /// Ends a run of frames: the payloads taken for one message that the
+    /// run did not confirm, by frame index.
+    pub fn finish(&mut self) -> Vec<Deferred> {
+        let mut redo = std::mem::take(&mut self.redo);
+        let n = std::mem::take(&mut self.pending_len);
+        redo.extend(self.pending.iter().take(n).map(|p| p.payload));
+        redo.sort_unstable_by_key(|d| d.index);
+        redo
+    }
+
     /// The searcher for transport headers of `receiver`.
     fn finder(&mut self, receiver: u32) -> Option<&memchr::memmem::Finder<'static>> {
         let i = match self.sessions.iter().position(|(r, _)| *r == receiver) {
