@@ -231,12 +231,15 @@ const PIECES_PER_THREAD: usize = 4;
 /// Pieces are no smaller than this (finding a boundary costs a short scan).
 const MIN_PIECE: usize = 16 << 20;
 
+/// An endpoint pair and its ids.
+type Interned = ((Endpoint, Endpoint), (EndpointId, EndpointId));
+
 /// Endpoints interned as frames are decoded, with the last two pairs looked up.
 struct Interner {
     endpoints: Endpoints,
     /// The pairs of the last two frames that had new ones: the two
     /// directions of a flow alternate.
-    last: [Option<((Endpoint, Endpoint), (EndpointId, EndpointId))>; 2],
+    last: [Option<Interned>; 2],
     scanner: wireguard::Scanner,
 }
 
