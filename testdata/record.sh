@@ -25,7 +25,7 @@
 #   sudo bash testdata/record.sh mtu-blackhole   # just one (several names allowed)
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
 #              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
-#              two-peers two-tunnels rekey-rebind any-both
+#              two-peers two-tunnels rekey-rebind any-both any-blackhole
 #   With WG_IMPL=kernel only (see below): kernel-frag-blackhole kernel-rx-mtu
 #   A full run takes about 8 minutes (plus the install); rekey-rebind alone runs
 #   3 minutes (it waits for wireguard-go's 120 s rekey).
@@ -67,7 +67,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE
 PFX=wgt-
 ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
-               frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both)
+               frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both any-blackhole)
 KERNEL_SCENARIOS=(kernel-frag-blackhole kernel-rx-mtu)
 WG_IMPL=${WG_IMPL:-go}
 [[ $WG_IMPL == go || $WG_IMPL == kernel ]] || { echo "record.sh: WG_IMPL must be go or kernel" >&2; exit 1; }
@@ -420,11 +420,10 @@ EOF
   gzip -9 -c "$D/vps.pcap" >"$D/vps.pcap.gz"
 }
 
-# shared by mtu-blackhole and pmtud-working
-mtu_common() { # block_icmp(0|1) capture_style(blackhole|pmtud)
-  local block=$1 style=$2
-  topo_two_routers 1454
-  local r in
+# the 1454 link's counters (and, with block=1, the ICMP frag-needed drop) on router1/router2
+# of topo_two_routers; shared by mtu-blackhole, pmtud-working and any-blackhole
+mtu_router_rules() { # block_icmp(0|1)
+  local block=$1 r in
   for r in router1 router2; do
     in=eth-vps; [[ $r == router2 ]] && in=eth-laptop
     # counts the DF packets too big for the 1454 link, per direction (raw PREROUTING: the MTU
@@ -439,6 +438,13 @@ mtu_common() { # block_icmp(0|1) capture_style(blackhole|pmtud)
       nsx "$r" iptables -A FORWARD -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_fwd -j ACCEPT
     fi
   done
+}
+
+# shared by mtu-blackhole and pmtud-working
+mtu_common() { # block_icmp(0|1) capture_style(blackhole|pmtud)
+  local block=$1 style=$2
+  topo_two_routers 1454
+  mtu_router_rules "$block"
   http_serve vps 8000
   if [[ $style == blackhole ]]; then
     cap_start vps eth0 "$D/vps.pcap" tcpdump --time-stamp-precision=nano
@@ -1710,6 +1716,116 @@ sc_any_both() {
     "inner_wg0_frames_tshark": {"vps": $iv, "laptop": $il},
     "wg_show": {"vps": $wgv, "laptop": $wgl} },
   "expected_findings": ["healthy"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+# ifindex of an interface in a namespace (the cooked header of an -i any capture names it: sll.ifindex)
+ifidx() { nsx "$1" cat "/sys/class/net/$2/ifindex"; }
+count_py() { "$PY" "$HERE/record/count.py" "$@"; }
+
+# any-blackhole: mtu-blackhole's path (1454-MTU link, ICMP frag-needed dropped where it is
+# made), but both ends capture with -i any (LINUX_SLL2): each capture holds the outer packets
+# (eth0) and the inner ones (wg0), so the lost inner packets and their flows can be named
+sc_any_blackhole() {
+  topo_two_routers 1454
+  mtu_router_rules 1
+  http_serve vps 8000
+  cap_start vps any "$D/vps.pcap" tcpdump
+  cap_start laptop any "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  local cv cr pl pv bl bv cb
+  cv=$(curl_get laptop http://10.0.0.1:8000/version 10)
+  cr=$(curl_get laptop http://10.0.0.1:8000/robots.txt 10)
+  # 1364 -> inner 1392 -> UDP payload 1424 -> outer 1452 (fits 1454); 1392 -> inner 1420 -> outer 1480 (does not)
+  pl=$(ping_sweep laptop 10.0.0.1 56 500 1000 1364)
+  pv=$(ping_sweep vps 10.0.0.2 56 500 1000 1364)
+  bl=$(ping_run laptop 10.0.0.1 1392 3)
+  bv=$(ping_run vps 10.0.0.2 1392 3)
+  cb=$(curl_get laptop http://10.0.0.1:8000/login.html 12)
+  sleep 2
+  cap_stop_all
+  local tb1 tb2 ff1 ff2 ic1 ic2 if1 if2 vw ve lw le wgv wgl pmv pml
+  tb1=$(ipt_cnt router1 raw PREROUTING too_big_df); tb2=$(ipt_cnt router2 raw PREROUTING too_big_df)
+  ff1=$(nstat_get router1 IpFragFails); ff2=$(nstat_get router2 IpFragFails)
+  ic1=$(ipt_cnt router1 filter OUTPUT icmp_fn_out); ic2=$(ipt_cnt router2 filter OUTPUT icmp_fn_out)
+  if1=$(ipt_cnt router1 filter FORWARD icmp_fn_fwd); if2=$(ipt_cnt router2 filter FORWARD icmp_fn_fwd)
+  vw=$(ifidx vps wg0); ve=$(ifidx vps eth0); lw=$(ifidx laptop wg0); le=$(ifidx laptop eth0)
+  pmv=$(nsx vps ip route get 203.0.113.2 | grep -o 'mtu [0-9]*' || echo "none")
+  pml=$(nsx laptop ip route get 198.51.100.2 | grep -o 'mtu [0-9]*' || echo "none")
+  wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  local inner outer hv hl icv icl
+  inner=$(count_py inner "$D/vps.pcap" "$vw" "$D/laptop.pcap" "$lw")
+  outer=$(count_py outer 51820 "$D/vps.pcap" "$ve" "$D/laptop.pcap" "$le" 51821)
+  hv=$(sll_hatypes "$D/vps.pcap"); hl=$(sll_hatypes "$D/laptop.pcap")
+  icv=$(tshark -r "$D/vps.pcap" -Y 'icmp.type==3 && icmp.code==4' | wc -l)
+  icl=$(tshark -r "$D/laptop.pcap" -Y 'icmp.type==3 && icmp.code==4' | wc -l)
+  # the kernel's IPv6 router solicitations (ff02::2) enter each wg0 too; no AllowedIPs covers them
+  local rsv rsl
+  rsv=$(tshark -r "$D/vps.pcap" -Y "sll.ifindex==$vw && icmpv6.type==133" | wc -l)
+  rsl=$(tshark -r "$D/laptop.pcap" -Y "sll.ifindex==$lw && icmpv6.type==133" | wc -l)
+  # per direction, three independent counts of the same loss: the router's counter, the outer
+  # packets (tshark, by receiver index + counter) and the inner packets (tshark, wg0 copies)
+  local xl
+  xl=$("$PY" - "$inner" "$outer" "$tb1" "$tb2" <<'EOPY'
+import json, sys
+inner, outer = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+tb = {"vps->laptop": int(sys.argv[3]), "laptop->vps": int(sys.argv[4])}
+src = {"vps->laptop": "10.0.0.1", "laptop->vps": "10.0.0.2"}
+res = {}
+for d, od in (("vps->laptop", "A->B"), ("laptop->vps", "B->A")):
+    il = sum(f["lost"] for f in inner["flows"] if f["src"].split(":")[0] == src[d])
+    res[d] = {"router_dropped_too_big": tb[d], "outer_lost_tshark": outer[od]["lost"], "inner_lost_tshark": il,
+              "agree": tb[d] == outer[od]["lost"] == il}
+print(json.dumps(res))
+EOPY
+)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "any-blackhole",
+  "description": "mtu-blackhole's path (vps and laptop over two routers joined by a 1454-MTU link whose routers drop the ICMP fragmentation-needed they generate; wireguard-go, tunnel MTU 1420, outer DF set), but both ends capture with tcpdump -i any (LINUX_SLL2), so each capture holds the outer packets (eth0) and the inner ones (wg0). Small HTTP fetches and pings of 56..1364 bytes work both ways (ping 1364 = inner 1392 = outer 1452, the largest that fits); 3 pings of 1392 bytes each way (inner 1420, outer 1480) get no reply, and the laptop's download of /login.html stalls: the vps's full-size TCP segments (inner 1420, MSS 1380 from both SYNs) vanish and are retransmitted until curl gives up after 12 s.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap any LINUX_SLL2 pcap-usec 262144 51820 10.0.0.1/24 "-i any: the big inner packets (1420 bytes) leave wg0 and their 1480-byte outer packets leave eth0; no ICMP comes back"),
+    $(cap_json laptop laptop laptop.pcap any LINUX_SLL2 pcap-usec 262144 51821 10.0.0.2/24 "-i any: small packets arrive on eth0 and wg0; no 1420-byte inner packet (outer 1480) from vps ever does; its own 1420-byte pings leave wg0 and eth0")
+  },
+  "topology": "vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1454, "icmp_frag_needed_blocked": true, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "outer_df": {"vps": true, "laptop": true},
+    "largest_wg_udp_payload_fitting_path": 1424, "recommended_tunnel_mtu_max": 1394,
+    "largest_inner_packet_crossing_path": 1392, "tcp_mss_fitting_path": 1352,
+    "largest_inner_packet_crossing_path_note": "with tunnel MTU 1420 an inner packet of 1393..1408 bytes is padded to 1408 (UDP payload 1440, outer 1468 > 1454), so 1392 is the largest that crosses (MSS 1352 = 1392 - 40); with the tunnel MTU lowered to 1394 (= 1454 - 60) a 1394-byte inner packet fits (MSS 1354)",
+    "tcp_mss_announced": 1380,
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"},
+    "ping_sizes": {"laptop->vps": [56, 500, 1000, 1364], "vps->laptop": [56, 500, 1000, 1364], "lost_both_ways": 1392, "lost_count_each_way": 3},
+    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB, vps->laptop)", "curl_max_time": 12},
+    "capture_commands": {"vps": "tcpdump -i any -U -w vps.pcap", "laptop": "tcpdump -i any -U -w laptop.pcap"},
+    "interface_indexes": {"vps": {"eth0": $ve, "wg0": $vw}, "laptop": {"eth0": $le, "wg0": $lw}} },
+  "counted": {
+    "router_dropped_too_big": {"vps->laptop": $tb1, "laptop->vps": $tb2},
+    "router_ip_frag_fails": {"router1": $ff1, "router2": $ff2},
+    "icmp_dropped": $((ic1 + ic2)), "icmp_dropped_per_router": {"router1": $ic1, "router2": $ic2},
+    "icmp_forward_dropped": $((if1 + if2)),
+    "icmp_frag_needed_in_captures_tshark": {"vps": $icv, "laptop": $icl},
+    "curl_small_ok": $( [[ ${cv%% *} == 0 && ${cr%% *} == 0 ]] && echo true || echo false),
+    "curl_version": $(curl_json "$cv"), "curl_robots": $(curl_json "$cr"),
+    "curl_big_ok": $( [[ ${cb%% *} == 0 ]] && echo true || echo false), "curl_big": $(curl_json "$cb"),
+    "ping_results_laptop_to_vps": $pl, "ping_results_vps_to_laptop": $pv,
+    "ping_1392_laptop_to_vps": "$bl", "ping_1392_vps_to_laptop": "$bv",
+    "route_pmtu_after": {"vps_to_laptop": "$pmv", "laptop_to_vps": "$pml"},
+    "loss_per_direction_cross_check": $xl,
+    "inner_from_captures_tshark": $inner,
+    "outer_from_captures_tshark": {"A": "vps.pcap (eth0 frames)", "B": "laptop.pcap (eth0 frames)", "A->B": $(jq_path "$outer" 'A->B'), "B->A": $(jq_path "$outer" 'B->A')},
+    "frames_by_arphrd_type_tshark": {"vps": $hv, "laptop": $hl, "legend": {"1": "ethernet (eth0)", "772": "loopback (lo)", "65534": "none (wg0, inner IP packets)"}},
+    "wg0_ipv6_router_solicitations_tshark": {"vps": $rsv, "laptop": $rsl,
+      "note": "the kernel sends IPv6 router solicitations (fe80:: -> ff02::2) into each wg0; no peer's AllowedIPs covers ff02::2, so wireguard-go drops them without a log line and no outer packet carries them"},
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "affected_flows", "tcp_mss_too_large"],
+  "also_acceptable_findings": ["local_drop"],
+  "also_acceptable_findings_note": "local_drop only for the IPv6 router solicitations on wg0 (counted.wg0_ipv6_router_solicitations_tshark), never for the big IPv4 packets: those leave eth0"
 }
 EOF
   tsv_all "$D" 51820 51821
