@@ -19,7 +19,9 @@ captures with tshark (never with wgtrace), printed as one JSON object.
       (wg.type, sender index) for handshake messages; UDP payload sizes of each.
       With an ifindex only the frames of that interface count (for -i any).
 
-  count.py path PORT_A NAME=FILE[@IFINDEX] ...   (two or more, in path order A..B)
+  count.py path PORT_LAST NAME=FILE[@IFINDEX] ... [more WireGuard ports...]
+      two or more capture points in path order; PORT_LAST is the WireGuard port of the
+      host at the last point (direction "first->last" = udp.dstport == PORT_LAST).
       WireGuard packets at each capture point (per direction and UDP payload size),
       per consecutive pair of points and direction the packets seen at the upstream
       point and never at the downstream one (by the same keys as outer), the TTLs
@@ -177,32 +179,48 @@ def outer(port_a, a, ai, b, bi, ports):
     return res
 
 
-def path(port_a, points, ports):
+def path(port_last, points, ports):
+    """points in path order; port_last: the WireGuard port of the host at the last point
+    (never rewritten on the way: NAT only changes the first host's side)"""
     pts = []
     for p in points:
         name, spec = p.split("=", 1)
         f, _, idx = spec.partition("@")
         pts.append((name, wg_rows(f, idx or None, ports)))
-    res = {"points": [n for n, _ in pts], "at_point": {}, "hops": []}
+    first, last = pts[0][0], pts[-1][0]
+    down, up = f"{first}->{last}", f"{last}->{first}"
+
+    def dir_of(r):
+        if r["udp.dstport"] == port_last:
+            return down
+        if r["udp.srcport"] == port_last:
+            return up
+        return None
+
+    res = {"points": [n for n, _ in pts], "directions": [down, up],
+           "method": "tshark (default IPv4 reassembly: a fragmented datagram counts once, on the frame that completes it); "
+                     "packets matched between points by (wg.type, receiver index, counter) for transport data and "
+                     "(wg.type, sender index, receiver index) for handshake messages",
+           "at_point": {}, "hops": []}
     for name, rows in pts:
         per = {}
-        for d in ("A->B", "B->A"):
-            rs = [r for r in rows if direction(r, port_a) == d]
+        for d in (down, up):
+            rs = [r for r in rows if dir_of(r) == d]
             ttl = collections.Counter(int(r["ip.ttl"]) for r in rs)
             ends = collections.Counter(f"{r['ip.src']}:{r['udp.srcport']} -> {r['ip.dst']}:{r['udp.dstport']}" for r in rs)
             per[d] = {"packets": len(rs), "udp_payload_sizes": sizes(rs),
                       "ttl": {str(k): ttl[k] for k in sorted(ttl)}, "addresses": dict(ends)}
         res["at_point"][name] = per
     for (n1, r1), (n2, r2) in zip(pts, pts[1:]):
-        hop = {"from": n1, "to": n2}
-        for d in ("A->B", "B->A"):
-            up, down = (r1, r2) if d == "A->B" else (r2, r1)
-            up = [r for r in up if direction(r, port_a) == d]
-            down = [r for r in down if direction(r, port_a) == d]
-            lost = missing(up, down)
-            hop[d] = {"upstream": n1 if d == "A->B" else n2, "downstream": n2 if d == "A->B" else n1,
-                      "seen_upstream": len(up), "never_downstream": len(lost), "never_downstream_sizes": sizes(lost),
-                      "appeared_downstream_only": len(missing(down, up))}
+        hop = {"between": [n1, n2]}
+        for d in (down, up):
+            a, b = (r1, r2) if d == down else (r2, r1)
+            a = [r for r in a if dir_of(r) == d]
+            b = [r for r in b if dir_of(r) == d]
+            lost = missing(a, b)
+            hop[d] = {"upstream": n1 if d == down else n2, "downstream": n2 if d == down else n1,
+                      "seen_upstream": len(a), "never_downstream": len(lost), "never_downstream_sizes": sizes(lost),
+                      "appeared_downstream_only": len(missing(b, a))}
         res["hops"].append(hop)
     return res
 
