@@ -816,6 +816,79 @@ mod tests {
         }
     }
 
+    /// Deferring the search for further messages (decode_batch) gives what
+    /// searching every payload gives: many sessions (more than the scanner
+    /// tracks), gaps, super-packets anywhere in a batch, one at its end.
+    #[test]
+    fn deferred_search_decodes_like_searching_every_payload() {
+        let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        file.extend([0; 8]);
+        file.extend(262_144u32.to_le_bytes());
+        file.extend(1u32.to_le_bytes());
+        let mut frames = Vec::new();
+        let mut counters = [0u64; 11];
+        let mut x = 12_345u32;
+        for i in 0..1000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            // Mostly two sessions, sometimes one of nine others.
+            let s = if x % 8 < 6 {
+                (x >> 8) as usize % 2
+            } else {
+                2 + (x >> 8) as usize % 9
+            };
+            let n = [1, 1, 1, 1, 2, 1, 3, 1][(x >> 16) as usize % 8];
+            counters[s] += u64::from((x >> 20) % 13 == 0); // a gap
+            let payload: Vec<u8> = (0..n)
+                .flat_map(|_| {
+                    counters[s] += 1;
+                    let mut m = transport(counters[s], 160);
+                    m[4..8].copy_from_slice(&(0x1000 + s as u32).to_le_bytes());
+                    m
+                })
+                .collect();
+            let frame = wg_frame(&payload);
+            file.extend((1_700_000_000 + i).to_le_bytes());
+            file.extend(0u32.to_le_bytes());
+            file.extend((frame.len() as u32).to_le_bytes());
+            file.extend((frame.len() as u32).to_le_bytes());
+            frames.push(frame);
+            file.extend(frames.last().into_iter().flatten());
+        }
+        let whole = decode_whole(
+            Input::from_bytes("gso.pcap", file.clone()).expect("input"),
+            &|_| {},
+        )
+        .expect("decodes");
+        let searched: Vec<PacketRecord> = frames
+            .iter()
+            .enumerate()
+            .flat_map(|(i, data)| {
+                let d = decode_frame(&Frame {
+                    no: FrameNo(i as u32 + 1),
+                    ts: crate::capture::Timestamp((1_700_000_000 + i as i64) * 1_000_000_000),
+                    wire_len: data.len() as u32,
+                    link: crate::capture::LinkType::EN10MB,
+                    iface: 0,
+                    data,
+                });
+                std::iter::once(d.record).chain(d.extra)
+            })
+            .collect();
+        assert!(searched.len() > 1200, "super-packets were made");
+        assert_eq!(whole.records.len(), searched.len());
+        for (w, s) in whole.records.iter().zip(&searched) {
+            assert_eq!(
+                (w.frame, &w.kind, w.udp_len, w.flags),
+                (s.frame, &s.kind, s.udp_len, s.flags)
+            );
+        }
+        for pieces in [2, 5] {
+            let input = Input::from_bytes("gso.pcap", file.clone()).expect("input");
+            let p = decode_in_pieces(&input, pieces, 4096, &|_| {}).expect("pieces");
+            assert!(same(&p, &whole), "{pieces} pieces");
+        }
+    }
+
     /// A file header inside a piece (concatenated files mapped as one) makes
     /// the pieces fall back to a whole read, which reads both files.
     #[test]
