@@ -837,7 +837,7 @@ mod tests {
                 2 + (x >> 8) as usize % 9
             };
             let n = [1, 1, 1, 1, 2, 1, 3, 1][(x >> 16) as usize % 8];
-            counters[s] += u64::from((x >> 20) % 13 == 0); // a gap
+            counters[s] += u64::from((x >> 20).is_multiple_of(13)); // a gap
             let payload: Vec<u8> = (0..n)
                 .flat_map(|_| {
                     counters[s] += 1;
