@@ -139,8 +139,10 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         )?],
         [a, b] => {
             let p = opts.progress.as_ref();
-            // The two captures share the cores.
-            let cores = rayon::current_num_threads() / 2;
+            // Each capture may be cut into pieces for every core: the pool
+            // takes the pieces of both, so the core that finishes the
+            // smaller capture goes on with the larger one.
+            let cores = rayon::current_num_threads();
             let (a, b) = rayon::join(|| decode_file(a, p, cores), || decode_file(b, p, cores));
             vec![a?, b?]
         }
