@@ -152,7 +152,8 @@ pub fn concat(path: PathBuf, mut files: Vec<DecodedCapture>) -> DecodedCapture {
     let mut info = CaptureInfo::default();
     let mut section = 0u32;
     for file in files {
-        let before = records.len() as u64;
+        // Frames, not records: a super-packet's frame holds several records.
+        let before = info.frames;
         let iface_base = u8::try_from(info.interfaces.len()).unwrap_or(u8::MAX);
         let ids: Vec<EndpointId> = file.endpoints.iter().map(|e| endpoints.intern(e)).collect();
         let global = |id: EndpointId| ids.get(id.0 as usize).copied().unwrap_or(id);
@@ -887,6 +888,39 @@ mod tests {
             let p = decode_in_pieces(&input, pieces, 4096, &|_| {}).expect("pieces");
             assert!(same(&p, &whole), "{pieces} pieces");
         }
+    }
+
+    /// Frame numbers of a directory end continue from the frames of the
+    /// files before, also when a file's super-packets gave more records than frames.
+    #[test]
+    fn concatenated_frame_numbers_count_frames_not_records() {
+        let file = |t0: u32, payloads: &[Vec<u8>]| {
+            let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+            f.extend([0; 8]);
+            f.extend(262_144u32.to_le_bytes());
+            f.extend(1u32.to_le_bytes());
+            for (i, p) in payloads.iter().enumerate() {
+                let frame = wg_frame(p);
+                f.extend((t0 + i as u32).to_le_bytes());
+                f.extend(0u32.to_le_bytes());
+                f.extend((frame.len() as u32).to_le_bytes());
+                f.extend((frame.len() as u32).to_le_bytes());
+                f.extend(frame);
+            }
+            f
+        };
+        let gso = [transport(1, 96), transport(2, 96), transport(3, 96)].concat();
+        let first = file(1_700_000_000, &[gso, transport(4, 96)]);
+        let second = file(1_700_000_100, &[transport(5, 96), transport(6, 96)]);
+        let decode = |name: &str, bytes: Vec<u8>| {
+            decode_whole(Input::from_bytes(name, bytes).expect("input"), &|_| {}).expect("decodes")
+        };
+        let a = decode("a.pcap", first);
+        assert_eq!((a.records.len(), a.info.frames), (4, 2));
+        let c = concat("end".into(), vec![decode("b.pcap", second), a]);
+        let frames: Vec<u32> = c.records.iter().map(|r| r.frame.0).collect();
+        assert_eq!(frames, [1, 1, 1, 2, 3, 4]);
+        assert_eq!(c.info.parts[1].before, 2);
     }
 
     /// A file header inside a piece (concatenated files mapped as one) makes
