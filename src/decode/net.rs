@@ -1,5 +1,6 @@
 //! IP, UDP, ICMP: sizes from the headers, fragments, and the packet an ICMP error quotes.
 
+use super::inner;
 use super::record::{
     DecodeIssue, Endpoint, Flags, IcmpError, PacketKind, PacketRecord, QuotedPacket,
 };
@@ -183,6 +184,9 @@ pub(super) fn decode_ip(
         r.flags.0 |= Flags::FIRST_FRAGMENT;
     }
     let v6 = r.flags.has(Flags::IPV6);
+    // The IP packet without a link-layer trailer (Ethernet padding).
+    // (`packet` itself may hold more: the segments of a super-packet.)
+    let ip_bytes = packet.get(..f.total_len as usize).unwrap_or(packet);
     r.kind = match IpNumber(f.protocol) {
         IpNumber::UDP => match UdpSlice::from_slice_lax(f.payload) {
             Ok(udp) => {
@@ -233,10 +237,10 @@ pub(super) fn decode_ip(
             if let Some((s, d)) = port_pair(f.payload) {
                 (sport, dport) = (s, d);
             }
-            PacketKind::Tcp
+            inner::tcp_kind(f.payload, inner::packet_id(ip_bytes, v6))
         }
-        IpNumber::ICMP if !v6 => icmpv4(f.payload),
-        IpNumber::IPV6_ICMP if v6 => icmpv6(f.payload),
+        IpNumber::ICMP if !v6 => icmpv4(f.payload, ip_bytes),
+        IpNumber::IPV6_ICMP if v6 => icmpv6(f.payload, ip_bytes),
         other => PacketKind::OtherIp { protocol: other.0 },
     };
     if f.truncated {
@@ -335,7 +339,7 @@ fn superpacket(
     }
 }
 
-fn icmpv4(bytes: &[u8]) -> PacketKind {
+fn icmpv4(bytes: &[u8], packet: &[u8]) -> PacketKind {
     let Ok(icmp) = Icmpv4Slice::from_slice(bytes) else {
         return PacketKind::OtherIp { protocol: 1 };
     };
@@ -354,11 +358,15 @@ fn icmpv4(bytes: &[u8]) -> PacketKind {
                 quoted: quoted(icmp.payload()),
             }))
         }
-        _ => PacketKind::Icmp { ty, code },
+        _ => PacketKind::Icmp {
+            ty,
+            code,
+            id: inner::packet_id(packet, false),
+        },
     }
 }
 
-fn icmpv6(bytes: &[u8]) -> PacketKind {
+fn icmpv6(bytes: &[u8], packet: &[u8]) -> PacketKind {
     let Ok(icmp) = Icmpv6Slice::from_slice(bytes) else {
         return PacketKind::OtherIp { protocol: 58 };
     };
@@ -372,7 +380,11 @@ fn icmpv6(bytes: &[u8]) -> PacketKind {
             mtu: (ty == 2).then(|| u32::from_be_bytes(icmp.bytes5to8())),
             quoted: quoted(icmp.payload()),
         })),
-        _ => PacketKind::Icmp { ty, code },
+        _ => PacketKind::Icmp {
+            ty,
+            code,
+            id: inner::packet_id(packet, true),
+        },
     }
 }
 

@@ -4,9 +4,11 @@
 //! Facts are what was seen, not whether it matters (that is `diagnose`'s job).
 
 mod fragments;
+pub mod inner;
 mod session;
 
 pub use fragments::incomplete_datagrams;
+pub use inner::{inner_packets, InnerLink, InnerPackets};
 pub use session::{
     sessions, DirectionStats, EndpointChange, Session, SessionSide, Sessions, UnansweredHandshake,
 };
@@ -223,6 +225,10 @@ pub struct CaptureFacts {
     /// order); absent for a single file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileFacts>,
+    /// The tunnel's inner packets, matched to the outer ones (empty without
+    /// a tunnel interface in the capture).
+    #[serde(skip)]
+    pub inner: InnerPackets,
 }
 
 fn martian_reason(src: IpAddr, dst: IpAddr) -> Option<MartianReason> {
@@ -441,6 +447,7 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
                 first_frame: p.before + 1,
             })
             .collect(),
+        inner: inner_packets(cap),
     }
 }
 
