@@ -361,6 +361,11 @@ fn icmpv4(bytes: &[u8], packet: &[u8]) -> PacketKind {
         _ => PacketKind::Icmp {
             ty,
             code,
+            echo: if matches!(ty, 0 | 8) {
+                echo_id(bytes)
+            } else {
+                0
+            },
             id: inner::packet_id(packet, false),
         },
     }
@@ -383,9 +388,23 @@ fn icmpv6(bytes: &[u8], packet: &[u8]) -> PacketKind {
         _ => PacketKind::Icmp {
             ty,
             code,
+            echo: if matches!(ty, 128 | 129) {
+                echo_id(bytes)
+            } else {
+                0
+            },
             id: inner::packet_id(packet, true),
         },
     }
+}
+
+/// The identifier of an ICMP / ICMPv6 echo message (bytes 4-5).
+fn echo_id(icmp: &[u8]) -> u16 {
+    be16_at(icmp, 4).unwrap_or(0)
+}
+
+fn be16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
 /// Reads the headers of the packet an ICMP error quotes; it is usually cut short.

@@ -184,6 +184,8 @@ pub enum PacketKind {
         ty: u8,
         /// Code.
         code: u8,
+        /// Identifier of an echo request or reply (ping's own id), else 0.
+        echo: u16,
         /// [`PacketId`] of the IP packet.
         id: PacketId,
     },

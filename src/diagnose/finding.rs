@@ -292,6 +292,8 @@ pub struct AffectedFlow {
     pub src: Endpoint,
     /// Inner destination.
     pub dst: Endpoint,
+    /// The echo identifier of a ping flow (each `ping` run has its own).
+    pub echo_id: Option<u16>,
     /// Its packets the sender put into the tunnel while the receiver's capture ran.
     pub sent: u64,
     /// Of which lost with their outer packet.

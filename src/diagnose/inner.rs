@@ -58,8 +58,19 @@ pub(super) fn affected_flows(
     let recs = &sender.cap.records;
     let s = sender.side;
     let by_outer = inner.by_outer();
-    type Key = (InnerProtocol, EndpointId, EndpointId);
-    let key = |r: &PacketRecord| (protocol(r), r.src, r.dst);
+    type Key = (InnerProtocol, EndpointId, EndpointId, Option<u16>);
+    let key = |r: &PacketRecord| {
+        let p = protocol(r);
+        let echo = match r.kind {
+            PacketKind::Icmp { echo, .. }
+                if matches!(p, InnerProtocol::EchoRequest | InnerProtocol::EchoReply) =>
+            {
+                Some(echo)
+            }
+            _ => None,
+        };
+        (p, r.src, r.dst, echo)
+    };
     let mut flows: HashMap<Key, FlowTally> = HashMap::new();
     let mut unattributed = 0;
     for &o in lost {
@@ -97,12 +108,13 @@ pub(super) fn affected_flows(
     let mut frames = Vec::new();
     let mut list: Vec<AffectedFlow> = flows
         .into_iter()
-        .map(|((protocol, src, dst), t)| {
+        .map(|((protocol, src, dst, echo_id), t)| {
             frames.extend_from_slice(&t.frames);
             AffectedFlow {
                 protocol,
                 src: eps.get(src),
                 dst: eps.get(dst),
+                echo_id,
                 sent: t.sent,
                 lost: t.lost,
                 lost_sizes: t

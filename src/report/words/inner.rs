@@ -11,7 +11,10 @@ const LISTED: usize = 5;
 
 /// `TCP 10.0.0.1:8000 → 10.0.0.2:51234`, `ICMP echo request 10.0.0.1 → 10.0.0.2`.
 pub(crate) fn flow_label(p: InnerProtocol, f: &AffectedFlow) -> String {
-    let ips = format!("{} → {}", f.src.ip, f.dst.ip);
+    let mut ips = format!("{} → {}", f.src.ip, f.dst.ip);
+    if let Some(id) = f.echo_id {
+        let _ = write!(ips, " (id {id})");
+    }
     match p {
         InnerProtocol::Tcp => format!("TCP {} → {}", f.src, f.dst),
         InnerProtocol::Udp => format!("UDP {} → {}", f.src, f.dst),

@@ -1,0 +1,421 @@
+//! Inside the tunnel, against truth: the inner<->outer matching at each host
+//! checked with tshark (an inner packet matched at the sender and the one
+//! matched at the receiver, through the outer packet's WireGuard receiver
+//! and counter as tshark reads them, must be the same IP packet by tshark's
+//! own fields), and the findings against `truth.json` of the recordings
+//! (any-both healthy, any-blackhole, mtu-blackhole). Never against what
+//! wgtrace printed before. The tshark parts are skipped where tshark is not
+//! installed, except in CI.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly on purpose
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use wgtrace::capture::Input;
+use wgtrace::decode::{decode_capture, DecodedCapture, Flags, PacketKind};
+use wgtrace::diagnose::{FindingKind, InnerProtocol};
+use wgtrace::flow::inner::NONE;
+use wgtrace::flow::{facts, inner_packets};
+use wgtrace::pipeline::analyze_files;
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(rel)
+}
+
+fn truth(scenario: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(testdata(scenario).join("truth.json")).unwrap())
+        .unwrap()
+}
+
+fn tshark() -> bool {
+    let ok = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok || std::env::var_os("CI").is_none(), "CI needs tshark");
+    ok
+}
+
+/// One frame as tshark dissects it (first occurrence of each field).
+#[derive(Debug, Default, Clone)]
+struct Frame {
+    hatype: String,
+    /// (src, dst, proto, id, len, checksum): the inner packet's identity.
+    ip: Option<(String, String, String, String, u32, String)>,
+    /// (receiver, counter) of a WireGuard transport message.
+    wg: Option<(String, String)>,
+}
+
+fn dissect(path: &Path) -> BTreeMap<u32, Frame> {
+    let fields = [
+        "frame.number",
+        "frame.time_epoch",
+        "sll.hatype",
+        "ip.src",
+        "ip.dst",
+        "ip.proto",
+        "ip.id",
+        "ip.len",
+        "ip.checksum",
+        "wg.receiver",
+        "wg.counter",
+    ];
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(path);
+    for p in [51820, 51821] {
+        cmd.args(["-d", &format!("udp.port=={p},wg")]);
+    }
+    cmd.args(["-T", "fields", "-E", "occurrence=f"]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let g = |i: usize| c.get(i).copied().unwrap_or("").to_string();
+            let ip = (!g(3).is_empty())
+                .then(|| (g(3), g(4), g(5), g(6), g(7).parse().unwrap_or(0), g(8)));
+            let wg = (!g(9).is_empty() && !g(10).is_empty()).then(|| (g(9), g(10)));
+            (
+                g(0).parse().unwrap(),
+                Frame {
+                    hatype: g(2),
+                    ip,
+                    wg,
+                },
+            )
+        })
+        .collect()
+}
+
+fn decode(path: &Path) -> DecodedCapture {
+    decode_capture(Input::open(path).unwrap()).unwrap()
+}
+
+/// At each end of a pair captured with `-i any`: every inner packet that
+/// wgtrace matched to an outer packet at one host, followed through that
+/// outer packet's (receiver, counter) to the other capture and its inner
+/// packet there, is the same IP packet for tshark (src, dst, protocol, IP
+/// id, length, checksum), and has the same [`wgtrace::decode::PacketId`].
+fn chains_agree(scenario: &str) -> usize {
+    let paths = [
+        testdata(&format!("{scenario}/vps.pcap")),
+        testdata(&format!("{scenario}/laptop.pcap")),
+    ];
+    let caps = paths.clone().map(|p| decode(&p));
+    let links = [inner_packets(&caps[0]), inner_packets(&caps[1])];
+    let ts = paths.clone().map(|p| dissect(&p));
+    // Per capture: outer frame -> inner frame, from wgtrace's links.
+    let mut inner_of: [HashMap<u32, (u32, u32)>; 2] = Default::default();
+    for s in 0..2 {
+        for l in links[s].links.iter().filter(|l| l.outer != NONE) {
+            let (o, i) = (
+                &caps[s].records[l.outer as usize],
+                &caps[s].records[l.inner as usize],
+            );
+            inner_of[s].insert(o.frame.0, (i.frame.0, l.inner));
+        }
+    }
+    // tshark's (receiver, counter) -> outer frame, per capture.
+    let by_wg: [HashMap<(String, String), u32>; 2] = [0, 1].map(|s| {
+        ts[s]
+            .iter()
+            .filter(|(_, f)| f.hatype != "65534")
+            .filter_map(|(n, f)| Some((f.wg.clone()?, *n)))
+            .collect()
+    });
+    let mut chains = 0;
+    for s in 0..2 {
+        let o = 1 - s;
+        for (outer, (inner, rec)) in &inner_of[s] {
+            let key = ts[s][outer]
+                .wg
+                .clone()
+                .expect("tshark reads the outer packet");
+            let Some(far_outer) = by_wg[o].get(&key) else {
+                continue; // lost, or outside the far capture
+            };
+            let Some((far_inner, far_rec)) = inner_of[o].get(far_outer) else {
+                continue;
+            };
+            let (a, b) = (&ts[s][inner], &ts[o][far_inner]);
+            assert_eq!(
+                a.hatype, "65534",
+                "{scenario}: frame {inner} is no wg0 frame"
+            );
+            assert!(
+                a.ip.is_some() && a.ip == b.ip,
+                "{scenario}: {inner} vs {far_inner}"
+            );
+            let id = |c: &DecodedCapture, r: u32| match c.records[r as usize].kind {
+                PacketKind::Tcp { id, .. } | PacketKind::Icmp { id, .. } => Some(id),
+                _ => None,
+            };
+            assert_eq!(id(&caps[s], *rec), id(&caps[o], *far_rec));
+            chains += 1;
+        }
+    }
+    chains
+}
+
+#[test]
+fn inner_packets_are_matched_to_their_outer_packets_in_healthy_any_both() {
+    let t = truth("any-both");
+    for host in ["vps", "laptop"] {
+        let cap = decode(&testdata(&format!("any-both/{host}.pcap")));
+        let inner = inner_packets(&cap);
+        let want = t["counted"]["frames_by_arphrd_type_tshark"][host]["65534"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(inner.seen, want, "{host}: wg0 frames");
+        // Healthy: every inner packet with a unicast destination has its
+        // outer packet at that host.
+        let recs = &cap.records;
+        let unmatched: Vec<u32> = inner
+            .links
+            .iter()
+            .filter(|l| l.outer == NONE)
+            .filter(|l| {
+                let r = &recs[l.inner as usize];
+                !wgtrace::flow::inner::local_scope(cap.endpoints.get(r.dst).ip)
+            })
+            .map(|l| recs[l.inner as usize].frame.0)
+            .collect();
+        assert!(
+            unmatched.is_empty(),
+            "{host}: unmatched inner frames {unmatched:?}"
+        );
+        // One outer packet per inner one.
+        let outers: BTreeSet<u32> = inner.links.iter().map(|l| l.outer).collect();
+        let matched = inner.links.iter().filter(|l| l.outer != NONE).count();
+        assert_eq!(outers.iter().filter(|o| **o != NONE).count(), matched);
+        assert!(recs.iter().any(|r| r.flags.has(Flags::TUNNEL_IF)));
+    }
+    if tshark() {
+        // Both directions' data packets, each followed once from each end.
+        let chains = chains_agree("any-both");
+        assert!(chains >= 2 * 300, "only {chains} chains");
+    }
+}
+
+#[test]
+fn healthy_any_both_has_no_inner_findings() {
+    let a = analyze_files(&[
+        testdata("any-both/vps.pcap"),
+        testdata("any-both/laptop.pcap"),
+    ])
+    .unwrap();
+    let kinds: Vec<&str> = a.report.findings.iter().map(|f| f.kind.name()).collect();
+    for k in ["affected_flows", "local_drop", "tcp_mss_too_large"] {
+        assert!(!kinds.contains(&k), "{kinds:?}");
+    }
+    assert_eq!(
+        kinds,
+        ["healthy"],
+        "truth: {}",
+        truth("any-both")["expected_findings"]
+    );
+    for side in ["vps", "laptop"] {
+        let one = analyze_files(&[testdata(&format!("any-both/{side}.pcap"))]).unwrap();
+        assert!(
+            one.report
+                .findings
+                .iter()
+                .all(|f| f.kind.name() != "local_drop"),
+            "{side} alone"
+        );
+    }
+}
+
+fn flow_of(v: &Value) -> (InnerProtocol, String, String) {
+    let p = match v["proto"].as_str().unwrap() {
+        "tcp" => InnerProtocol::Tcp,
+        "icmp" => InnerProtocol::EchoRequest,
+        other => panic!("{other}"),
+    };
+    (
+        p,
+        v["src"].as_str().unwrap().to_string(),
+        v["dst"].as_str().unwrap().to_string(),
+    )
+}
+
+/// any-blackhole: the lost inner flows, their lost frames and sizes are
+/// truth's (tshark matched inner packets by IP identity across the ends),
+/// except packets sent after the receiver's capture had stopped, which are
+/// neither lost nor delivered; every SYN's MSS is reported, with the MSS
+/// that fits truth's largest inner packet crossing the path.
+#[test]
+fn any_blackhole_names_the_lost_inner_flows_and_the_mss() {
+    let t = truth("any-blackhole");
+    let paths = [
+        testdata("any-blackhole/vps.pcap"),
+        testdata("any-blackhole/laptop.pcap"),
+    ];
+    let a = analyze_files(&paths).unwrap();
+    let kinds: BTreeSet<&str> = a.report.findings.iter().map(|f| f.kind.name()).collect();
+    for k in t["expected_findings"].as_array().unwrap() {
+        assert!(kinds.contains(k.as_str().unwrap()), "{kinds:?} lacks {k}");
+    }
+    // Every IPv4 inner packet to a unicast address left its host.
+    assert!(!kinds.contains("local_drop"), "{kinds:?}");
+    // The end of each capture (receivers stop before a late retransmission).
+    let caps = paths.clone().map(|p| decode(&p));
+    let last = |name: &str| {
+        let i = usize::from(name == "laptop.pcap");
+        caps[i].records.iter().map(|r| r.ts.0).max().unwrap()
+    };
+    let mut found: BTreeMap<(InnerProtocol, String, String), (u64, Vec<u32>, BTreeMap<u32, u64>)> =
+        BTreeMap::new();
+    for f in &a.report.findings {
+        if let FindingKind::AffectedFlows { flows, .. } = &f.kind {
+            let frames: BTreeSet<u32> = f.frames[0].frames.iter().map(|n| n.0).collect();
+            for fl in flows {
+                let ep = |e: &wgtrace::decode::Endpoint| {
+                    if fl.protocol == InnerProtocol::Tcp {
+                        e.to_string()
+                    } else {
+                        e.ip.to_string()
+                    }
+                };
+                let sizes = fl.lost_sizes.iter().map(|s| (s.ip, s.packets)).collect();
+                let mine: Vec<u32> = frames.iter().copied().collect();
+                found.insert(
+                    (fl.protocol, ep(&fl.src), ep(&fl.dst)),
+                    (fl.lost, mine, sizes),
+                );
+            }
+        }
+    }
+    let flows = t["counted"]["inner_from_captures_tshark"]["flows_with_loss"]
+        .as_array()
+        .unwrap();
+    assert_eq!(found.len(), flows.len(), "{found:?}");
+    for tf in flows {
+        let key = flow_of(tf);
+        let (lost, frames, sizes) = found.get(&key).unwrap_or_else(|| panic!("{key:?}"));
+        let sender = tf["sender_capture"].as_str().unwrap();
+        let receiver = tf["receiver_capture"].as_str().unwrap();
+        let s = usize::from(sender == "laptop.pcap");
+        let end = last(receiver);
+        let in_window: Vec<u32> = tf["lost_frames_in_sender_capture"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as u32)
+            .filter(|n| caps[s].records[*n as usize - 1].ts.0 <= end)
+            .collect();
+        assert_eq!(*lost as usize, in_window.len(), "{key:?}");
+        assert!(
+            in_window.iter().all(|n| frames.contains(n)),
+            "{key:?}: {in_window:?} not all in {frames:?}"
+        );
+        let want: BTreeMap<u32, u64> = tf["lost_inner_sizes"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.parse().unwrap(), v.as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            want.keys().collect::<Vec<_>>(),
+            sizes.keys().collect::<Vec<_>>()
+        );
+    }
+    // The MSS of every SYN and SYN-ACK, and the one that fits.
+    let mss = a
+        .report
+        .findings
+        .iter()
+        .find_map(|f| match &f.kind {
+            FindingKind::TcpMssTooLarge {
+                mss_fits_v4, flows, ..
+            } => Some((*mss_fits_v4, flows.clone())),
+            _ => None,
+        })
+        .unwrap();
+    let c = &t["configured"];
+    assert_eq!(
+        u64::from(mss.0),
+        c["tcp_mss_fitting_path"].as_u64().unwrap()
+    );
+    let want: BTreeSet<(String, String, u64, bool)> = t["counted"]["inner_from_captures_tshark"]
+        ["tcp_syn_mss"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            // "tcp SRC -> DST"
+            let flow: Vec<&str> = s["flow"].as_str().unwrap().split(' ').collect();
+            let (src, dst) = (flow[1].to_string(), flow[3].to_string());
+            (
+                src,
+                dst,
+                s["mss"].as_u64().unwrap(),
+                s["syn_ack"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let got: BTreeSet<(String, String, u64, bool)> = mss
+        .1
+        .iter()
+        .map(|f| {
+            (
+                f.src.to_string(),
+                f.dst.to_string(),
+                u64::from(f.mss),
+                f.syn_ack,
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert!(want
+        .iter()
+        .all(|w| w.2 == c["tcp_mss_announced"].as_u64().unwrap()));
+    if tshark() {
+        assert!(chains_agree("any-blackhole") > 50);
+    }
+}
+
+/// mtu-blackhole: only the laptop captured `-i any`, so only its lost
+/// packets have inner flows: its 1372-byte pings (truth: 0/3 answered,
+/// inner 1400 bytes); the vps's lost packets have no inner packets to name.
+#[test]
+fn mtu_blackhole_names_the_laptops_lost_pings_only() {
+    let t = truth("mtu-blackhole");
+    assert_eq!(t["counted"]["ping_results_laptop_to_vps"]["1372"], "0/3");
+    let a = analyze_files(&[
+        testdata("mtu-blackhole/vps.pcap"),
+        testdata("mtu-blackhole/laptop.pcap"),
+    ])
+    .unwrap();
+    let affected: Vec<_> = a
+        .report
+        .findings
+        .iter()
+        .filter_map(|f| match &f.kind {
+            FindingKind::AffectedFlows {
+                direction, flows, ..
+            } => Some((direction, flows)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(affected.len(), 1);
+    let (dir, flows) = affected[0];
+    assert_eq!(dir.from, "laptop.pcap");
+    assert_eq!(flows.len(), 1);
+    let f = &flows[0];
+    assert_eq!(f.protocol, InnerProtocol::EchoRequest);
+    assert_eq!((f.lost, f.sent), (3, 3), "{f:?}");
+    assert_eq!(f.lost_sizes.len(), 1);
+    assert_eq!(f.lost_sizes[0].ip, 1372 + 28);
+    // The laptop alone has no local drops either.
+    let facts = facts(&decode(&testdata("mtu-blackhole/laptop.pcap")));
+    assert!(!facts.inner.is_empty());
+}
