@@ -419,3 +419,31 @@ fn mtu_blackhole_names_the_laptops_lost_pings_only() {
     let facts = facts(&decode(&testdata("mtu-blackhole/laptop.pcap")));
     assert!(!facts.inner.is_empty());
 }
+
+/// The HTML report lists the affected inner flows in the section of the
+/// direction that lost them, after its loss plot.
+#[test]
+fn html_lists_the_affected_flows_beside_the_loss_plot() {
+    let mut opts = wgtrace::pipeline::Options::default();
+    opts.plots = true;
+    let a = wgtrace::pipeline::analyze_files_with(
+        &[
+            testdata("any-blackhole/vps.pcap"),
+            testdata("any-blackhole/laptop.pcap"),
+        ],
+        &opts,
+    )
+    .unwrap();
+    let html = a.report.to_html();
+    for (i, flow) in [
+        (0, "TCP 10.0.0.1:8000 → 10.0.0.2:35880"),
+        (1, "ICMP echo request 10.0.0.2 → 10.0.0.1"),
+    ] {
+        let section = html.split(&format!("id=\"direction-{i}\"")).nth(1).unwrap();
+        let section = section.split("</section>").next().unwrap();
+        let plot = section.find("Delivered vs lost by size").unwrap();
+        let table = section.find(&format!("id=\"affected-{i}\"")).unwrap();
+        assert!(plot < table);
+        assert!(section.contains(flow), "direction {i}");
+    }
+}
