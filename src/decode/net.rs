@@ -184,9 +184,6 @@ pub(super) fn decode_ip(
         r.flags.0 |= Flags::FIRST_FRAGMENT;
     }
     let v6 = r.flags.has(Flags::IPV6);
-    // The IP packet without a link-layer trailer (Ethernet padding).
-    // (`packet` itself may hold more: the segments of a super-packet.)
-    let ip_bytes = packet.get(..f.total_len as usize).unwrap_or(packet);
     r.kind = match IpNumber(f.protocol) {
         IpNumber::UDP => match UdpSlice::from_slice_lax(f.payload) {
             Ok(udp) => {
@@ -237,16 +234,26 @@ pub(super) fn decode_ip(
             if let Some((s, d)) = port_pair(f.payload) {
                 (sport, dport) = (s, d);
             }
-            inner::tcp_kind(f.payload, inner::packet_id(ip_bytes, v6))
+            inner::tcp_kind(
+                f.payload,
+                inner::packet_id(ip_only(packet, f.total_len), v6),
+            )
         }
-        IpNumber::ICMP if !v6 => icmpv4(f.payload, ip_bytes),
-        IpNumber::IPV6_ICMP if v6 => icmpv6(f.payload, ip_bytes),
+        IpNumber::ICMP if !v6 => icmpv4(f.payload, ip_only(packet, f.total_len)),
+        IpNumber::IPV6_ICMP if v6 => icmpv6(f.payload, ip_only(packet, f.total_len)),
         other => PacketKind::OtherIp { protocol: other.0 },
     };
     if f.truncated {
         r.flags.0 |= Flags::TRUNCATED;
     }
     with_endpoints(r, (f.src, sport), (f.dst, dport), Vec::new())
+}
+
+/// The IP packet without a link-layer trailer (Ethernet padding), for the
+/// ids of TCP and ICMP only, so WireGuard's UDP never pays for it
+/// (`packet` itself may hold more: the segments of a super-packet).
+fn ip_only(packet: &[u8], total_len: u32) -> &[u8] {
+    packet.get(..total_len as usize).unwrap_or(packet)
 }
 
 /// A decoded packet between two endpoints, with the records split from it.

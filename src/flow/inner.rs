@@ -132,11 +132,16 @@ fn is_outer_data(r: &PacketRecord) -> bool {
 }
 
 /// Matches the inner packets of `cap` to its outer ones. Direction comes
-/// from the Linux cooked header (sent by / to this host); a capture
-/// without inner packets costs one pass over its flags.
+/// from the Linux cooked header (sent by / to this host).
 pub fn inner_packets(cap: &DecodedCapture) -> InnerPackets {
+    let seen = cap.records.iter().filter(|r| is_inner(r)).count() as u64;
+    inner_packets_counted(cap, seen)
+}
+
+/// [`inner_packets`] for a capture known to hold `seen` inner packets
+/// (counted in a pass the caller makes anyway).
+pub(crate) fn inner_packets_counted(cap: &DecodedCapture, seen: u64) -> InnerPackets {
     let recs = &cap.records;
-    let seen = recs.iter().filter(|r| is_inner(r)).count() as u64;
     if seen == 0 {
         return InnerPackets::default();
     }

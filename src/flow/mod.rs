@@ -297,8 +297,10 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     // A dissector sees a fragmented message once, when it is complete.
     let incomplete = incomplete_datagrams(cap);
     let incomplete_count = incomplete.iter().filter(|x| **x).count() as u64;
+    let mut inner_seen = 0u64;
     for (i, r) in cap.records.iter().enumerate() {
         span = Some(span.map_or((r.ts, r.ts), |(f, l)| (f.min(r.ts), l.max(r.ts))));
+        inner_seen += u64::from(r.flags.has(Flags::TUNNEL_IF));
         if r.flags.has(Flags::SPLIT | Flags::SUPERPACKET) {
             note_superpacket(
                 &mut superpackets,
@@ -447,7 +449,7 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
                 first_frame: p.before + 1,
             })
             .collect(),
-        inner: inner_packets(cap),
+        inner: inner::inner_packets_counted(cap, inner_seen),
     }
 }
 
