@@ -26,6 +26,7 @@
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
 #              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
 #              two-peers two-tunnels rekey-rebind any-both any-blackhole path-blackhole
+#              local-drop
 #   With WG_IMPL=kernel only (see below): kernel-frag-blackhole kernel-rx-mtu
 #   A full run takes about 8 minutes (plus the install); rekey-rebind alone runs
 #   3 minutes (it waits for wireguard-go's 120 s rekey).
@@ -68,7 +69,7 @@ OUT=$HERE
 PFX=wgt-
 ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
                frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both any-blackhole
-               path-blackhole)
+               path-blackhole local-drop)
 KERNEL_SCENARIOS=(kernel-frag-blackhole kernel-rx-mtu)
 WG_IMPL=${WG_IMPL:-go}
 [[ $WG_IMPL == go || $WG_IMPL == kernel ]] || { echo "record.sh: WG_IMPL must be go or kernel" >&2; exit 1; }
@@ -1967,6 +1968,126 @@ EOPY
 }
 EOF
   tsv_all "$D" 51820 51821 40001
+}
+
+# local-drop: a healthy tunnel vps <-> laptop, plus inner packets that enter the vps's wg0
+# and never leave its eth0 as outer packets: (a) to 10.0.0.99, which no peer's AllowedIPs
+# covers (wireguard-go finds no peer and drops them), (b) to 10.0.0.3, the AllowedIPs of a
+# second peer (phone) configured without an endpoint (wireguard-go stages the packets and
+# its handshake initiation cannot be sent: "no known endpoint for peer")
+sc_local_drop() {
+  topo_one_router
+  # every outer packet the vps sends, and those to anyone but the laptop (expected: none)
+  nsx vps iptables -A OUTPUT -o eth0 -p udp --sport 51820 -m comment --comment wg_out
+  nsx vps iptables -A OUTPUT -o eth0 -p udp --sport 51820 ! -d 203.0.113.2 -m comment --comment wg_out_not_laptop
+  nsx vps iptables -A OUTPUT -o eth0 -p udp --sport 51820 -m length --length 0:60 -m comment --comment wg_out_le60
+  http_serve vps 8000
+  cap_start vps any "$D/vps.pcap" tcpdump
+  cap_start laptop any "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  keypair phone
+  wg_peer vps "$(pub phone)" - 10.0.0.3/32
+  local pl pv cv pa pb ca t0a t1a t0b t1b
+  cv=$(curl_get laptop http://10.0.0.1:8000/version 10)
+  pl=$(ping_sweep laptop 10.0.0.1 56 1000 1392)
+  # (a) no peer for 10.0.0.99: 5 pings and a TCP connect (SYN retransmitted) from the vps
+  t0a=$(now)
+  pa=$(ping_run vps 10.0.0.99 56 5)
+  ca=$(curl_get vps http://10.0.0.99:8000/version 4)
+  t1a=$(now)
+  # (b) peer phone (10.0.0.3/32) has no endpoint: 5 pings from the vps
+  t0b=$(now)
+  pb=$(ping_run vps 10.0.0.3 56 5)
+  t1b=$(now)
+  pv=$(ping_sweep vps 10.0.0.2 56 1000)
+  sleep 2
+  cap_stop_all
+  local wo wn w60 f1 f2 vw ve lw le wgv wgl wgp
+  wo=$(ipt_cnt vps filter OUTPUT wg_out); wn=$(ipt_cnt vps filter OUTPUT wg_out_not_laptop); w60=$(ipt_cnt vps filter OUTPUT wg_out_le60)
+  f1=$(ipt_cnt router filter FORWARD fwd_v2l); f2=$(ipt_cnt router filter FORWARD fwd_l2v)
+  vw=$(ifidx vps wg0); ve=$(ifidx vps eth0); lw=$(ifidx laptop wg0); le=$(ifidx laptop eth0)
+  wgv=$(wg_handshake_json vps wg0 "$(pub laptop)"); wgp=$(wg_handshake_json vps wg0 "$(pub phone)"); wgl=$(wg_handshake_json laptop)
+  wg_save_logs "$D" vps laptop
+  local inner outer cnt
+  inner=$(count_py inner "$D/vps.pcap" "$vw" "$D/laptop.pcap" "$lw")
+  outer=$(count_py outer 51820 "$D/vps.pcap" "$ve" "$D/laptop.pcap" "$le" 51821)
+  tsh_n() { tshark -r "$1" -d udp.port==51820,wg -d udp.port==51821,wg -Y "$2" | wc -l; }
+  local a_in a_ping a_tcp b_in b_ping rs_v rs_l to_l out_all out_data out_ka out_hs out_other lap_in_from_vps
+  a_in=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.99")
+  a_ping=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.99 && icmp.type==8")
+  a_tcp=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.99 && tcp.flags.syn==1")
+  b_in=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.3")
+  b_ping=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.3 && icmp.type==8")
+  rs_v=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && icmpv6.type==133"); rs_l=$(tsh_n "$D/laptop.pcap" "sll.ifindex==$lw && icmpv6.type==133")
+  to_l=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.src==10.0.0.1 && ip.dst==10.0.0.2")
+  lap_in_from_vps=$(tsh_n "$D/laptop.pcap" "sll.ifindex==$lw && ip.src==10.0.0.1")
+  out_all=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && !icmp")
+  out_data=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && wg.type==4 && udp.length>40")
+  out_ka=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && wg.type==4 && udp.length==40")
+  out_hs=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && wg.type!=4")
+  out_other=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && !(ip.dst==203.0.113.2 && udp.dstport==51821)")
+  # wireguard-go's log lines about the peer without endpoint (by its short key, as the log prints it)
+  local pk short lg_fail lg_send lg_first lg_all
+  pk=$(pub phone); short="${pk:0:4}…${pk:39:4}"
+  lg_send=$(grep -c "peer($short) - Sending handshake initiation" "$D/vps.wireguard-go.log" || true)
+  lg_fail=$(grep -c "peer($short) - Failed to send handshake initiation: no known endpoint for peer" "$D/vps.wireguard-go.log" || true)
+  lg_first=$(grep -m1 "peer($short) - Failed to send handshake initiation" "$D/vps.wireguard-go.log" || true)
+  lg_all=$(grep -F "peer($short)" "$D/vps.wireguard-go.log" | "$PY" -c 'import json,sys; print(json.dumps([l.rstrip("\n") for l in sys.stdin]))')
+  local lg_nopeer; lg_nopeer=$(grep -ciE '10\.0\.0\.99|no peer|no route' "$D/vps.wireguard-go.log" || true)
+  write_truth "$D" <<EOF
+{ "scenario": "local-drop",
+  "description": "A healthy tunnel between the vps and the laptop over one router (MTU 1500, tunnel MTU 1420; the laptop's pings of 56..1392 bytes and a small fetch work, so do the vps's pings), both ends captured with tcpdump -i any (LINUX_SLL2). On the vps, two kinds of inner packets enter wg0 and never leave eth0 as outer packets: (a) 5 pings and a TCP connect (SYN + retransmissions) to 10.0.0.99, inside wg0's 10.0.0.0/24 route but in no peer's AllowedIPs (wireguard-go drops them: no peer, no log line); (b) 5 pings to 10.0.0.3, the AllowedIPs of a second peer configured without an endpoint (wireguard-go stages them and logs that it cannot send the handshake initiation: no known endpoint for peer). Every outer packet the vps sends goes to the laptop and carries laptop-bound traffic.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap any LINUX_SLL2 pcap-usec 262144 51820 10.0.0.1/24 "-i any: inner packets to 10.0.0.99 and 10.0.0.3 on wg0 with no outer packet on eth0; the laptop's traffic in and out on both"),
+    $(cap_json laptop laptop laptop.pcap any LINUX_SLL2 pcap-usec 262144 51821 10.0.0.2/24 "-i any: healthy side; nothing for 10.0.0.99 or 10.0.0.3 arrives")
+  },
+  "topology": "vps 198.51.100.2 -- router -- 203.0.113.2 laptop (one hop each way; TTL 64 at sender, 63 at receiver)",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false,
+    "vps_wg0": {"address": "10.0.0.1/24", "route": "10.0.0.0/24 dev wg0 (from the address)",
+      "peers": {"laptop": {"allowed_ips": "10.0.0.2/32", "endpoint": "learned from its handshake (203.0.113.2:51821)"},
+                "phone": {"allowed_ips": "10.0.0.3/32", "endpoint": null, "public_key": "$pk"}}},
+    "local_drop_kinds": {
+      "no_peer": {"destination": "10.0.0.99", "traffic": "ping -c 5 -s 56 10.0.0.99; curl --max-time 4 http://10.0.0.99:8000/version (TCP SYN, retransmitted)",
+                  "why": "no peer's AllowedIPs covers 10.0.0.99: wireguard-go 0.0.20220316 drops the packet when the AllowedIPs lookup finds no peer, without a log line"},
+      "no_endpoint": {"destination": "10.0.0.3", "peer": "phone", "traffic": "ping -c 5 -s 56 10.0.0.3",
+                  "why": "peer phone has no endpoint: wireguard-go stages the packets and tries a handshake, whose initiation cannot be sent (no known endpoint for peer); the staged packets are never sent"} },
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"},
+    "ping_sizes": {"laptop->vps": [56, 1000, 1392], "vps->laptop": [56, 1000]},
+    "interface_indexes": {"vps": {"eth0": $ve, "wg0": $vw}, "laptop": {"eth0": $le, "wg0": $lw}},
+    "capture_commands": {"vps": "tcpdump -i any -U -w vps.pcap", "laptop": "tcpdump -i any -U -w laptop.pcap"} },
+  "counted": {
+    "local_drop": {
+      "no_peer": {"inner_packets_on_vps_wg0_tshark": $a_in, "icmp_echo_requests": $a_ping, "tcp_syns": $a_tcp,
+                  "ping_result": "$pa", "curl": $(curl_json "$ca"),
+                  "outer_packets_for_them_on_vps_eth0": 0, "wireguard_go_log_lines": $lg_nopeer,
+                  "time_window_unix": [$t0a, $t1a]},
+      "no_endpoint": {"inner_packets_on_vps_wg0_tshark": $b_in, "icmp_echo_requests": $b_ping, "ping_result": "$pb",
+                  "outer_packets_for_them_on_vps_eth0": 0,
+                  "wireguard_go_log": {"sending_handshake_initiation": $lg_send, "failed_no_known_endpoint": $lg_fail,
+                                       "first_failure_line": $(jstr "$lg_first"), "all_lines_of_peer": $lg_all},
+                  "wg_show_peer": $wgp, "time_window_unix": [$t0b, $t1b]},
+      "ipv6_router_solicitations_on_wg0_tshark": {"vps": $rs_v, "laptop": $rs_l,
+        "note": "the kernel's own IPv6 router solicitations (fe80:: -> ff02::2) enter each wg0 and are dropped the same way as no_peer (no AllowedIPs covers ff02::2); not part of the scenario's traffic"} },
+    "why_no_outer_packet_carries_them": "every outer packet leaving the vps's eth0 goes to the laptop (iptables wg_out_not_laptop = 0, tshark outer_to_anyone_but_laptop = 0); the laptop receives every one of them (outer loss 0) and its wg0 shows exactly the vps's laptop-bound inner packets (inner_from_captures_tshark: vps->laptop flows lose nothing); the number of outer data packets from the vps equals the number of inner packets from 10.0.0.1 to 10.0.0.2 on the vps's wg0",
+    "vps_outer_tshark": {"all": $out_all, "transport_data": $out_data, "keepalives": $out_ka, "handshake_messages": $out_hs,
+                         "outer_to_anyone_but_laptop": $out_other},
+    "vps_outer_iptables": {"wg_out": $wo, "wg_out_not_laptop": $wn, "wg_out_ip_len_le_60": $w60},
+    "vps_wg0_inner_to_laptop_tshark": $to_l, "laptop_wg0_inner_from_vps_tshark": $lap_in_from_vps,
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "curl_version": $(curl_json "$cv"),
+    "ping_results_laptop_to_vps": $pl, "ping_results_vps_to_laptop": $pv,
+    "inner_from_captures_tshark": $inner,
+    "outer_from_captures_tshark": {"A": "vps.pcap (eth0 frames)", "B": "laptop.pcap (eth0 frames)", "A->B": $(jq_path "$outer" 'A->B'), "B->A": $(jq_path "$outer" 'B->A')},
+    "wg_show": {"vps_peer_laptop": $wgv, "vps_peer_phone": $wgp, "laptop": $wgl} },
+  "expected_findings": ["local_drop"],
+  "expected_findings_note": "the tunnel itself is healthy: no path loss, handshake done, every outer packet arrives; the local drops are on the vps's side only"
+}
+EOF
+  tsv_all "$D" 51820 51821
 }
 
 # ================================================================ main
