@@ -447,3 +447,95 @@ fn html_lists_the_affected_flows_beside_the_loss_plot() {
         assert!(section.contains(flow), "direction {i}");
     }
 }
+
+/// Frames of `tsv` (tshark's dissection) whose IP destination is `dst`.
+fn tsv_frames_to(tsv: &Path, dst: &str) -> BTreeSet<u32> {
+    let text = std::fs::read_to_string(tsv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = header.iter().position(|h| *h == "ip.dst").unwrap();
+    lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            // The first value: an ICMP error's quoted packet comes after it.
+            let d = f.get(col)?.split(',').next()?;
+            (d == dst).then(|| f[0].parse().unwrap())
+        })
+        .collect()
+}
+
+/// local-drop: the vps's inner packets to 10.0.0.99 (no peer) and 10.0.0.3
+/// (a peer without endpoint) are every packet truth counts, with tshark's
+/// frames; from the pair and from the vps's capture alone; the laptop's end
+/// has none, and nothing is lost on the path.
+#[test]
+fn local_drop_counts_each_destination_as_truth() {
+    let t = truth("local-drop");
+    let kinds = &t["configured"]["local_drop_kinds"];
+    let counted = &t["counted"]["local_drop"];
+    let want: BTreeMap<String, u64> = ["no_peer", "no_endpoint"]
+        .iter()
+        .map(|k| {
+            (
+                kinds[k]["destination"].as_str().unwrap().to_string(),
+                counted[k]["inner_packets_on_vps_wg0_tshark"]
+                    .as_u64()
+                    .unwrap(),
+            )
+        })
+        .collect();
+    let tsv = testdata("local-drop/vps.pcap.tshark.tsv");
+    let want_frames: BTreeSet<u32> = want.keys().flat_map(|d| tsv_frames_to(&tsv, d)).collect();
+    let vps = testdata("local-drop/vps.pcap");
+    let laptop = testdata("local-drop/laptop.pcap");
+    for paths in [vec![vps.clone(), laptop.clone()], vec![vps.clone()]] {
+        let a = analyze_files(&paths).unwrap();
+        let drops: Vec<_> = a
+            .report
+            .findings
+            .iter()
+            .filter(|f| f.kind.name() == "local_drop")
+            .collect();
+        assert_eq!(drops.len(), 1, "{paths:?}");
+        let FindingKind::LocalDrop {
+            file,
+            dropped,
+            groups,
+            ..
+        } = &drops[0].kind
+        else {
+            unreachable!()
+        };
+        assert_eq!(file, "vps.pcap");
+        let got: BTreeMap<String, u64> = groups
+            .iter()
+            .map(|g| (g.dst.to_string(), g.dropped))
+            .collect();
+        assert_eq!(got, want, "{paths:?}");
+        assert_eq!(*dropped, want.values().sum::<u64>());
+        // Nothing of either destination ever left: no peer took them.
+        assert!(groups
+            .iter()
+            .all(|g| g.cause == wgtrace::diagnose::LocalDropCause::NoPeer && g.left == 0));
+        let frames: BTreeSet<u32> = drops[0].frames[0].frames.iter().map(|n| n.0).collect();
+        assert_eq!(frames, want_frames);
+        let kinds: BTreeSet<&str> = a.report.findings.iter().map(|f| f.kind.name()).collect();
+        for k in ["affected_flows", "mtu_blackhole", "healthy"] {
+            assert!(!kinds.contains(k), "{kinds:?}");
+        }
+    }
+    let alone = analyze_files(&[laptop]).unwrap();
+    assert!(alone
+        .report
+        .findings
+        .iter()
+        .all(|f| f.kind.name() != "local_drop"));
+    assert_eq!(t["expected_findings"], serde_json::json!(["local_drop"]));
+    if tshark() {
+        // The laptop-bound inner packets: 21 each way through wg0 (truth).
+        let n = t["counted"]["vps_wg0_inner_to_laptop_tshark"]
+            .as_u64()
+            .unwrap() as usize;
+        assert!(chains_agree("local-drop") >= n);
+    }
+}
