@@ -272,8 +272,10 @@ fn any_blackhole_names_the_lost_inner_flows_and_the_mss() {
         let i = usize::from(name == "laptop.pcap");
         caps[i].records.iter().map(|r| r.ts.0).max().unwrap()
     };
-    let mut found: BTreeMap<(InnerProtocol, String, String), (u64, Vec<u32>, BTreeMap<u32, u64>)> =
-        BTreeMap::new();
+    type Flow = (InnerProtocol, String, String);
+    /// Lost, the finding's frames, lost sizes.
+    type Seen = (u64, Vec<u32>, BTreeMap<u32, u64>);
+    let mut found: BTreeMap<Flow, Seen> = BTreeMap::new();
     for f in &a.report.findings {
         if let FindingKind::AffectedFlows { flows, .. } = &f.kind {
             let frames: BTreeSet<u32> = f.frames[0].frames.iter().map(|n| n.0).collect();
@@ -424,8 +426,10 @@ fn mtu_blackhole_names_the_laptops_lost_pings_only() {
 /// direction that lost them, after its loss plot.
 #[test]
 fn html_lists_the_affected_flows_beside_the_loss_plot() {
-    let mut opts = wgtrace::pipeline::Options::default();
-    opts.plots = true;
+    let opts = wgtrace::pipeline::Options {
+        plots: true,
+        ..Default::default()
+    };
     let a = wgtrace::pipeline::analyze_files_with(
         &[
             testdata("any-blackhole/vps.pcap"),

@@ -79,7 +79,7 @@ mod tests {
 
     fn syn(options: &[u8]) -> Vec<u8> {
         let mut s = vec![0u8; 20];
-        s[12] = ((20 + options.len()) / 4 << 4) as u8;
+        s[12] = (((20 + options.len()) / 4) << 4) as u8;
         s[13] = TcpFlags::SYN;
         s.extend_from_slice(options);
         s
@@ -94,7 +94,7 @@ mod tests {
         let k = tcp_kind(&syn(&opts), PacketId(0));
         assert!(matches!(k, PacketKind::Tcp { mss: 1380, .. }), "{k:?}");
         // Behind NOPs.
-        let k = tcp_kind(&syn(&[1, 1, 2, 4, 0x05, 0xb4]), PacketId(0));
+        let k = tcp_kind(&syn(&[1, 1, 2, 4, 0x05, 0xb4, 1, 1]), PacketId(0));
         assert!(matches!(k, PacketKind::Tcp { mss: 1460, .. }));
     }
 
