@@ -543,3 +543,126 @@ fn local_drop_counts_each_destination_as_truth() {
         assert!(chains_agree("local-drop") >= n);
     }
 }
+
+/// tshark's frame times and sizes of a capture: frame -> (epoch seconds,
+/// ip.len or ipv6 payload + 40, udp.length).
+fn times_and_sizes(path: &Path) -> BTreeMap<u32, (f64, Option<u32>, Option<u32>)> {
+    let o = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(path)
+        .args(["-d", "udp.port==51820,wg", "-d", "udp.port==51821,wg"])
+        .args(["-T", "fields", "-E", "occurrence=f"])
+        .args([
+            "-e",
+            "frame.number",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "ip.len",
+        ])
+        .args(["-e", "ipv6.plen", "-e", "udp.length"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let c: Vec<&str> = l.split('\t').collect();
+            let n = |i: usize| c.get(i).and_then(|x| x.parse::<u32>().ok());
+            let ip = n(2).or(n(3).map(|p| p + 40));
+            (n(0).unwrap(), (c[1].parse().unwrap(), ip, n(4)))
+        })
+        .collect()
+}
+
+/// `--inner-a`: ipv6-underlay's separate raw capture of the vps's wg0
+/// (no direction in it) matched to the vps's eth0 capture. By tshark's own
+/// times and sizes, every pair it makes is an inner packet whose size
+/// WireGuard turns into that outer payload (32 + the size padded to 16, at
+/// most 32 + 1420), on the right side in time within 100 ms; nearly all
+/// inner packets find one. The report names that file, and its filters
+/// select its frames.
+#[test]
+fn a_separate_wg0_capture_is_matched_to_the_nic_capture() {
+    if !tshark() {
+        return;
+    }
+    let t = truth("ipv6-underlay");
+    let wg0 = testdata("ipv6-underlay/vps-wg0.pcap");
+    let eth0 = testdata("ipv6-underlay/vps.pcap");
+    let inner = std::sync::Arc::new(decode(&wg0));
+    let outer = decode(&eth0);
+    assert_eq!(
+        inner.records.len() as u64,
+        t["captures"]["vps-wg0"]["packets"].as_u64().unwrap()
+    );
+    let links = wgtrace::flow::inner_packets_from(&outer, inner.clone(), "vps-wg0.pcap".into());
+    let (ti, to) = (times_and_sizes(&wg0), times_and_sizes(&eth0));
+    let mut pairs = 0;
+    for l in links.links.iter().filter(|l| l.outer != NONE) {
+        let (i, o) = (
+            inner.records[l.inner as usize].frame.0,
+            outer.records[l.outer as usize].frame.0,
+        );
+        let ((t_in, ip, _), (t_out, _, udp)) = (ti[&i], to[&o]);
+        let ip = ip.unwrap();
+        if let Some(udp) = udp {
+            // udp.length counts the 8-byte header.
+            let plain = udp - 8 - 32;
+            assert!(
+                ip <= plain && plain <= ip.div_ceil(16) * 16 && plain <= 1420,
+                "{i}->{o}"
+            );
+        }
+        let gap = if l.sent { t_out - t_in } else { t_in - t_out };
+        assert!((0.0..0.1).contains(&gap), "{i} <-> {o}: {gap} s");
+        pairs += 1;
+    }
+    assert!(
+        pairs as u64 >= inner.records.len() as u64 * 95 / 100,
+        "{pairs}"
+    );
+    let a = wgtrace::pipeline::analyze_files_with(
+        &[eth0.clone(), testdata("ipv6-underlay/laptop.pcap")],
+        &wgtrace::pipeline::Options {
+            inner: [Some(wg0.clone()), None],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        a.report.captures[0].inner.as_ref().unwrap().file,
+        "vps-wg0.pcap"
+    );
+    let mut checked = 0;
+    for f in &a.report.findings {
+        for fr in f.frames.iter().filter(|fr| fr.file == "vps-wg0.pcap") {
+            let want: BTreeSet<u32> = fr.frames.iter().map(|n| n.0).collect();
+            let filter = fr.filter.as_ref().unwrap();
+            let o = Command::new("tshark")
+                .args(["-n", "-r"])
+                .arg(&wg0)
+                .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
+                .output()
+                .unwrap();
+            let got: BTreeSet<u32> = String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .map(|l| l.trim().parse().unwrap())
+                .collect();
+            assert_eq!(got, want, "{}", f.kind.name());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1);
+    // The one packet lost before the packet-too-big arrived was a full-size
+    // inner segment of the download (1420 bytes by tshark).
+    let lost = a
+        .report
+        .findings
+        .iter()
+        .find(|f| f.kind.name() == "affected_flows")
+        .unwrap();
+    for n in &lost.frames[0].frames {
+        assert_eq!(ti[&n.0].1, Some(1420));
+    }
+}

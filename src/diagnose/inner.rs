@@ -55,7 +55,9 @@ pub(super) fn affected_flows(
     if inner.is_empty() || lost.is_empty() {
         return;
     }
-    let recs = &sender.cap.records;
+    let outer = &sender.cap.records;
+    let held = inner.records_of(sender.cap);
+    let recs = &held.records;
     let s = sender.side;
     let by_outer = inner.by_outer();
     type Key = (InnerProtocol, EndpointId, EndpointId, Option<u16>);
@@ -76,7 +78,7 @@ pub(super) fn affected_flows(
     for &o in lost {
         let Some(j) = crate::flow::InnerPackets::inner_of(&by_outer, o) else {
             // Keepalives carry nothing.
-            if recs.get(o as usize).is_some_and(|r| r.udp_len > 32) {
+            if outer.get(o as usize).is_some_and(|r| r.udp_len > 32) {
                 unattributed += 1;
             }
             continue;
@@ -104,7 +106,7 @@ pub(super) fn affected_flows(
             }
         }
     }
-    let eps = &sender.cap.endpoints;
+    let eps = &held.endpoints;
     let mut frames = Vec::new();
     let mut list: Vec<AffectedFlow> = flows
         .into_iter()
@@ -141,7 +143,7 @@ pub(super) fn affected_flows(
             },
             Severity::Warning,
         )
-        .with_frames(FrameRefs::new(s, sender.name, frames)),
+        .with_frames(FrameRefs::new(s, inner.file_name(sender.name), frames)),
     );
 }
 
@@ -174,7 +176,8 @@ pub(super) fn mss_too_large(out: &mut Vec<Finding>, caps: &[Capture<'_>]) {
     let mut refs = Vec::new();
     for cap in caps {
         let mut frames = Vec::new();
-        for r in &cap.cap.records {
+        let held = cap.facts.inner.records_of(cap.cap);
+        for r in &held.records {
             let PacketKind::Tcp { flags, mss, id } = r.kind else {
                 continue;
             };
@@ -186,14 +189,18 @@ pub(super) fn mss_too_large(out: &mut Vec<Finding>, caps: &[Capture<'_>]) {
                 continue;
             }
             frames.push(r.frame);
-            let (src, dst) = (cap.cap.endpoints.get(r.src), cap.cap.endpoints.get(r.dst));
+            let (src, dst) = (held.endpoints.get(r.src), held.endpoints.get(r.dst));
             if seen.insert((id, src, dst)) {
                 *flows
                     .entry((src, dst, mss, flags.has(TcpFlags::ACK)))
                     .or_default() += 1;
             }
         }
-        refs.push(FrameRefs::new(cap.side, cap.name, frames));
+        refs.push(FrameRefs::new(
+            cap.side,
+            cap.facts.inner.file_name(cap.name),
+            frames,
+        ));
     }
     if flows.is_empty() {
         return;
@@ -244,8 +251,8 @@ pub(super) fn local_drop(out: &mut Vec<Finding>, cap: Capture<'_>) {
     if dropped.is_empty() {
         return;
     }
-    let recs = &cap.cap.records;
-    let eps = &cap.cap.endpoints;
+    let held = inner.records_of(cap.cap);
+    let (recs, eps) = (&held.records, &held.endpoints);
     let dst_of = |i: u32| recs.get(i as usize).map(|r| (r, eps.get(r.dst).ip));
     let mut by_dst: BTreeMap<IpAddr, DstTally> = BTreeMap::new();
     let mut frames = Vec::new();
@@ -302,7 +309,7 @@ pub(super) fn local_drop(out: &mut Vec<Finding>, cap: Capture<'_>) {
             },
             Severity::Error,
         )
-        .with_frames(FrameRefs::new(cap.side, cap.name, frames)),
+        .with_frames(FrameRefs::new(cap.side, inner.file_name(cap.name), frames)),
     );
 }
 

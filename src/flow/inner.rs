@@ -15,7 +15,9 @@
 
 use crate::capture::Timestamp;
 use crate::decode::{DecodedCapture, Flags, PacketKind, PacketRecord};
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// How far apart an inner packet and its outer packet may be at one host.
 /// wireguard-go takes tens of µs; a packet queued while the first handshake
@@ -45,12 +47,27 @@ pub struct InnerPackets {
     pub links: Vec<InnerLink>,
     /// Inner packets on the tunnel interface in all (with a direction or not).
     pub seen: u64,
-    /// Time of the capture's last record: an inner packet sent within
-    /// [`WINDOW_NS`] of it may have left after the capture stopped.
-    pub last_ts: Option<Timestamp>,
+    /// Times of the outer capture's first and last records: an inner packet
+    /// sent within [`WINDOW_NS`] of the end may have left after the capture
+    /// stopped, one before the start before it began.
+    pub span: Option<(Timestamp, Timestamp)>,
+    /// A separate capture of the tunnel interface (`--inner-a FILE`) that
+    /// `links[].inner` index, with its display name; `None`: the inner
+    /// packets are records of the capture itself (`tcpdump -i any`).
+    pub source: Option<(Arc<DecodedCapture>, String)>,
 }
 
 impl InnerPackets {
+    /// The capture holding the inner records: the separate one, or `cap` itself.
+    pub fn records_of<'a>(&'a self, cap: &'a DecodedCapture) -> &'a DecodedCapture {
+        self.source.as_ref().map_or(cap, |(c, _)| c)
+    }
+
+    /// The display name of the file holding the inner records (`name`: the capture's own).
+    pub fn file_name<'a>(&'a self, name: &'a str) -> &'a str {
+        self.source.as_ref().map_or(name, |(_, n)| n.as_str())
+    }
+
     /// Whether the capture holds no inner packets.
     pub fn is_empty(&self) -> bool {
         self.seen == 0
@@ -84,17 +101,18 @@ impl InnerPackets {
     /// kernel sends on any interface) are left out: no peer's AllowedIPs
     /// take them, dropping them is normal.
     pub fn never_left<'a>(&'a self, cap: &'a DecodedCapture) -> impl Iterator<Item = u32> + 'a {
-        let end = self
-            .last_ts
-            .map_or(i64::MIN, |t| t.0.saturating_sub(WINDOW_NS));
+        let (start, end) = self.span.map_or((i64::MAX, i64::MIN), |(a, b)| {
+            (a.0, b.0.saturating_sub(WINDOW_NS))
+        });
+        let cap = self.records_of(cap);
         self.links
             .iter()
             .filter(|l| l.sent && l.outer == NONE)
             .map(|l| l.inner)
             .filter(move |&i| {
-                cap.records
-                    .get(i as usize)
-                    .is_some_and(|r| r.ts.0 <= end && !local_scope(cap.endpoints.get(r.dst).ip))
+                cap.records.get(i as usize).is_some_and(|r| {
+                    (start..=end).contains(&r.ts.0) && !local_scope(cap.endpoints.get(r.dst).ip)
+                })
             })
     }
 }
@@ -147,7 +165,7 @@ pub(crate) fn inner_packets_counted(cap: &DecodedCapture, seen: u64) -> InnerPac
     }
     let mut out = InnerPackets {
         seen,
-        last_ts: recs.iter().map(|r| r.ts).max(),
+        span: span(cap),
         ..InnerPackets::default()
     };
     // Per direction: (ts, record index) of inner and of outer packets.
@@ -185,16 +203,117 @@ pub(crate) fn inner_packets_counted(cap: &DecodedCapture, seen: u64) -> InnerPac
     out
 }
 
+fn span(cap: &DecodedCapture) -> Option<(Timestamp, Timestamp)> {
+    let first = cap.records.iter().map(|r| r.ts).min()?;
+    Some((first, cap.records.iter().map(|r| r.ts).max()?))
+}
+
+/// Initial TTLs: a packet carrying one was captured where it was sent (the
+/// rule of `correlate::looks_locally_sent`, which this stage may not use).
+const INITIAL_TTLS: [u8; 4] = [32, 64, 128, 255];
+
+/// Whether the capturing host sent `r`: the cooked header says so, or it
+/// still has its initial TTL.
+fn sent_here(r: &PacketRecord) -> bool {
+    if r.flags.has(Flags::OUTGOING | Flags::INCOMING) {
+        return r.flags.has(Flags::OUTGOING);
+    }
+    INITIAL_TTLS.contains(&r.ttl)
+}
+
+/// Matches the records of `inner`, a separate capture of the tunnel
+/// interface at the host that captured `cap` (same clock), to the outer
+/// packets of `cap`. A raw capture of wg0 says nothing of direction, and
+/// inner TTLs do not change on the tunnel: the outer packets' direction
+/// comes from `cap` (cooked header, or an initial TTL: sent here), and the
+/// direction of each inner address pair is the one under which more of its
+/// packets find their outer packet.
+pub fn inner_packets_from(
+    cap: &DecodedCapture,
+    inner: Arc<DecodedCapture>,
+    name: String,
+) -> InnerPackets {
+    let (outer_recs, inner_recs) = (&cap.records, &inner.records);
+    let mut outer: [Vec<(i64, u32)>; 2] = Default::default();
+    for (i, r) in outer_recs.iter().enumerate() {
+        if is_outer_data(r) {
+            outer[usize::from(!sent_here(r))].push((r.ts.0, i as u32));
+        }
+    }
+    for o in &mut outer {
+        o.sort_unstable();
+    }
+    // Inner packets by (source, destination) address.
+    let mut groups: HashMap<(IpAddr, IpAddr), Vec<(i64, u32)>> = HashMap::new();
+    for (i, r) in inner_recs.iter().enumerate() {
+        let decoded = !matches!(
+            r.kind,
+            PacketKind::Undecodable(_) | PacketKind::NonIp { .. }
+        );
+        if r.ip_len > 0 && decoded {
+            let key = (inner.endpoints.get(r.src).ip, inner.endpoints.get(r.dst).ip);
+            groups.entry(key).or_default().push((r.ts.0, i as u32));
+        }
+    }
+    let mut keys: Vec<_> = groups.keys().copied().collect();
+    keys.sort();
+    let mut by_dir: [Vec<(i64, u32)>; 2] = Default::default();
+    for k in keys {
+        let Some(g) = groups.remove(&k) else { continue };
+        let hits = |d: usize| {
+            pair2(outer_recs, inner_recs, &g, &outer[d], d == 0)
+                .iter()
+                .filter(|o| **o != NONE)
+                .count()
+        };
+        let (sent, received) = (hits(0), hits(1));
+        // A pair that fits neither way equally (multicast, another tunnel)
+        // keeps no direction.
+        if sent != received {
+            by_dir[usize::from(received > sent)].extend(g);
+        }
+    }
+    let mut out = InnerPackets {
+        seen: inner_recs.len() as u64,
+        span: span(cap),
+        ..InnerPackets::default()
+    };
+    for (d, list) in by_dir.iter_mut().enumerate() {
+        list.sort_unstable();
+        let sent = d == 0;
+        let partners = pair2(outer_recs, inner_recs, list, &outer[d], sent);
+        out.links
+            .extend(list.iter().zip(partners).map(|(&(_, i), o)| InnerLink {
+                inner: i,
+                outer: o,
+                sent,
+            }));
+    }
+    out.links.sort_unstable_by_key(|l| l.inner);
+    out.source = Some((inner, name));
+    out
+}
+
+fn pair(recs: &[PacketRecord], inner: &[(i64, u32)], outer: &[(i64, u32)], sent: bool) -> Vec<u32> {
+    pair2(recs, recs, inner, outer, sent)
+}
+
 /// For each inner packet (time order), its outer packet's record or
 /// [`NONE`]: the first unclaimed one that fits, after it when `sent`, else
 /// before it, within [`WINDOW_NS`].
-fn pair(recs: &[PacketRecord], inner: &[(i64, u32)], outer: &[(i64, u32)], sent: bool) -> Vec<u32> {
+fn pair2(
+    outer_recs: &[PacketRecord],
+    inner_recs: &[PacketRecord],
+    inner: &[(i64, u32)],
+    outer: &[(i64, u32)],
+    sent: bool,
+) -> Vec<u32> {
     let mut claimed = vec![false; outer.len()];
     let mut lo = 0;
     inner
         .iter()
         .map(|&(t, i)| {
-            let Some(r) = recs.get(i as usize) else {
+            let Some(r) = inner_recs.get(i as usize) else {
                 return NONE;
             };
             let (from, to) = if sent {
@@ -212,7 +331,7 @@ fn pair(recs: &[PacketRecord], inner: &[(i64, u32)], outer: &[(i64, u32)], sent:
                 }
                 let free = claimed.get(k).is_some_and(|c| !c);
                 if free
-                    && recs
+                    && outer_recs
                         .get(oi as usize)
                         .is_some_and(|o| fits(r.ip_len, o.udp_len))
                 {

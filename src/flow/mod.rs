@@ -8,7 +8,7 @@ pub mod inner;
 mod session;
 
 pub use fragments::incomplete_datagrams;
-pub use inner::{inner_packets, InnerLink, InnerPackets};
+pub use inner::{inner_packets, inner_packets_from, InnerLink, InnerPackets};
 pub use session::{
     sessions, DirectionStats, EndpointChange, Session, SessionSide, Sessions, UnansweredHandshake,
 };

@@ -72,9 +72,11 @@ pub(super) fn affected_flows(
 ) -> String {
     let lost: u64 = flows.iter().map(|f| f.lost).sum();
     let mut s = format!(
-        "Inside the tunnel, the {lost} packets lost from {} to {} belong to {} flow{}: ",
+        "Inside the tunnel, the {lost} packet{} lost from {} to {} belong{} to {} flow{}: ",
+        if lost == 1 { "" } else { "s" },
         direction.from,
         direction.to,
+        if lost == 1 { "s" } else { "" },
         flows.len(),
         if flows.len() == 1 { "" } else { "s" }
     );
@@ -115,7 +117,8 @@ pub(super) fn mss_too_large(tunnel_mtu: u32, fits_v4: u32, flows: &[MssFlow]) ->
     format!(
         "TCP inside the tunnel announces an MSS too large for the path: {}{}; a full segment of MSS {largest} \
          is {} bytes of inner IPv4 (+ 40 of headers), more than the tunnel MTU of {tunnel_mtu} the path \
-         allows, so full-size segments vanish with their outer packets. MSS {fits_v4} fits.",
+         allows, so no full-size segment crosses the path in one piece (it is lost in a blackhole, \
+         fragmented at best). MSS {fits_v4} fits.",
         listed.join(", "),
         if flows.len() > LISTED {
             format!(" and {} more", flows.len() - LISTED)
