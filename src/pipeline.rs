@@ -12,8 +12,10 @@ use crate::correlate::{correlate, Correlation, Side, TunnelSelect};
 use crate::decode::{concat, decode_capture_with, DecodedCapture};
 use crate::diagnose::{diagnose_pair, diagnose_single, Capture};
 use crate::diagnose::{Finding, FindingKind, Severity};
-use crate::flow::facts;
-use crate::report::analyze::{AnalyzeReport, CaptureSummary, FileSummary, FocusReport};
+use crate::flow::{facts, inner_packets_from};
+use crate::report::analyze::{
+    AnalyzeReport, CaptureSummary, FileSummary, FocusReport, InnerFileSummary,
+};
 use crate::report::plots::plot_data;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -119,6 +121,9 @@ pub struct Options {
     /// Leave out the packets outside this window before any analysis;
     /// relative bounds count from the earliest first packet of the captures.
     pub window: Option<TimeWindow>,
+    /// Per end (A, B): a separate capture of its tunnel interface (`tcpdump
+    /// -i wg0`), whose inner packets are matched to that end's outer ones.
+    pub inner: [Option<PathBuf>; 2],
 }
 
 /// Analyses one capture, or two captures of the same tunnel, with default options.
@@ -158,6 +163,18 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
             })
         }
     };
+    // Separate captures of the tunnel interfaces, by end.
+    let mut inner: Vec<(usize, DecodedCapture, PathBuf)> = Vec::new();
+    for (i, p) in opts.inner.iter().enumerate() {
+        if let (Some(p), true) = (p, i < caps.len()) {
+            let mut c = decode_file(p, opts.progress.as_ref(), rayon::current_num_threads())?;
+            // Every packet of it was on the tunnel interface.
+            for r in &mut c.records {
+                r.flags.0 |= crate::decode::Flags::TUNNEL_IF;
+            }
+            inner.push((i, c, p.clone()));
+        }
+    }
     let focus = opts.window.map(|w| focus(&mut caps, w));
     let mut damaged = Vec::new();
     for (cap, path) in caps.iter().zip(paths) {
@@ -180,7 +197,22 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         }
         _ => (caps.iter().map(facts).collect(), None),
     };
-    let names = display_names(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>());
+    let mut all: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    all.extend(inner.iter().map(|(_, _, p)| p.as_path()));
+    let mut names = display_names(&all);
+    let inner_names = names.split_off(paths.len().min(names.len()));
+    let mut facts = facts;
+    let mut inner_summaries: Vec<Option<InnerFileSummary>> = vec![None; caps.len()];
+    for ((i, c, p), name) in inner.into_iter().zip(inner_names) {
+        inner_summaries[i] = Some(InnerFileSummary {
+            file: name.clone(),
+            path: p.display().to_string(),
+            packets: c.info.frames,
+        });
+        if let (Some(f), Some(outer)) = (facts.get_mut(i), caps.get(i)) {
+            f.inner = inner_packets_from(outer, Arc::new(c), name);
+        }
+    }
     if let (Some(c), [a, b]) = (&mut correlation, names.as_slice()) {
         c.rename([a.clone(), b.clone()]);
     }
@@ -212,8 +244,10 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         .zip(&names)
         .zip(paths)
         .zip(sides)
-        .map(|(((c, n), p), side)| CaptureSummary {
+        .zip(inner_summaries)
+        .map(|((((c, n), p), side), inner)| CaptureSummary {
             side,
+            inner,
             file: n.clone(),
             path: p.display().to_string(),
             packets: c.info.frames,

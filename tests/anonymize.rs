@@ -45,6 +45,8 @@ fn no_real_address_survives_and_the_diagnosis_is_the_same() {
     for (n, pair) in [
         ["mtu-blackhole/vps.pcap", "mtu-blackhole/laptop.pcap"],
         ["hairpin-nat/phone.pcap", "hairpin-nat/pi.pcap"],
+        // Inner flows, SYNs and their MSS (affected_flows, tcp_mss_too_large).
+        ["any-blackhole/vps.pcap", "any-blackhole/laptop.pcap"],
     ]
     .into_iter()
     .enumerate()

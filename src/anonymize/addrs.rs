@@ -6,7 +6,9 @@
 
 use crate::correlate::{NatMapping, TunnelSelect};
 use crate::decode::Endpoint;
-use crate::diagnose::{DirRef, FindingKind, OtherPeer, Roam, WgSeen};
+use crate::diagnose::{
+    AffectedFlow, DirRef, FindingKind, LocalDropGroup, MssFlow, OtherPeer, Roam, WgSeen,
+};
 use crate::flow::{
     CaptureFacts, EndpointChange, Martian, PmtuSignal, Session, SessionSide, Sessions,
     UnansweredHandshake, WgDirection,
@@ -89,6 +91,9 @@ macro_rules! fields {
 
 fields! {
     DirRef { from_endpoint, to_endpoint }
+    AffectedFlow { src, dst }
+    MssFlow { src, dst }
+    LocalDropGroup { dst }
     WgSeen { flows }
     OtherPeer { endpoint }
     Roam { from, to }
@@ -188,6 +193,14 @@ impl Addresses for FindingKind {
                 };
             }
             K::EndpointRoaming { changes, .. } => changes.map_addrs(m),
+            K::AffectedFlows {
+                direction, flows, ..
+            } => {
+                direction.map_addrs(m);
+                flows.map_addrs(m);
+            }
+            K::TcpMssTooLarge { flows, .. } => flows.map_addrs(m),
+            K::LocalDrop { groups, .. } => groups.map_addrs(m),
             K::OtherPeers { peers, .. } => peers.map_addrs(m),
             K::NatRewrite { mappings } => mappings.map_addrs(m),
             K::NoCommonTunnel { seen } => seen.map_addrs(m),

@@ -46,6 +46,7 @@ pub fn run(args: &AnalyzeArgs, opts: &Options, color: bool) -> u8 {
             .or_else(|| args.peer.clone()),
         keep: args.annotate.is_some(),
         window,
+        inner: [args.inner_a.clone(), args.inner_b.clone()],
         ..opts.clone()
     };
     let analysis = match analyze_files_with(&paths, &opts) {

@@ -148,6 +148,17 @@ pub struct AnalyzeArgs {
     /// the same as the full report's.
     #[arg(long, short = 'q', conflicts_with = "format")]
     pub quiet: bool,
+
+    /// A capture of A's tunnel interface taken at the same time as A
+    /// (`tcpdump -i wg0 -w FILE`): its inner packets are matched to A's outer
+    /// ones, to name the inner flows that lost packets and the packets dropped
+    /// on the host. A `tcpdump -i any` capture needs none: it holds both.
+    #[arg(long, value_name = "FILE")]
+    pub inner_a: Option<PathBuf>,
+
+    /// A capture of B's tunnel interface (as --inner-a, for B).
+    #[arg(long, value_name = "FILE", requires = "b")]
+    pub inner_b: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

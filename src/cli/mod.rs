@@ -64,6 +64,7 @@ pub fn main() -> ExitCode {
         select: None,
         keep: false,
         window: None,
+        inner: [None, None],
     };
     let code = match args.command {
         args::Command::Inspect(a) => inspect::run(&a, &opts, output::color(args.color)),

@@ -11,6 +11,7 @@
 //! ([`decode_capture_with`]); the two ends of a pair and the incidents of a
 //! batch also decode on separate cores.
 
+mod inner;
 mod link;
 mod net;
 mod record;
@@ -18,8 +19,8 @@ pub mod wireguard;
 
 pub use link::network_layer;
 pub use record::{
-    DecodeIssue, Endpoint, EndpointId, Endpoints, Flags, IcmpError, PacketKind, PacketRecord,
-    QuotedPacket,
+    DecodeIssue, Endpoint, EndpointId, Endpoints, Flags, IcmpError, PacketId, PacketKind,
+    PacketRecord, QuotedPacket, TcpFlags,
 };
 pub use wireguard::{Counter, Message, PeerIndex};
 

@@ -1,5 +1,6 @@
 //! IP, UDP, ICMP: sizes from the headers, fragments, and the packet an ICMP error quotes.
 
+use super::inner;
 use super::record::{
     DecodeIssue, Endpoint, Flags, IcmpError, PacketKind, PacketRecord, QuotedPacket,
 };
@@ -246,16 +247,26 @@ pub(super) fn decode_ip(
             if let Some((s, d)) = port_pair(f.payload) {
                 (sport, dport) = (s, d);
             }
-            PacketKind::Tcp
+            inner::tcp_kind(
+                f.payload,
+                inner::packet_id(ip_only(packet, f.total_len), v6),
+            )
         }
-        IpNumber::ICMP if !v6 => icmpv4(f.payload),
-        IpNumber::IPV6_ICMP if v6 => icmpv6(f.payload),
+        IpNumber::ICMP if !v6 => icmpv4(f.payload, ip_only(packet, f.total_len)),
+        IpNumber::IPV6_ICMP if v6 => icmpv6(f.payload, ip_only(packet, f.total_len)),
         other => PacketKind::OtherIp { protocol: other.0 },
     };
     if f.truncated {
         r.flags.0 |= Flags::TRUNCATED;
     }
     with_endpoints(r, (f.src, sport), (f.dst, dport), Vec::new())
+}
+
+/// The IP packet without a link-layer trailer (Ethernet padding), for the
+/// ids of TCP and ICMP only, so WireGuard's UDP never pays for it
+/// (`packet` itself may hold more: the segments of a super-packet).
+fn ip_only(packet: &[u8], total_len: u32) -> &[u8] {
+    packet.get(..total_len as usize).unwrap_or(packet)
 }
 
 /// A decoded packet between two endpoints, with the records split from it.
@@ -348,7 +359,7 @@ fn superpacket(
     }
 }
 
-fn icmpv4(bytes: &[u8]) -> PacketKind {
+fn icmpv4(bytes: &[u8], packet: &[u8]) -> PacketKind {
     let Ok(icmp) = Icmpv4Slice::from_slice(bytes) else {
         return PacketKind::OtherIp { protocol: 1 };
     };
@@ -367,11 +378,20 @@ fn icmpv4(bytes: &[u8]) -> PacketKind {
                 quoted: quoted(icmp.payload()),
             }))
         }
-        _ => PacketKind::Icmp { ty, code },
+        _ => PacketKind::Icmp {
+            ty,
+            code,
+            echo: if matches!(ty, 0 | 8) {
+                echo_id(bytes)
+            } else {
+                0
+            },
+            id: inner::packet_id(packet, false),
+        },
     }
 }
 
-fn icmpv6(bytes: &[u8]) -> PacketKind {
+fn icmpv6(bytes: &[u8], packet: &[u8]) -> PacketKind {
     let Ok(icmp) = Icmpv6Slice::from_slice(bytes) else {
         return PacketKind::OtherIp { protocol: 58 };
     };
@@ -385,8 +405,26 @@ fn icmpv6(bytes: &[u8]) -> PacketKind {
             mtu: (ty == 2).then(|| u32::from_be_bytes(icmp.bytes5to8())),
             quoted: quoted(icmp.payload()),
         })),
-        _ => PacketKind::Icmp { ty, code },
+        _ => PacketKind::Icmp {
+            ty,
+            code,
+            echo: if matches!(ty, 128 | 129) {
+                echo_id(bytes)
+            } else {
+                0
+            },
+            id: inner::packet_id(packet, true),
+        },
     }
+}
+
+/// The identifier of an ICMP / ICMPv6 echo message (bytes 4-5).
+fn echo_id(icmp: &[u8]) -> u16 {
+    be16_at(icmp, 4).unwrap_or(0)
+}
+
+fn be16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
 /// Reads the headers of the packet an ICMP error quotes; it is usually cut short.

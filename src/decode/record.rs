@@ -170,13 +170,24 @@ pub enum PacketKind {
         payload_hash: u64,
     },
     /// TCP (inside a tunnel, or anything else).
-    Tcp,
+    Tcp {
+        /// The flags byte (see [`TcpFlags`]).
+        flags: TcpFlags,
+        /// The MSS option of a SYN (0: none, or not a SYN).
+        mss: u16,
+        /// [`PacketId`] of the IP packet: the same at both ends of a tunnel.
+        id: PacketId,
+    },
     /// ICMP or ICMPv6 that is not an error about another packet (echo, ...).
     Icmp {
         /// Type.
         ty: u8,
         /// Code.
         code: u8,
+        /// Identifier of an echo request or reply (ping's own id), else 0.
+        echo: u16,
+        /// [`PacketId`] of the IP packet.
+        id: PacketId,
     },
     /// ICMP or ICMPv6 error quoting another packet.
     IcmpError(Box<IcmpError>),
@@ -212,6 +223,39 @@ impl PacketKind {
                 | PacketKind::WgTransport { .. }
         )
     }
+}
+
+/// TCP header flags (byte 13 of the header).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    /// FIN.
+    pub const FIN: u8 = 1;
+    /// SYN.
+    pub const SYN: u8 = 2;
+    /// RST.
+    pub const RST: u8 = 4;
+    /// ACK.
+    pub const ACK: u8 = 16;
+
+    /// Whether `bit` is set.
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// A 32-bit hash of an IP packet's bytes that no hop changes (all but the
+/// TTL / hop limit and the IPv4 header checksum, over the first
+/// [`PacketId::BYTES`] bytes). A tunnel's inner packet is the same at both
+/// ends, unlike its outer packets, so this names it in both captures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct PacketId(pub u32);
+
+impl PacketId {
+    /// Bytes hashed: the IP header and the start of TCP/ICMP, and no more
+    /// than a `tcpdump -s 96` capture of `-i any` keeps.
+    pub const BYTES: usize = 64;
 }
 
 /// Why a packet could not be decoded.

@@ -6,6 +6,7 @@ use crate::correlate::{NatMapping, Side};
 use crate::decode::Endpoint;
 use crate::flow::MartianReason;
 use serde::Serialize;
+use std::net::IpAddr;
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -253,6 +254,104 @@ pub enum Implementation {
     KernelOrNoPmtud,
     /// Some with DF, some without: no one implementation.
     Unknown,
+}
+
+/// The protocol of an inner flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InnerProtocol {
+    /// TCP.
+    Tcp,
+    /// UDP.
+    Udp,
+    /// ICMP / ICMPv6 echo request.
+    EchoRequest,
+    /// ICMP / ICMPv6 echo reply.
+    EchoReply,
+    /// Other ICMP / ICMPv6.
+    Icmp,
+    /// Any other IP protocol (its number).
+    Other(u8),
+}
+
+/// Inner packets of one size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct SizeCount {
+    /// Inner IP packet size.
+    pub ip: u32,
+    /// Packets.
+    pub packets: u64,
+}
+
+/// One flow inside the tunnel that lost packets.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AffectedFlow {
+    /// Protocol.
+    pub protocol: InnerProtocol,
+    /// Inner source (port 0 for ICMP).
+    pub src: Endpoint,
+    /// Inner destination.
+    pub dst: Endpoint,
+    /// The echo identifier of a ping flow (each `ping` run has its own).
+    pub echo_id: Option<u16>,
+    /// Its packets the sender put into the tunnel while the receiver's capture ran.
+    pub sent: u64,
+    /// Of which lost with their outer packet.
+    pub lost: u64,
+    /// The lost ones by inner IP size, largest first.
+    pub lost_sizes: Vec<SizeCount>,
+    /// The first lost inner packet's frame at the sender.
+    pub first_lost_frame: FrameNo,
+}
+
+/// One flow's TCP SYNs whose MSS does not fit the tunnel MTU the path allows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MssFlow {
+    /// SYN sender.
+    pub src: Endpoint,
+    /// SYN receiver.
+    pub dst: Endpoint,
+    /// The MSS option the SYN carried.
+    pub mss: u16,
+    /// SYNs (and SYN-ACKs) of this flow with that MSS, each counted once
+    /// although both ends may show it.
+    pub syns: u64,
+    /// Whether it was a SYN-ACK (the answer's MSS).
+    pub syn_ack: bool,
+}
+
+/// Why inner packets entered the tunnel and never left the host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalDropCause {
+    /// Nothing for this destination ever left: no peer's AllowedIPs holds
+    /// it, or its peer has no endpoint or no session.
+    NoPeer,
+    /// Smaller packets for this destination left, these bigger ones did
+    /// not: a send error (EMSGSIZE from segmentation offload, a local MTU).
+    TooBig,
+    /// Some packets for this destination left, others of the same sizes did
+    /// not: send errors or a full queue.
+    Intermittent,
+}
+
+/// Inner packets for one destination that never left the host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LocalDropGroup {
+    /// Inner destination address.
+    pub dst: IpAddr,
+    /// The likely cause.
+    pub cause: LocalDropCause,
+    /// Inner packets that never left.
+    pub dropped: u64,
+    /// Inner packets for this destination that left as outer packets.
+    pub left: u64,
+    /// Smallest and largest inner IP size dropped.
+    pub sizes_ip: (u32, u32),
+    /// Largest inner IP size that left, if any did.
+    pub largest_left_ip: Option<u32>,
+    /// Protocols of the dropped packets.
+    pub protocols: Vec<InnerProtocol>,
 }
 
 /// What a finding is, with its typed evidence.
@@ -576,6 +675,43 @@ pub enum FindingKind {
         /// Display name.
         file: String,
     },
+    /// Flows inside the tunnel whose packets were lost with their outer
+    /// packets between the captures (the sender's capture shows its tunnel
+    /// interface).
+    AffectedFlows {
+        /// Direction of the lost outer packets.
+        direction: DirRef,
+        /// The flows, most losses first.
+        flows: Vec<AffectedFlow>,
+        /// Lost outer packets no inner packet at the sender accounts for.
+        unattributed: u64,
+    },
+    /// TCP SYNs inside the tunnel announce an MSS whose segments (MSS + 40
+    /// over inner IPv4, + 60 over IPv6) exceed the tunnel MTU the path allows.
+    TcpMssTooLarge {
+        /// The tunnel MTU the path allows (as the MTU finding computed it).
+        tunnel_mtu: u32,
+        /// The largest MSS that fits it over inner IPv4 (`tunnel_mtu` − 40).
+        mss_fits_v4: u32,
+        /// Over inner IPv6 (`tunnel_mtu` − 60).
+        mss_fits_v6: u32,
+        /// The flows.
+        flows: Vec<MssFlow>,
+    },
+    /// Inner packets entered the tunnel interface and no outer packet
+    /// carried them out of the same host.
+    LocalDrop {
+        /// Capture.
+        side: Side,
+        /// Display name.
+        file: String,
+        /// Inner packets that never left.
+        dropped: u64,
+        /// Inner packets sent into the tunnel in all (matched or not).
+        sent: u64,
+        /// Per destination.
+        groups: Vec<LocalDropGroup>,
+    },
     /// Nothing wrong.
     Healthy {
         /// Matched packets (two captures).
@@ -622,6 +758,9 @@ impl FindingKind {
             FindingKind::TunnelNotFound { .. } => "tunnel_not_found",
             FindingKind::NoWireguard { .. } => "no_wireguard",
             FindingKind::EmptyCapture { .. } => "empty_capture",
+            FindingKind::AffectedFlows { .. } => "affected_flows",
+            FindingKind::TcpMssTooLarge { .. } => "tcp_mss_too_large",
+            FindingKind::LocalDrop { .. } => "local_drop",
             FindingKind::Healthy { .. } => "healthy",
         }
     }

@@ -10,6 +10,7 @@ mod direction;
 mod finding;
 mod fragments;
 mod handshake;
+mod inner;
 mod loss;
 mod martian;
 pub mod mtu;
@@ -21,9 +22,9 @@ mod sender;
 pub mod stats;
 
 pub use finding::{
-    DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, Implementation,
-    IpVersion, LossBasis, MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeTest, Span, WgSeen,
-    WireSize,
+    AffectedFlow, DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView,
+    Implementation, InnerProtocol, IpVersion, LocalDropCause, LocalDropGroup, LossBasis, MssFlow,
+    MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeCount, SizeTest, Span, WgSeen, WireSize,
 };
 
 use crate::correlate::{Correlation, SentPacket, Side};
@@ -86,6 +87,8 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
         }));
     }
     let matched_wg = scope.matched_wg;
+    inner::mss_too_large(&mut out, &caps);
+    inner::local_drops(&mut out, caps);
     sender::pair(&mut out, caps, c);
     loss::capture_drops(&mut out, caps, c);
     for cap in caps {
@@ -167,6 +170,7 @@ fn tunnel(
         let signals = pmtu::signals_for(sender.facts, &c.local[s.idx()]);
         let sum = direction::summarize(c, s, sender.cap, pmtu::first_signal(&signals));
         let dir = direction::dir_ref(caps, c, s);
+        inner::affected_flows(out, &dir, c, sender, &sum.lost);
         let lost = || -> Box<dyn Iterator<Item = SentPacket> + '_> {
             Box::new(
                 sum.lost
@@ -243,6 +247,8 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     martian::martians(&mut out, cap, None);
     pmtu::largest_one_end(&mut out, cap);
     sender::one_end(&mut out, cap);
+    inner::mss_too_large(&mut out, &[cap]);
+    inner::local_drop(&mut out, cap);
     out
 }
 

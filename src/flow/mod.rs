@@ -4,9 +4,11 @@
 //! Facts are what was seen, not whether it matters (that is `diagnose`'s job).
 
 mod fragments;
+pub mod inner;
 mod session;
 
 pub use fragments::incomplete_datagrams;
+pub use inner::{inner_packets, inner_packets_from, InnerLink, InnerPackets};
 pub use session::{
     sessions, DirectionStats, EndpointChange, Session, SessionSide, Sessions, UnansweredHandshake,
 };
@@ -223,6 +225,10 @@ pub struct CaptureFacts {
     /// order); absent for a single file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileFacts>,
+    /// The tunnel's inner packets, matched to the outer ones (empty without
+    /// a tunnel interface in the capture).
+    #[serde(skip)]
+    pub inner: InnerPackets,
 }
 
 fn martian_reason(src: IpAddr, dst: IpAddr) -> Option<MartianReason> {
@@ -291,8 +297,10 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     // A dissector sees a fragmented message once, when it is complete.
     let incomplete = incomplete_datagrams(cap);
     let incomplete_count = incomplete.iter().filter(|x| **x).count() as u64;
+    let mut inner_seen = 0u64;
     for (i, r) in cap.records.iter().enumerate() {
         span = Some(span.map_or((r.ts, r.ts), |(f, l)| (f.min(r.ts), l.max(r.ts))));
+        inner_seen += u64::from(r.flags.has(Flags::TUNNEL_IF));
         if r.flags.has(Flags::SPLIT | Flags::SUPERPACKET) {
             note_superpacket(
                 &mut superpackets,
@@ -441,6 +449,7 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
                 first_frame: p.before + 1,
             })
             .collect(),
+        inner: inner::inner_packets_counted(cap, inner_seen),
     }
 }
 

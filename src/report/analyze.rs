@@ -72,7 +72,8 @@ impl FramesReport {
             total: frames.len() as u64,
             frames,
         };
-        let Some(end) = end.filter(|e| !e.files.is_empty()) else {
+        // Frames of a separate inner capture are that file's own.
+        let Some(end) = end.filter(|e| !e.files.is_empty() && e.file == r.file) else {
             return vec![one(r.file.clone(), r.frames.clone())];
         };
         let mut out: Vec<(String, Vec<FrameNo>)> = Vec::new();
@@ -208,6 +209,21 @@ pub struct CaptureSummary {
     /// order); absent (empty) for a single file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileSummary>,
+    /// The separate capture of this end's tunnel interface (`--inner-a`,
+    /// `--inner-b`), whose frames findings name by its own file; absent without one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inner: Option<InnerFileSummary>,
+}
+
+/// A separate capture of an end's tunnel interface.
+#[derive(Clone, Debug, Serialize)]
+pub struct InnerFileSummary {
+    /// Display name (as `findings[].frames[].file` names it).
+    pub file: String,
+    /// The path as given.
+    pub path: String,
+    /// Packets read.
+    pub packets: u64,
 }
 
 /// One file of an end given as a directory.

@@ -6,10 +6,12 @@
 //!
 //! Pure: a report in, a `String` out.
 
-use super::analyze::{frames_text, size_rows, AnalyzeReport, DirectionReport, Verdict};
+use super::analyze::{
+    frames_text, size_rows, AnalyzeReport, DirectionReport, ReportFinding, Verdict,
+};
 use super::plots::{DirectionPlot, EventKind, PlotData, ScatterCell, TIME_BINS};
-use super::thousands;
-use crate::diagnose::Severity;
+use super::{thousands, words};
+use crate::diagnose::{AffectedFlow, FindingKind, Severity};
 use std::fmt::Write as _;
 
 /// Scatters with more cells than this are drawn as a few density paths
@@ -130,7 +132,8 @@ impl AnalyzeReport {
                     || format!("{} → {}", dp.from, dp.to),
                     |d| self.direction_label(d),
                 );
-                direction_html(&mut o, i, p, dp, dr, &label);
+                let affected = self.affected_flows(dp, dr);
+                direction_html(&mut o, i, p, dp, dr, &label, &affected);
             }
         } else if !self.directions.is_empty() {
             o.push_str("<p class=\"muted\">Plots were not computed for this report.</p>\n");
@@ -143,6 +146,26 @@ impl AnalyzeReport {
             esc(self.schema)
         );
         o
+    }
+
+    /// The inner flows whose packets this direction lost, from its
+    /// `affected_flows` findings.
+    fn affected_flows(
+        &self,
+        dp: &DirectionPlot,
+        dr: Option<&DirectionReport>,
+    ) -> Vec<(&AffectedFlow, &ReportFinding)> {
+        self.findings
+            .iter()
+            .filter(|f| dr.is_none_or(|d| f.tunnel.is_none_or(|t| t == d.tunnel)))
+            .filter_map(|f| match &f.kind {
+                FindingKind::AffectedFlows {
+                    direction, flows, ..
+                } if direction.from == dp.from && direction.to == dp.to => Some((flows, f)),
+                _ => None,
+            })
+            .flat_map(|(flows, f)| flows.iter().map(move |x| (x, f)))
+            .collect()
     }
 
     fn findings_html(&self, o: &mut String) {
@@ -334,6 +357,7 @@ fn direction_html(
     dp: &DirectionPlot,
     dr: Option<&DirectionReport>,
     label: &str,
+    affected: &[(&AffectedFlow, &ReportFinding)],
 ) {
     let _ = writeln!(
         o,
@@ -356,9 +380,54 @@ fn direction_html(
         Some(d) => histogram_svg(o, i, d),
         None => o.push_str("<p class=\"muted\">No packets.</p>\n"),
     }
+    affected_html(o, i, affected);
     o.push_str("<h3>Timeline</h3>\n");
     timeline_svg(o, i, p, dp);
     o.push_str("</section>\n");
+}
+
+/// The inner flows behind a direction's losses, beside its loss plot: what
+/// the user saw fail, with the sender's frames of the lost inner packets.
+fn affected_html(o: &mut String, i: usize, affected: &[(&AffectedFlow, &ReportFinding)]) {
+    if affected.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<h3>Inner flows that lost packets</h3>\n<table id=\"affected-{i}\" class=\"affected\">\n\
+         <tr><th>flow</th><th>lost</th><th>sent</th><th>inner IP sizes lost</th><th>first lost frame</th></tr>"
+    );
+    for (f, finding) in affected {
+        let sizes: Vec<String> = f
+            .lost_sizes
+            .iter()
+            .map(|s| format!("{} ×{}", s.ip, s.packets))
+            .collect();
+        let file = finding.frames.first().map_or("", |fr| fr.file.as_str());
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td><code>{}</code>: {}</td></tr>",
+            esc(&words::inner::flow_label(f.protocol, f)),
+            f.lost,
+            f.sent,
+            esc(&sizes.join(", ")),
+            esc(file),
+            f.first_lost_frame
+        );
+    }
+    o.push_str("</table>\n");
+    if let Some((_, finding)) = affected.first() {
+        for fr in &finding.frames {
+            if let Some(filter) = &fr.filter {
+                let _ = writeln!(
+                    o,
+                    "<p class=\"filter\">Lost inner packets in <code>{}</code>: <code>{}</code></p>",
+                    esc(&fr.file),
+                    esc(filter)
+                );
+            }
+        }
+    }
 }
 
 /// UDP payload size → rows: exact sizes, or bands of `band` bytes when there are many.

@@ -142,6 +142,21 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
              (then every captured datagram is one packet as it was on the wire)."
                 .to_string(),
         ),
+        K::TcpMssTooLarge {
+            tunnel_mtu,
+            mss_fits_v4,
+            mss_fits_v6,
+            ..
+        } => Some(format!(
+            "Either set `MTU = {tunnel_mtu}` in the [Interface] section of both peers' wg-quick configs (hosts \
+             derive their MSS from the tunnel interface's MTU: {mss_fits_v4} over IPv4, {mss_fits_v6} over IPv6), \
+             or clamp the MSS of TCP forwarded through the tunnel on the peers: \
+             `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu` \
+             (follows the route's MTU, so lower the tunnel MTU too), or a fixed \
+             `iptables -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss {mss_fits_v4}`."
+        )),
+        K::LocalDrop { file, groups, .. } => Some(local_drop_fix(file, groups)),
+        K::AffectedFlows { .. } => None,
         K::NatRewrite { .. }
         | K::SenderDf { .. }
         | K::Healthy { .. }
@@ -165,6 +180,41 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
                 .to_string(),
         ),
     }
+}
+
+/// The fix of a local drop points at the sending host itself, one hint per cause seen.
+fn local_drop_fix(file: &str, groups: &[crate::diagnose::LocalDropGroup]) -> String {
+    use crate::diagnose::LocalDropCause as C;
+    let has = |c: C| groups.iter().any(|g| g.cause == c);
+    let mut s = format!("Look at {file}'s host itself, not the path:");
+    if has(C::NoPeer) {
+        let dsts: Vec<String> = groups
+            .iter()
+            .filter(|g| g.cause == C::NoPeer)
+            .map(|g| g.dst.to_string())
+            .collect();
+        let _ = write!(
+            s,
+            " `wg show` must list a peer whose AllowedIPs hold {}, with an Endpoint and a recent handshake \
+             (add the address to that peer's AllowedIPs, or an Endpoint for the peer);",
+            dsts.join(", ")
+        );
+    }
+    if has(C::TooBig) {
+        s.push_str(
+            " big packets fail to send: look for send errors (EMSGSIZE) in the WireGuard log, turn off UDP \
+             segmentation offload on the NIC (`ethtool -K IFACE tx-udp-segmentation off`) or lower the tunnel MTU;",
+        );
+    }
+    if has(C::Intermittent) {
+        s.push_str(
+            " some packets fail to send: look for send errors in the WireGuard log and for drops in \
+             `ip -s link` of the tunnel interface and the NIC;",
+        );
+    }
+    s.pop();
+    s.push('.');
+    s
 }
 
 fn fragment_fix(m: &MtuAdvice) -> String {

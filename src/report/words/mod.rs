@@ -2,6 +2,7 @@
 //! Every number comes from the finding's evidence.
 
 mod fix;
+pub(crate) mod inner;
 mod summary;
 
 pub use fix::fix;

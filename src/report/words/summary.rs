@@ -612,6 +612,24 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
         K::EmptyCapture { file, .. } => {
             format!("{file} holds no packets: nothing was captured.")
         }
+        K::AffectedFlows {
+            direction,
+            flows,
+            unattributed,
+        } => super::inner::affected_flows(direction, flows, *unattributed),
+        K::TcpMssTooLarge {
+            tunnel_mtu,
+            mss_fits_v4,
+            flows,
+            ..
+        } => super::inner::mss_too_large(*tunnel_mtu, *mss_fits_v4, flows),
+        K::LocalDrop {
+            file,
+            dropped,
+            sent,
+            groups,
+            ..
+        } => super::inner::local_drop(file, *dropped, *sent, groups),
         K::Healthy {
             one_end: true,
             messages,
