@@ -14,12 +14,14 @@ mod loss;
 mod martian;
 pub mod mtu;
 mod offload;
+pub mod path;
 mod peers;
 mod pmtu;
 mod scope;
 mod sender;
 pub mod stats;
 
+pub use path::{diagnose_path, Heading, HopEvidence, HopFlow, PathDiagnosis};
 pub use finding::{
     DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, Implementation,
     IpVersion, LossBasis, MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeTest, Span, WgSeen,

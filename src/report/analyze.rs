@@ -64,7 +64,7 @@ impl FramesReport {
     /// The report of `r`; one per file holding its frames when the end is a
     /// directory (`end`), each with the file's own frame numbers, so that
     /// every filter selects exactly the frames listed in the file it names.
-    fn from(r: FrameRefs, end: Option<&CaptureSummary>) -> Vec<FramesReport> {
+    pub(super) fn from(r: FrameRefs, end: Option<&CaptureSummary>) -> Vec<FramesReport> {
         let one = |file: String, frames: Vec<FrameNo>| FramesReport {
             filter: filter::frames_filter(&frames),
             side: r.side,
@@ -87,6 +87,15 @@ impl FramesReport {
             .map(|(file, frames)| one(file, frames))
             .collect()
     }
+}
+
+/// The capture a finding's frames are in: by side, or by name along a path
+/// (where `side` is the capture's side within its hop).
+pub(super) fn capture_of<'a>(captures: &'a [CaptureSummary], r: &FrameRefs) -> Option<&'a CaptureSummary> {
+    captures
+        .iter()
+        .find(|c| c.side == r.side && (c.point.is_none() || c.file == r.file))
+        .or_else(|| captures.iter().find(|c| c.file == r.file))
 }
 
 /// A finding with its words.
@@ -208,6 +217,10 @@ pub struct CaptureSummary {
     /// order); absent (empty) for a single file.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileSummary>,
+    /// With three or more captures, its place in path order (0-based; `side`
+    /// is then `a` for the first point and `b` for every later one); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point: Option<usize>,
 }
 
 /// One file of an end given as a directory.
@@ -507,6 +520,10 @@ pub struct AnalyzeReport {
     pub anonymized: bool,
     /// The `--from`/`--until` window applied, or null.
     pub focus: Option<FocusReport>,
+    /// Three or more captures along one path: per hop what arrived, was
+    /// rewritten and vanished; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<super::path::PathReport>,
     /// Plot data for the HTML report (two captures, when asked for); not part of the JSON.
     #[serde(skip)]
     pub plots: Option<PlotData>,
@@ -585,7 +602,7 @@ impl AnalyzeReport {
                     .frames
                     .into_iter()
                     .flat_map(|r| {
-                        let end = captures.iter().find(|c| c.side == r.side);
+                        let end = capture_of(&captures, &r);
                         FramesReport::from(r, end)
                     })
                     .collect();
@@ -676,6 +693,7 @@ impl AnalyzeReport {
             selection: None,
             anonymized: false,
             focus: None,
+            path: None,
             plots: None,
         }
     }
@@ -700,6 +718,7 @@ impl AnalyzeReport {
             f.fix = fix;
         }
         self.headline = headline(self.verdict, &names, &self.findings, &self.tunnels);
+        self.path_headline();
         if let Some(sel) = self.selection.clone() {
             self.selected(&sel);
         }
@@ -983,6 +1002,7 @@ impl AnalyzeReport {
                 let _ = write!(out, "{}", histogram(d, &self.direction_label(d)));
             }
         }
+        out.push_str(&self.path_table(width));
         for l in self.context_lines().lines() {
             out.push_str(&wrap(l, w, "  "));
         }
@@ -1186,6 +1206,7 @@ impl AnalyzeReport {
             }
             let _ = writeln!(out, "```");
         }
+        out.push_str(&self.path_markdown());
         let ctx = self.context_lines();
         if !ctx.is_empty() {
             let _ = writeln!(out);

@@ -148,6 +148,12 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
         | K::LargestPackets { .. }
         | K::OtherPeers { .. }
         | K::EndpointRoaming { .. } => None,
+        K::PathLoss { .. }
+        | K::PathNat { .. }
+        | K::PathReflection { .. }
+        | K::PathMartian { .. }
+        | K::PathOrder { .. }
+        | K::PathHealthy { .. } => super::path::fix(&f.kind),
         K::CapturesDisjoint { .. } => Some(
             "Start both captures, then reproduce the problem while both run.".to_string(),
         ),

@@ -2,6 +2,7 @@
 //! Every number comes from the finding's evidence.
 
 mod fix;
+pub(crate) mod path;
 mod summary;
 
 pub use fix::fix;

@@ -612,6 +612,12 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
         K::EmptyCapture { file, .. } => {
             format!("{file} holds no packets: nothing was captured.")
         }
+        K::PathLoss { .. }
+        | K::PathNat { .. }
+        | K::PathReflection { .. }
+        | K::PathMartian { .. }
+        | K::PathOrder { .. }
+        | K::PathHealthy { .. } => super::path::summary(&f.kind).unwrap_or_default(),
         K::Healthy {
             one_end: true,
             messages,
