@@ -10,7 +10,7 @@
 use super::finding::{Finding, FindingKind, FrameRefs, Severity, WireSize};
 use super::Capture;
 use crate::capture::FrameNo;
-use crate::correlate::{Correlation, Role, Side, TtlOrder, DUPLICATE};
+use crate::correlate::{Correlation, Role, Side, TtlOrder, DUPLICATE, NO_PARTNER};
 use crate::decode::Endpoint;
 use crate::flow::MartianReason;
 use serde::Serialize;
@@ -181,7 +181,7 @@ pub fn diagnose_path(caps: &[Capture<'_>], hops: &[Correlation], order: Vec<TtlO
     let mut evidence: Vec<HopEvidence> = hops
         .iter()
         .enumerate()
-        .map(|(k, c)| hop(k, [caps[k], caps[k + 1]], c))
+        .map(|(k, _)| hop(k, [caps[k], caps[k + 1]], hops))
         .collect();
     // Martians and reflections belong to the hop where they first show.
     let martians = martians(caps);
@@ -269,8 +269,9 @@ pub fn diagnose_path(caps: &[Capture<'_>], hops: &[Correlation], order: Vec<TtlO
 }
 
 /// One hop's evidence.
-fn hop(k: usize, caps: [Capture<'_>; 2], c: &Correlation) -> HopEvidence {
-    let flows = [Heading::AToB, Heading::BToA].map(|h| flow(h, caps, c));
+fn hop(k: usize, caps: [Capture<'_>; 2], hops: &[Correlation]) -> HopEvidence {
+    let c = &hops[k];
+    let flows = flows(k, caps, hops);
     let rewritten = c
         .nat
         .iter()
@@ -307,28 +308,119 @@ fn hop(k: usize, caps: [Capture<'_>; 2], c: &Correlation) -> HopEvidence {
     }
 }
 
-/// The WireGuard packets one hop side sent the other, from the roles the
-/// pairwise correlation gave its records.
-fn flow(heading: Heading, caps: [Capture<'_>; 2], c: &Correlation) -> HopFlow {
-    let s = heading.from_side();
-    let cap = caps[s.idx()].cap;
-    let roles = &c.role[s.idx()];
-    // IP size -> (UDP size, delivered, lost)
-    let mut sizes: BTreeMap<u32, (u16, u64, u64)> = BTreeMap::new();
-    let mut lost_frames = Vec::new();
-    for (r, role) in cap.records.iter().zip(roles) {
-        let delivered = *role == Role::Delivered as u8;
-        if !(delivered || *role == Role::Missing as u8) || !r.kind.is_wireguard() {
-            continue;
-        }
-        let e = sizes.entry(r.ip_len).or_insert((r.udp_len, 0, 0));
-        if delivered {
-            e.1 += 1;
-        } else {
-            e.2 += 1;
-            lost_frames.push(r.frame);
+/// Which way the matched pair (`i` at point `k`, `j` at point `k + 1`)
+/// went: by TTL; on a hop TTL cannot tell (both points on one link), by the
+/// way the same message crossed the hop before or after; else as the
+/// pairwise correlation decided (`sent_by_a`).
+fn heading_of(k: usize, i: usize, j: usize, caps: [Capture<'_>; 2], hops: &[Correlation], sent_by_a: bool) -> Heading {
+    let (ra, rb) = (&caps[0].cap.records[i], &caps[1].cap.records[j]);
+    if ra.ttl != rb.ttl {
+        return if ra.ttl > rb.ttl { Heading::AToB } else { Heading::BToA };
+    }
+    let delivered = |c: &Correlation, side: usize, x: usize| {
+        c.role[side].get(x) == Some(&(Role::Delivered as u8))
+    };
+    if let Some(prev) = k.checked_sub(1).and_then(|p| hops.get(p)) {
+        // Point k is side B of the previous hop.
+        if let Some(&x) = prev.partner[1].get(i).filter(|x| **x < DUPLICATE) {
+            if delivered(prev, 0, x as usize) {
+                return Heading::AToB;
+            }
+            if delivered(prev, 1, i) {
+                return Heading::BToA;
+            }
         }
     }
+    if let Some(next) = hops.get(k + 1) {
+        // Point k + 1 is side A of the next hop.
+        if let Some(&x) = next.partner[0].get(j).filter(|x| **x < DUPLICATE) {
+            if delivered(next, 0, j) {
+                return Heading::AToB;
+            }
+            if delivered(next, 1, x as usize) {
+                return Heading::BToA;
+            }
+        }
+    }
+    if sent_by_a {
+        Heading::AToB
+    } else {
+        Heading::BToA
+    }
+}
+
+/// Per size: (UDP size, delivered, lost), and the frames of the lost ones.
+#[derive(Default)]
+struct Tally {
+    sizes: BTreeMap<u32, (u16, u64, u64)>,
+    lost_frames: Vec<FrameNo>,
+    ttl_drops: Vec<u8>,
+}
+
+/// The WireGuard packets the hop's points sent each other: matched pairs
+/// are delivered (unless their fragments were not all seen), messages the
+/// pairwise correlation found missing at the far point are lost.
+fn flows(k: usize, caps: [Capture<'_>; 2], hops: &[Correlation]) -> [HopFlow; 2] {
+    let c = &hops[k];
+    let mut t: [Tally; 2] = Default::default();
+    let ra = &caps[0].cap.records;
+    let rb = &caps[1].cap.records;
+    for (i, r) in ra.iter().enumerate() {
+        if !r.kind.is_wireguard() {
+            continue;
+        }
+        let role = c.role[0].get(i).copied().unwrap_or(Role::Other as u8);
+        let p = c.partner[0].get(i).copied().unwrap_or(NO_PARTNER);
+        if p < DUPLICATE {
+            let j = p as usize;
+            let rolb = c.role[1].get(j).copied().unwrap_or(Role::Other as u8);
+            let (Some(other), true) = (rb.get(j), role != Role::Other as u8 || rolb != Role::Other as u8) else {
+                continue;
+            };
+            let lost = role == Role::Missing as u8 || rolb == Role::Missing as u8;
+            let h = if lost {
+                if role == Role::Missing as u8 { Heading::AToB } else { Heading::BToA }
+            } else {
+                heading_of(k, i, j, caps, hops, role == Role::Delivered as u8)
+            };
+            let (sender, receiver) = match h {
+                Heading::AToB => (r, other),
+                Heading::BToA => (other, r),
+            };
+            let tally = &mut t[h.from_side().idx()];
+            let e = tally.sizes.entry(sender.ip_len).or_insert((sender.udp_len, 0, 0));
+            if lost {
+                e.2 += 1;
+                tally.lost_frames.push(sender.frame);
+            } else {
+                e.1 += 1;
+                let d = sender.ttl.saturating_sub(receiver.ttl);
+                if !tally.ttl_drops.contains(&d) {
+                    tally.ttl_drops.push(d);
+                }
+            }
+        } else if role == Role::Missing as u8 {
+            let e = t[0].sizes.entry(r.ip_len).or_insert((r.udp_len, 0, 0));
+            e.2 += 1;
+            t[0].lost_frames.push(r.frame);
+        }
+    }
+    for (j, r) in rb.iter().enumerate() {
+        let unmatched = c.partner[1].get(j).is_none_or(|p| *p >= DUPLICATE);
+        if unmatched && r.kind.is_wireguard() && c.role[1].get(j) == Some(&(Role::Missing as u8)) {
+            let e = t[1].sizes.entry(r.ip_len).or_insert((r.udp_len, 0, 0));
+            e.2 += 1;
+            t[1].lost_frames.push(r.frame);
+        }
+    }
+    let [ta, tb] = t;
+    [flow(Heading::AToB, ta), flow(Heading::BToA, tb)]
+}
+
+fn flow(heading: Heading, mut t: Tally) -> HopFlow {
+    let sizes = &t.sizes;
+    t.lost_frames.sort_unstable();
+    t.ttl_drops.sort_unstable();
     let size = |ip: u32, udp: u16| WireSize { ip, udp };
     let smallest_lost = sizes
         .iter()
@@ -340,20 +432,15 @@ fn flow(heading: Heading, caps: [Capture<'_>; 2], c: &Correlation) -> HopFlow {
         .next_back()
         .map(|(ip, v)| size(*ip, v.0));
     let size_dependent = match smallest_lost {
-        Some(l) => {
-            largest_delivered.is_some() && !sizes.range(l.ip..).any(|(_, v)| v.1 > 0)
-        }
+        Some(l) => largest_delivered.is_some() && !sizes.range(l.ip..).any(|(_, v)| v.1 > 0),
         None => false,
     };
-    let (delivered, lost) = sizes
-        .values()
-        .fold((0, 0), |(d, l), v| (d + v.1, l + v.2));
+    let (delivered, lost) = sizes.values().fold((0, 0), |(d, l), v| (d + v.1, l + v.2));
     HopFlow {
         heading,
         sent: delivered + lost,
         delivered,
         lost,
-        lost_frames,
         lost_by_size: sizes
             .iter()
             .filter(|(_, v)| v.2 > 0)
@@ -362,10 +449,11 @@ fn flow(heading: Heading, caps: [Capture<'_>; 2], c: &Correlation) -> HopFlow {
                 packets: v.2,
             })
             .collect(),
+        lost_frames: t.lost_frames,
         smallest_lost,
         largest_delivered,
         size_dependent,
-        ttl_drops: c.directions[s.idx()].hops.clone(),
+        ttl_drops: t.ttl_drops,
     }
 }
 
