@@ -25,7 +25,8 @@
 #   sudo bash testdata/record.sh mtu-blackhole   # just one (several names allowed)
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
 #              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
-#              two-peers two-tunnels rekey-rebind any-both
+#              two-peers two-tunnels rekey-rebind any-both any-blackhole path-blackhole
+#              local-drop
 #   With WG_IMPL=kernel only (see below): kernel-frag-blackhole kernel-rx-mtu
 #   A full run takes about 8 minutes (plus the install); rekey-rebind alone runs
 #   3 minutes (it waits for wireguard-go's 120 s rekey).
@@ -67,7 +68,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=$HERE
 PFX=wgt-
 ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
-               frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both)
+               frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both any-blackhole
+               path-blackhole local-drop)
 KERNEL_SCENARIOS=(kernel-frag-blackhole kernel-rx-mtu)
 WG_IMPL=${WG_IMPL:-go}
 [[ $WG_IMPL == go || $WG_IMPL == kernel ]] || { echo "record.sh: WG_IMPL must be go or kernel" >&2; exit 1; }
@@ -420,11 +422,10 @@ EOF
   gzip -9 -c "$D/vps.pcap" >"$D/vps.pcap.gz"
 }
 
-# shared by mtu-blackhole and pmtud-working
-mtu_common() { # block_icmp(0|1) capture_style(blackhole|pmtud)
-  local block=$1 style=$2
-  topo_two_routers 1454
-  local r in
+# the 1454 link's counters (and, with block=1, the ICMP frag-needed drop) on router1/router2
+# of topo_two_routers; shared by mtu-blackhole, pmtud-working and any-blackhole
+mtu_router_rules() { # block_icmp(0|1)
+  local block=$1 r in
   for r in router1 router2; do
     in=eth-vps; [[ $r == router2 ]] && in=eth-laptop
     # counts the DF packets too big for the 1454 link, per direction (raw PREROUTING: the MTU
@@ -439,6 +440,13 @@ mtu_common() { # block_icmp(0|1) capture_style(blackhole|pmtud)
       nsx "$r" iptables -A FORWARD -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_fwd -j ACCEPT
     fi
   done
+}
+
+# shared by mtu-blackhole and pmtud-working
+mtu_common() { # block_icmp(0|1) capture_style(blackhole|pmtud)
+  local block=$1 style=$2
+  topo_two_routers 1454
+  mtu_router_rules "$block"
   http_serve vps 8000
   if [[ $style == blackhole ]]; then
     cap_start vps eth0 "$D/vps.pcap" tcpdump --time-stamp-precision=nano
@@ -1710,6 +1718,373 @@ sc_any_both() {
     "inner_wg0_frames_tshark": {"vps": $iv, "laptop": $il},
     "wg_show": {"vps": $wgv, "laptop": $wgl} },
   "expected_findings": ["healthy"]
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+# ifindex of an interface in a namespace (the cooked header of an -i any capture names it: sll.ifindex)
+ifidx() { nsx "$1" cat "/sys/class/net/$2/ifindex"; }
+count_py() { "$PY" "$HERE/record/count.py" "$@"; }
+
+# any-blackhole: mtu-blackhole's path (1454-MTU link, ICMP frag-needed dropped where it is
+# made), but both ends capture with -i any (LINUX_SLL2): each capture holds the outer packets
+# (eth0) and the inner ones (wg0), so the lost inner packets and their flows can be named
+sc_any_blackhole() {
+  topo_two_routers 1454
+  mtu_router_rules 1
+  http_serve vps 8000
+  cap_start vps any "$D/vps.pcap" tcpdump
+  cap_start laptop any "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  local cv cr pl pv bl bv cb
+  cv=$(curl_get laptop http://10.0.0.1:8000/version 10)
+  cr=$(curl_get laptop http://10.0.0.1:8000/robots.txt 10)
+  # 1364 -> inner 1392 -> UDP payload 1424 -> outer 1452 (fits 1454); 1392 -> inner 1420 -> outer 1480 (does not)
+  pl=$(ping_sweep laptop 10.0.0.1 56 500 1000 1364)
+  pv=$(ping_sweep vps 10.0.0.2 56 500 1000 1364)
+  bl=$(ping_run laptop 10.0.0.1 1392 3)
+  bv=$(ping_run vps 10.0.0.2 1392 3)
+  cb=$(curl_get laptop http://10.0.0.1:8000/login.html 12)
+  sleep 2
+  cap_stop_all
+  local tb1 tb2 ff1 ff2 ic1 ic2 if1 if2 vw ve lw le wgv wgl pmv pml
+  tb1=$(ipt_cnt router1 raw PREROUTING too_big_df); tb2=$(ipt_cnt router2 raw PREROUTING too_big_df)
+  ff1=$(nstat_get router1 IpFragFails); ff2=$(nstat_get router2 IpFragFails)
+  ic1=$(ipt_cnt router1 filter OUTPUT icmp_fn_out); ic2=$(ipt_cnt router2 filter OUTPUT icmp_fn_out)
+  if1=$(ipt_cnt router1 filter FORWARD icmp_fn_fwd); if2=$(ipt_cnt router2 filter FORWARD icmp_fn_fwd)
+  vw=$(ifidx vps wg0); ve=$(ifidx vps eth0); lw=$(ifidx laptop wg0); le=$(ifidx laptop eth0)
+  pmv=$(nsx vps ip route get 203.0.113.2 | grep -o 'mtu [0-9]*' || echo "none")
+  pml=$(nsx laptop ip route get 198.51.100.2 | grep -o 'mtu [0-9]*' || echo "none")
+  wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  local inner outer hv hl icv icl
+  inner=$(count_py inner "$D/vps.pcap" "$vw" "$D/laptop.pcap" "$lw")
+  outer=$(count_py outer 51820 "$D/vps.pcap" "$ve" "$D/laptop.pcap" "$le" 51821)
+  hv=$(sll_hatypes "$D/vps.pcap"); hl=$(sll_hatypes "$D/laptop.pcap")
+  icv=$(tshark -r "$D/vps.pcap" -Y 'icmp.type==3 && icmp.code==4' | wc -l)
+  icl=$(tshark -r "$D/laptop.pcap" -Y 'icmp.type==3 && icmp.code==4' | wc -l)
+  # the kernel's IPv6 router solicitations (ff02::2) enter each wg0 too; no AllowedIPs covers them
+  local rsv rsl
+  rsv=$(tshark -r "$D/vps.pcap" -Y "sll.ifindex==$vw && icmpv6.type==133" | wc -l)
+  rsl=$(tshark -r "$D/laptop.pcap" -Y "sll.ifindex==$lw && icmpv6.type==133" | wc -l)
+  # per direction, three independent counts of the same loss: the router's counter, the outer
+  # packets (tshark, by receiver index + counter) and the inner packets (tshark, wg0 copies)
+  local xl
+  xl=$("$PY" - "$inner" "$outer" "$tb1" "$tb2" <<'EOPY'
+import json, sys
+inner, outer = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+tb = {"vps->laptop": int(sys.argv[3]), "laptop->vps": int(sys.argv[4])}
+src = {"vps->laptop": "10.0.0.1", "laptop->vps": "10.0.0.2"}
+res = {}
+for d, od in (("vps->laptop", "A->B"), ("laptop->vps", "B->A")):
+    il = sum(f["lost"] for f in inner["flows"] if f["src"].split(":")[0] == src[d])
+    res[d] = {"router_dropped_too_big": tb[d], "outer_lost_tshark": outer[od]["lost"], "inner_lost_tshark": il,
+              "agree": tb[d] == outer[od]["lost"] == il}
+print(json.dumps(res))
+EOPY
+)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "any-blackhole",
+  "description": "mtu-blackhole's path (vps and laptop over two routers joined by a 1454-MTU link whose routers drop the ICMP fragmentation-needed they generate; wireguard-go, tunnel MTU 1420, outer DF set), but both ends capture with tcpdump -i any (LINUX_SLL2), so each capture holds the outer packets (eth0) and the inner ones (wg0). Small HTTP fetches and pings of 56..1364 bytes work both ways (ping 1364 = inner 1392 = outer 1452, the largest that fits); 3 pings of 1392 bytes each way (inner 1420, outer 1480) get no reply, and the laptop's download of /login.html stalls: the vps's full-size TCP segments (inner 1420, MSS 1380 from both SYNs) vanish and are retransmitted until curl gives up after 12 s.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap any LINUX_SLL2 pcap-usec 262144 51820 10.0.0.1/24 "-i any: the big inner packets (1420 bytes) leave wg0 and their 1480-byte outer packets leave eth0; no ICMP comes back"),
+    $(cap_json laptop laptop laptop.pcap any LINUX_SLL2 pcap-usec 262144 51821 10.0.0.2/24 "-i any: small packets arrive on eth0 and wg0; no 1420-byte inner packet (outer 1480) from vps ever does; its own 1420-byte pings leave wg0 and eth0")
+  },
+  "topology": "vps 198.51.100.2 -- router1 =(192.0.2.0/30, MTU 1454)= router2 -- 203.0.113.2 laptop",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1454, "icmp_frag_needed_blocked": true, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false, "outer_df": {"vps": true, "laptop": true},
+    "largest_wg_udp_payload_fitting_path": 1424, "recommended_tunnel_mtu_max": 1394,
+    "largest_inner_packet_crossing_path": 1392, "tcp_mss_fitting_path": 1352,
+    "largest_inner_packet_crossing_path_note": "with tunnel MTU 1420 an inner packet of 1393..1408 bytes is padded to 1408 (UDP payload 1440, outer 1468 > 1454), so 1392 is the largest that crosses (MSS 1352 = 1392 - 40); with the tunnel MTU lowered to 1394 (= 1454 - 60) a 1394-byte inner packet fits (MSS 1354)",
+    "tcp_mss_announced": 1380,
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"},
+    "ping_sizes": {"laptop->vps": [56, 500, 1000, 1364], "vps->laptop": [56, 500, 1000, 1364], "lost_both_ways": 1392, "lost_count_each_way": 3},
+    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB, vps->laptop)", "curl_max_time": 12},
+    "capture_commands": {"vps": "tcpdump -i any -U -w vps.pcap", "laptop": "tcpdump -i any -U -w laptop.pcap"},
+    "interface_indexes": {"vps": {"eth0": $ve, "wg0": $vw}, "laptop": {"eth0": $le, "wg0": $lw}} },
+  "counted": {
+    "router_dropped_too_big": {"vps->laptop": $tb1, "laptop->vps": $tb2},
+    "router_ip_frag_fails": {"router1": $ff1, "router2": $ff2},
+    "icmp_dropped": $((ic1 + ic2)), "icmp_dropped_per_router": {"router1": $ic1, "router2": $ic2},
+    "icmp_forward_dropped": $((if1 + if2)),
+    "icmp_frag_needed_in_captures_tshark": {"vps": $icv, "laptop": $icl},
+    "curl_small_ok": $( [[ ${cv%% *} == 0 && ${cr%% *} == 0 ]] && echo true || echo false),
+    "curl_version": $(curl_json "$cv"), "curl_robots": $(curl_json "$cr"),
+    "curl_big_ok": $( [[ ${cb%% *} == 0 ]] && echo true || echo false), "curl_big": $(curl_json "$cb"),
+    "ping_results_laptop_to_vps": $pl, "ping_results_vps_to_laptop": $pv,
+    "ping_1392_laptop_to_vps": "$bl", "ping_1392_vps_to_laptop": "$bv",
+    "route_pmtu_after": {"vps_to_laptop": "$pmv", "laptop_to_vps": "$pml"},
+    "loss_per_direction_cross_check": $xl,
+    "inner_from_captures_tshark": $inner,
+    "outer_from_captures_tshark": {"A": "vps.pcap (eth0 frames)", "B": "laptop.pcap (eth0 frames)", "A->B": $(jq_path "$outer" 'A->B'), "B->A": $(jq_path "$outer" 'B->A')},
+    "frames_by_arphrd_type_tshark": {"vps": $hv, "laptop": $hl, "legend": {"1": "ethernet (eth0)", "772": "loopback (lo)", "65534": "none (wg0, inner IP packets)"}},
+    "wg0_ipv6_router_solicitations_tshark": {"vps": $rsv, "laptop": $rsl,
+      "note": "the kernel sends IPv6 router solicitations (fe80:: -> ff02::2) into each wg0; no peer's AllowedIPs covers ff02::2, so wireguard-go drops them without a log line and no outer packet carries them"},
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "affected_flows", "tcp_mss_too_large"],
+  "also_acceptable_findings": ["local_drop"],
+  "also_acceptable_findings_note": "local_drop only for the IPv6 router solicitations on wg0 (counted.wg0_ipv6_router_solicitations_tshark), never for the big IPv4 packets: those leave eth0"
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+# path-blackhole: one WireGuard path captured at four points. The laptop sits behind a home
+# router (rtr) that masquerades it (UDP source port mapped to 40001) and whose LAN link has
+# MTU 1454; rtr drops the ICMP frag-needed it generates, so the vps's 1480-byte DF packets
+# reach rtr's WAN side and never its LAN side. A plain router (core) sits between rtr and vps.
+#  laptop 192.168.1.10 (eth0, MTU 1454) -- (lan0 192.168.1.1, MTU 1454) rtr [MASQUERADE] (wan0 203.0.113.1)
+#    -- (203.0.113.254) core (198.51.100.1) -- 198.51.100.2 vps
+sc_path_blackhole() {
+  ns_new host vps laptop; ns_new router rtr core
+  link laptop:eth0 rtr:lan0 1454; link rtr:wan0 core:eth-rtr; link core:eth-vps vps:eth0
+  nsx laptop ip addr add 192.168.1.10/24 dev eth0;  nsx laptop ip route add default via 192.168.1.1
+  nsx rtr ip addr add 192.168.1.1/24 dev lan0;      nsx rtr ip addr add 203.0.113.1/24 dev wan0
+  nsx rtr ip route add default via 203.0.113.254
+  nsx core ip addr add 203.0.113.254/24 dev eth-rtr; nsx core ip addr add 198.51.100.1/24 dev eth-vps
+  nsx vps ip addr add 198.51.100.2/24 dev eth0;     nsx vps ip route add default via 198.51.100.1
+  # masquerade: UDP from the LAN leaves with source 203.0.113.1:40001
+  nsx rtr iptables -t nat -A POSTROUTING -o wan0 -p udp -j MASQUERADE --to-ports 40001
+  nsx rtr iptables -t nat -A POSTROUTING -o wan0 -j MASQUERADE
+  # DF packets too big for the LAN link, per direction (raw PREROUTING: before the MTU check)
+  nsx rtr iptables -t raw -A PREROUTING -i wan0 -p udp -m length --length 1455:65535 -m u32 --u32 "4&0x4000=0x4000" -m comment --comment too_big_v2l
+  nsx rtr iptables -t raw -A PREROUTING -i lan0 -p udp -m length --length 1455:65535 -m u32 --u32 "4&0x4000=0x4000" -m comment --comment too_big_l2v
+  nsx rtr iptables -A OUTPUT -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_out -j DROP
+  nsx rtr iptables -A FORWARD -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_fwd -j DROP
+  nsx rtr iptables -A FORWARD -i wan0 -o lan0 -p udp -m comment --comment fwd_v2l
+  nsx rtr iptables -A FORWARD -i lan0 -o wan0 -p udp -m comment --comment fwd_l2v
+  nsx core iptables -A FORWARD -i eth-vps -o eth-rtr -p udp -m comment --comment fwd_v2l
+  nsx core iptables -A FORWARD -i eth-rtr -o eth-vps -p udp -m comment --comment fwd_l2v
+  http_serve vps 8000
+  cap_start laptop eth0 "$D/laptop.pcap" tcpdump
+  cap_start rtr lan0 "$D/rtr-lan.pcap" tcpdump
+  cap_start rtr wan0 "$D/rtr-wan.pcap" tcpdump
+  cap_start vps eth0 "$D/vps.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  local cv cr pl pv bl bv cb
+  cv=$(curl_get laptop http://10.0.0.1:8000/version 10)
+  cr=$(curl_get laptop http://10.0.0.1:8000/robots.txt 10)
+  # 1364 -> inner 1392 -> outer 1452 (fits 1454); 1392 -> inner 1420 -> outer 1480
+  pl=$(ping_sweep laptop 10.0.0.1 56 500 1000 1364)
+  pv=$(ping_sweep vps 10.0.0.2 56 500 1000 1364)
+  bl=$(ping_run laptop 10.0.0.1 1392 3)
+  bv=$(ping_run vps 10.0.0.2 1392 3)
+  cb=$(curl_get laptop http://10.0.0.1:8000/login.html 12)
+  sleep 2
+  cap_stop_all
+  local tb1 tb2 ic icf f1 f2 cf1 cf2 ff fo fc lfo lfc vra ct wgv wgl seen
+  tb1=$(ipt_cnt rtr raw PREROUTING too_big_v2l); tb2=$(ipt_cnt rtr raw PREROUTING too_big_l2v)
+  ic=$(ipt_cnt rtr filter OUTPUT icmp_fn_out); icf=$(ipt_cnt rtr filter FORWARD icmp_fn_fwd)
+  f1=$(ipt_cnt rtr filter FORWARD fwd_v2l); f2=$(ipt_cnt rtr filter FORWARD fwd_l2v)
+  cf1=$(ipt_cnt core filter FORWARD fwd_v2l); cf2=$(ipt_cnt core filter FORWARD fwd_l2v)
+  ff=$(nstat_get rtr IpFragFails); fo=$(nstat_get rtr IpFragOKs); fc=$(nstat_get rtr IpFragCreates)
+  lfo=$(nstat_get laptop IpFragOKs); lfc=$(nstat_get laptop IpFragCreates); vra=$(nstat_get vps IpReasmOKs)
+  ct=$(nsx rtr conntrack -L -p udp --dport 51820 2>/dev/null | head -1)
+  seen=$(wgc vps show wg0 endpoints | awk '{print $2; exit}')
+  wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  local pth mfl
+  pth=$(count_py path 51820 laptop="$D/laptop.pcap" rtr-lan="$D/rtr-lan.pcap" rtr-wan="$D/rtr-wan.pcap" vps="$D/vps.pcap" 51821 40001)
+  mfl=$(for f in laptop rtr-lan rtr-wan vps; do
+          printf '"%s.pcap": {"laptop->vps": %s, "vps->laptop": %s}, ' "$f" \
+            "$(tshark -r "$D/$f.pcap" -Y 'ip.dst==198.51.100.2 && (ip.flags.mf==1 || ip.frag_offset>0)' | wc -l)" \
+            "$(tshark -r "$D/$f.pcap" -Y 'ip.src==198.51.100.2 && (ip.flags.mf==1 || ip.frag_offset>0)' | wc -l)"
+        done)
+  local icall; icall=$(for f in laptop rtr-lan rtr-wan vps; do printf '"%s.pcap": %s, ' "$f" "$(tshark -r "$D/$f.pcap" -Y 'icmp.type==3 && icmp.code==4' | wc -l)"; done)
+  # the dropping hop, from the tshark counts: the hop where the vps's packets stop
+  local drop
+  drop=$("$PY" - "$pth" "$tb1" <<'EOPY'
+import json, sys
+p, tb = json.loads(sys.argv[1]), int(sys.argv[2])
+hops = [{"between": h["between"], "vps->laptop": h["vps->laptop"]["never_downstream"],
+         "laptop->vps": h["laptop->vps"]["never_downstream"]} for h in p["hops"]]
+lossy = [h for h in hops if h["vps->laptop"] or h["laptop->vps"]]
+print(json.dumps({"per_hop_never_downstream": hops, "lossy_hops": lossy,
+                  "router_counter_vps_to_laptop": tb,
+                  "agree": len(lossy) == 1 and lossy[0]["between"] == ["rtr-lan", "rtr-wan"]
+                           and lossy[0]["vps->laptop"] == tb and lossy[0]["laptop->vps"] == 0}))
+EOPY
+)
+  wg_save_logs "$D" vps laptop
+  write_truth "$D" <<EOF
+{ "scenario": "path-blackhole",
+  "description": "One WireGuard path captured at four points in path order: the laptop's eth0, its home router rtr's LAN side (lan0) and WAN side (wan0), and the vps's eth0. rtr masquerades the laptop (192.168.1.10:51821 leaves as 203.0.113.1:40001); its LAN link (and the laptop's eth0) has MTU 1454, and rtr drops the ICMP fragmentation-needed it generates. A plain router (core) sits between rtr and the vps. The vps's 1480-byte outer packets (DF set: full-size TCP segments of /login.html, 1392-byte pings and their replies) reach rtr-wan.pcap and never rtr-lan.pcap; small ones cross. The laptop's own 1480-byte datagrams (its 1392-byte pings) are fragmented by its kernel (eth0 MTU 1454: 1452 + 48, DF clear) and arrive, but their replies are dropped at rtr. Small fetches and pings of 56..1364 bytes work both ways; 1392-byte pings fail both ways; the download stalls until curl gives up after 12 s.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json laptop laptop laptop.pcap eth0 EN10MB pcap-usec 262144 51821 10.0.0.2/24 "path point 1 (laptop eth0, MTU 1454): 192.168.1.10:51821 <-> 198.51.100.2:51820; its 1480-byte datagrams leave as two fragments; no 1452-byte payload from vps arrives"),
+    $(cap_json rtr-lan rtr rtr-lan.pcap lan0 EN10MB pcap-usec 262144 null "" "path point 2 (rtr LAN side, MTU 1454): the same packets as laptop.pcap; the vps's 1480-byte ones never appear"),
+    $(cap_json rtr-wan rtr rtr-wan.pcap wan0 EN10MB pcap-usec 262144 null "" "path point 3 (rtr WAN side): laptop masqueraded to 203.0.113.1:40001; the vps's 1480-byte packets arrive here (TTL 63) and go no further"),
+    $(cap_json vps vps vps.pcap eth0 EN10MB pcap-usec 262144 51820 10.0.0.1/24 "path point 4 (vps eth0): peer seen at 203.0.113.1:40001; 1480-byte datagrams leave with DF and are retransmitted; no ICMP comes back")
+  },
+  "topology": "laptop 192.168.1.10 (eth0 MTU 1454) -- (lan0 192.168.1.1, MTU 1454) rtr [MASQUERADE udp -> 203.0.113.1:40001] (wan0 203.0.113.1) -- (203.0.113.254) core (198.51.100.1) -- 198.51.100.2 vps",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1454, "icmp_frag_needed_blocked": true, "icmp_frag_needed_blocked_on": ["rtr"],
+    "netem_loss_percent": null, "wrong_key": false, "outer_df": {"vps": true, "laptop": true},
+    "nat": "rtr: MASQUERADE -p udp --to-ports 40001 out wan0: 192.168.1.10:51821 -> 203.0.113.1:40001",
+    "largest_wg_udp_payload_fitting_path": 1424, "recommended_tunnel_mtu_max": 1394,
+    "largest_inner_packet_crossing_path": 1392, "tcp_mss_fitting_path": 1352,
+    "mtu_per_link": {"laptop eth0 -- rtr lan0": 1454, "rtr wan0 -- core": 1500, "core -- vps eth0": 1500},
+    "laptop_to_vps_big_datagrams": "fragmented by the laptop's own kernel (its eth0 MTU 1454 is smaller than the 1480-byte datagram; wireguard-go's socket uses Linux's default IP_PMTUDISC_WANT, so the kernel fragments instead of failing the send): 1452 + 48 bytes, DF clear; they cross (rtr reassembles them for conntrack and fragments them again) and are reassembled by the vps",
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop_private": "192.168.1.10:51821", "laptop_public": "203.0.113.1:40001"},
+    "ping_sizes": {"laptop->vps": [56, 500, 1000, 1364], "vps->laptop": [56, 500, 1000, 1364], "lost_both_ways": 1392, "lost_count_each_way": 3},
+    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB, vps->laptop)", "curl_max_time": 12},
+    "capture_points_in_path_order": ["laptop.pcap", "rtr-lan.pcap", "rtr-wan.pcap", "vps.pcap"] },
+  "counted": {
+    "router_dropped_too_big": {"vps->laptop": $tb1, "laptop->vps": $tb2},
+    "rtr_ip_frag_fails": $ff, "rtr_ip_frag_oks": $fo, "rtr_ip_frag_creates": $fc,
+    "laptop_ip_frag_oks": $lfo, "laptop_ip_frag_creates": $lfc, "vps_ip_reasm_oks": $vra,
+    "icmp_dropped": $ic, "icmp_forward_dropped": $icf,
+    "icmp_frag_needed_in_captures_tshark": { ${icall%, } },
+    "rtr_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "core_forwarded_udp": {"vps->laptop": $cf1, "laptop->vps": $cf2},
+    "rtr_conntrack": $(jstr "$ct"),
+    "vps_sees_laptop_at": "$seen",
+    "curl_small_ok": $( [[ ${cv%% *} == 0 && ${cr%% *} == 0 ]] && echo true || echo false),
+    "curl_version": $(curl_json "$cv"), "curl_robots": $(curl_json "$cr"),
+    "curl_big_ok": $( [[ ${cb%% *} == 0 ]] && echo true || echo false), "curl_big": $(curl_json "$cb"),
+    "ping_results_laptop_to_vps": $pl, "ping_results_vps_to_laptop": $pv,
+    "ping_1392_laptop_to_vps": "$bl", "ping_1392_vps_to_laptop": "$bv",
+    "fragment_frames_tshark": { ${mfl%, } },
+    "counting_units": "iptables counts on rtr see each of the laptop's fragmented datagrams once (rtr's conntrack reassembles before FORWARD), core's count each fragment; the tshark counts of path_from_captures_tshark count datagrams (tshark reassembles), fragment_frames_tshark the fragment frames",
+    "path_from_captures_tshark": $pth,
+    "dropping_hop_cross_check": $drop,
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "path": {"files": ["laptop.pcap", "rtr-lan.pcap", "rtr-wan.pcap", "vps.pcap"],
+           "dropping_hop": {"at": "rtr", "between": ["rtr-wan.pcap", "rtr-lan.pcap"], "direction": "vps->laptop",
+                            "what": "outer packets over 1454 bytes with DF set, dropped at rtr's egress to the 1454-MTU LAN; the ICMP frag-needed rtr generates is dropped in its OUTPUT chain"},
+           "nat_at": {"at": "rtr", "between": ["rtr-lan.pcap", "rtr-wan.pcap"], "before": "192.168.1.10:51821", "after": "203.0.113.1:40001"},
+           "ttl_hops": "vps->laptop: 64 at vps, 63 at rtr-wan (core), 62 at rtr-lan and laptop; laptop->vps: 64 at laptop and rtr-lan, 63 at rtr-wan, 62 at vps",
+           "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "nat_rewrite"]},
+  "pairs": {
+    "vps+laptop": {"files": ["vps.pcap", "laptop.pcap"], "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "nat_rewrite"]},
+    "rtr-wan+rtr-lan": {"files": ["rtr-wan.pcap", "rtr-lan.pcap"], "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "nat_rewrite"]} },
+  "expected_findings": ["mtu_blackhole", "icmp_frag_needed_absent", "nat_rewrite"],
+  "also_acceptable_findings": ["fragmented_path"],
+  "expected_findings_are_for": "the ends (vps.pcap, laptop.pcap) and the whole path; see pairs and path"
+}
+EOF
+  tsv_all "$D" 51820 51821 40001
+}
+
+# local-drop: a healthy tunnel vps <-> laptop, plus inner packets that enter the vps's wg0
+# and never leave its eth0 as outer packets: (a) to 10.0.0.99, which no peer's AllowedIPs
+# covers (wireguard-go finds no peer and drops them), (b) to 10.0.0.3, the AllowedIPs of a
+# second peer (phone) configured without an endpoint (wireguard-go stages the packets and
+# its handshake initiation cannot be sent: "no known endpoint for peer")
+sc_local_drop() {
+  topo_one_router
+  # every outer packet the vps sends, and those to anyone but the laptop (expected: none)
+  nsx vps iptables -A OUTPUT -o eth0 -p udp --sport 51820 -m comment --comment wg_out
+  nsx vps iptables -A OUTPUT -o eth0 -p udp --sport 51820 ! -d 203.0.113.2 -m comment --comment wg_out_not_laptop
+  nsx vps iptables -A OUTPUT -o eth0 -p udp --sport 51820 -m length --length 0:60 -m comment --comment wg_out_le60
+  http_serve vps 8000
+  cap_start vps any "$D/vps.pcap" tcpdump
+  cap_start laptop any "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  keypair phone
+  wg_peer vps "$(pub phone)" - 10.0.0.3/32
+  local pl pv cv pa pb ca t0a t1a t0b t1b
+  cv=$(curl_get laptop http://10.0.0.1:8000/version 10)
+  pl=$(ping_sweep laptop 10.0.0.1 56 1000 1392)
+  # (a) no peer for 10.0.0.99: 5 pings and a TCP connect (SYN retransmitted) from the vps
+  t0a=$(now)
+  pa=$(ping_run vps 10.0.0.99 56 5)
+  ca=$(curl_get vps http://10.0.0.99:8000/version 4)
+  t1a=$(now)
+  # (b) peer phone (10.0.0.3/32) has no endpoint: 5 pings from the vps
+  t0b=$(now)
+  pb=$(ping_run vps 10.0.0.3 56 5)
+  t1b=$(now)
+  pv=$(ping_sweep vps 10.0.0.2 56 1000)
+  sleep 2
+  cap_stop_all
+  local wo wn w60 f1 f2 vw ve lw le wgv wgl wgp
+  wo=$(ipt_cnt vps filter OUTPUT wg_out); wn=$(ipt_cnt vps filter OUTPUT wg_out_not_laptop); w60=$(ipt_cnt vps filter OUTPUT wg_out_le60)
+  f1=$(ipt_cnt router filter FORWARD fwd_v2l); f2=$(ipt_cnt router filter FORWARD fwd_l2v)
+  vw=$(ifidx vps wg0); ve=$(ifidx vps eth0); lw=$(ifidx laptop wg0); le=$(ifidx laptop eth0)
+  wgv=$(wg_handshake_json vps wg0 "$(pub laptop)"); wgp=$(wg_handshake_json vps wg0 "$(pub phone)"); wgl=$(wg_handshake_json laptop)
+  wg_save_logs "$D" vps laptop
+  local inner outer cnt
+  inner=$(count_py inner "$D/vps.pcap" "$vw" "$D/laptop.pcap" "$lw")
+  outer=$(count_py outer 51820 "$D/vps.pcap" "$ve" "$D/laptop.pcap" "$le" 51821)
+  tsh_n() { tshark -r "$1" -d udp.port==51820,wg -d udp.port==51821,wg -Y "$2" | wc -l; }
+  local a_in a_ping a_tcp b_in b_ping rs_v rs_l to_l out_all out_data out_ka out_hs out_other lap_in_from_vps
+  a_in=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.99")
+  a_ping=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.99 && icmp.type==8")
+  a_tcp=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.99 && tcp.flags.syn==1")
+  b_in=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.3")
+  b_ping=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.dst==10.0.0.3 && icmp.type==8")
+  rs_v=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && icmpv6.type==133"); rs_l=$(tsh_n "$D/laptop.pcap" "sll.ifindex==$lw && icmpv6.type==133")
+  to_l=$(tsh_n "$D/vps.pcap" "sll.ifindex==$vw && ip.src==10.0.0.1 && ip.dst==10.0.0.2")
+  lap_in_from_vps=$(tsh_n "$D/laptop.pcap" "sll.ifindex==$lw && ip.src==10.0.0.1")
+  out_all=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && !icmp")
+  out_data=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && wg.type==4 && udp.length>40")
+  out_ka=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && wg.type==4 && udp.length==40")
+  out_hs=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && wg.type!=4")
+  out_other=$(tsh_n "$D/vps.pcap" "sll.ifindex==$ve && udp.srcport==51820 && !(ip.dst==203.0.113.2 && udp.dstport==51821)")
+  # wireguard-go's log lines about the peer without endpoint (by its short key, as the log prints it)
+  local pk short lg_fail lg_send lg_first lg_all
+  pk=$(pub phone); short="${pk:0:4}…${pk:39:4}"
+  lg_send=$(grep -c "peer($short) - Sending handshake initiation" "$D/vps.wireguard-go.log" || true)
+  lg_fail=$(grep -c "peer($short) - Failed to send handshake initiation: no known endpoint for peer" "$D/vps.wireguard-go.log" || true)
+  lg_first=$(grep -m1 "peer($short) - Failed to send handshake initiation" "$D/vps.wireguard-go.log" || true)
+  lg_all=$(grep -F "peer($short)" "$D/vps.wireguard-go.log" | "$PY" -c 'import json,sys; print(json.dumps([l.rstrip("\n") for l in sys.stdin]))')
+  local lg_nopeer; lg_nopeer=$(grep -ciE '10\.0\.0\.99|no peer|no route' "$D/vps.wireguard-go.log" || true)
+  write_truth "$D" <<EOF
+{ "scenario": "local-drop",
+  "description": "A healthy tunnel between the vps and the laptop over one router (MTU 1500, tunnel MTU 1420; the laptop's pings of 56..1392 bytes and a small fetch work, so do the vps's pings), both ends captured with tcpdump -i any (LINUX_SLL2). On the vps, two kinds of inner packets enter wg0 and never leave eth0 as outer packets: (a) 5 pings and a TCP connect (SYN + retransmissions) to 10.0.0.99, inside wg0's 10.0.0.0/24 route but in no peer's AllowedIPs (wireguard-go drops them: no peer, no log line); (b) 5 pings to 10.0.0.3, the AllowedIPs of a second peer configured without an endpoint (wireguard-go stages them and logs that it cannot send the handshake initiation: no known endpoint for peer). Every outer packet the vps sends goes to the laptop and carries laptop-bound traffic.",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap any LINUX_SLL2 pcap-usec 262144 51820 10.0.0.1/24 "-i any: inner packets to 10.0.0.99 and 10.0.0.3 on wg0 with no outer packet on eth0; the laptop's traffic in and out on both"),
+    $(cap_json laptop laptop laptop.pcap any LINUX_SLL2 pcap-usec 262144 51821 10.0.0.2/24 "-i any: healthy side; nothing for 10.0.0.99 or 10.0.0.3 arrives")
+  },
+  "topology": "vps 198.51.100.2 -- router -- 203.0.113.2 laptop (one hop each way; TTL 64 at sender, 63 at receiver)",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "icmp_frag_needed_blocked": false, "netem_loss_percent": null,
+    "nat": null, "wrong_key": false,
+    "vps_wg0": {"address": "10.0.0.1/24", "route": "10.0.0.0/24 dev wg0 (from the address)",
+      "peers": {"laptop": {"allowed_ips": "10.0.0.2/32", "endpoint": "learned from its handshake (203.0.113.2:51821)"},
+                "phone": {"allowed_ips": "10.0.0.3/32", "endpoint": null, "public_key": "$pk"}}},
+    "local_drop_kinds": {
+      "no_peer": {"destination": "10.0.0.99", "traffic": "ping -c 5 -s 56 10.0.0.99; curl --max-time 4 http://10.0.0.99:8000/version (TCP SYN, retransmitted)",
+                  "why": "no peer's AllowedIPs covers 10.0.0.99: wireguard-go 0.0.20220316 drops the packet when the AllowedIPs lookup finds no peer, without a log line"},
+      "no_endpoint": {"destination": "10.0.0.3", "peer": "phone", "traffic": "ping -c 5 -s 56 10.0.0.3",
+                  "why": "peer phone has no endpoint: wireguard-go stages the packets and tries a handshake, whose initiation cannot be sent (no known endpoint for peer); the staged packets are never sent"} },
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"},
+    "ping_sizes": {"laptop->vps": [56, 1000, 1392], "vps->laptop": [56, 1000]},
+    "interface_indexes": {"vps": {"eth0": $ve, "wg0": $vw}, "laptop": {"eth0": $le, "wg0": $lw}},
+    "capture_commands": {"vps": "tcpdump -i any -U -w vps.pcap", "laptop": "tcpdump -i any -U -w laptop.pcap"} },
+  "counted": {
+    "local_drop": {
+      "no_peer": {"inner_packets_on_vps_wg0_tshark": $a_in, "icmp_echo_requests": $a_ping, "tcp_syns": $a_tcp,
+                  "ping_result": "$pa", "curl": $(curl_json "$ca"),
+                  "outer_packets_for_them_on_vps_eth0": 0, "wireguard_go_log_lines": $lg_nopeer,
+                  "time_window_unix": [$t0a, $t1a]},
+      "no_endpoint": {"inner_packets_on_vps_wg0_tshark": $b_in, "icmp_echo_requests": $b_ping, "ping_result": "$pb",
+                  "outer_packets_for_them_on_vps_eth0": 0,
+                  "wireguard_go_log": {"sending_handshake_initiation": $lg_send, "failed_no_known_endpoint": $lg_fail,
+                                       "first_failure_line": $(jstr "$lg_first"), "all_lines_of_peer": $lg_all},
+                  "wg_show_peer": $wgp, "time_window_unix": [$t0b, $t1b]},
+      "ipv6_router_solicitations_on_wg0_tshark": {"vps": $rs_v, "laptop": $rs_l,
+        "note": "the kernel's own IPv6 router solicitations (fe80:: -> ff02::2) enter each wg0 and are dropped the same way as no_peer (no AllowedIPs covers ff02::2); not part of the scenario's traffic"} },
+    "why_no_outer_packet_carries_them": "every outer packet leaving the vps's eth0 goes to the laptop (iptables wg_out_not_laptop = 0, tshark outer_to_anyone_but_laptop = 0); the laptop receives every one of them (outer loss 0) and its wg0 shows exactly the vps's laptop-bound inner packets (inner_from_captures_tshark: vps->laptop flows lose nothing); the number of outer data packets from the vps equals the number of inner packets from 10.0.0.1 to 10.0.0.2 on the vps's wg0",
+    "vps_outer_tshark": {"all": $out_all, "transport_data": $out_data, "keepalives": $out_ka, "handshake_messages": $out_hs,
+                         "outer_to_anyone_but_laptop": $out_other},
+    "vps_outer_iptables": {"wg_out": $wo, "wg_out_not_laptop": $wn, "wg_out_ip_len_le_60": $w60},
+    "vps_wg0_inner_to_laptop_tshark": $to_l, "laptop_wg0_inner_from_vps_tshark": $lap_in_from_vps,
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "curl_version": $(curl_json "$cv"),
+    "ping_results_laptop_to_vps": $pl, "ping_results_vps_to_laptop": $pv,
+    "inner_from_captures_tshark": $inner,
+    "outer_from_captures_tshark": {"A": "vps.pcap (eth0 frames)", "B": "laptop.pcap (eth0 frames)", "A->B": $(jq_path "$outer" 'A->B'), "B->A": $(jq_path "$outer" 'B->A')},
+    "wg_show": {"vps_peer_laptop": $wgv, "vps_peer_phone": $wgp, "laptop": $wgl} },
+  "expected_findings": ["local_drop"],
+  "expected_findings_note": "the tunnel itself is healthy: no path loss, handshake done, every outer packet arrives; the local drops are on the vps's side only"
 }
 EOF
   tsv_all "$D" 51820 51821

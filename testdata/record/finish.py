@@ -17,7 +17,7 @@ LINKTYPES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
 MAX_BYTES = 1_000_000
 ORDER = ["healthy", "mtu-blackhole", "pmtud-working", "hairpin-nat", "wrong-key",
          "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered",
-         "two-peers", "two-tunnels", "rekey-rebind", "any-both",
+         "two-peers", "two-tunnels", "rekey-rebind", "any-both", "any-blackhole", "path-blackhole", "local-drop",
          "kernel-frag-blackhole", "kernel-rx-mtu"]
 
 
@@ -185,6 +185,33 @@ named `wgt-*`, which are removed (with the wireguard-go processes) when it exits
   laptop with `-y LINUX_SLL`; each packet appears once per interface it crossed (outer
   on eth0, inner on wg0), plus loopback, ARP and ICMPv6 noise (`sll.hatype` 1 = eth0,
   772 = lo, 65534 = wg0).
+* any-blackhole: mtu-blackhole's path with both ends captured with `tcpdump -i any`
+  (LINUX_SLL2). `counted.inner_from_captures_tshark` lists every inner flow seen on the
+  two wg0s (frames with `sll.ifindex` = wg0's index, `configured.interface_indexes`),
+  matched between the captures by (ip.src, ip.dst, ip.proto, ip.id, ip.len,
+  ip.checksum): per flow the packets on the sender's and the receiver's wg0 and those
+  never seen on the receiver's (`lost`, with inner sizes and frame numbers), and the TCP
+  SYN/SYN-ACK MSS values (`tcp_syn_mss`). `loss_per_direction_cross_check` compares the
+  routers' drop counters with the outer and the inner losses counted by tshark
+  (`record/count.py`, which computes all of these from the captures).
+* path-blackhole has four captures of one path, in path order (`path.files`): laptop,
+  rtr-lan (the NAT router's LAN side), rtr-wan (its WAN side), vps. The router masquerades
+  the laptop, so addresses and ports differ between rtr-lan and rtr-wan (`path.nat_at`);
+  the receiver index and counter do not. `counted.path_from_captures_tshark` gives per
+  point and direction the WireGuard packets (by UDP payload size), TTLs and address pairs,
+  and per consecutive pair of points the packets seen upstream and never downstream
+  (`hops`); `path.dropping_hop` names where the vps's big packets stop. `pairs` names two
+  two-file views (the ends; the router's two sides), each with its expected findings.
+* local-drop (both ends `-i any`, LINUX_SLL2): inner packets that enter the vps's wg0 and
+  never leave its eth0. `counted.local_drop.no_peer`: to 10.0.0.99, in no peer's AllowedIPs
+  (wireguard-go drops them without a log line); `counted.local_drop.no_endpoint`: to
+  10.0.0.3, the AllowedIPs of a peer without an endpoint (the vps's
+  `vps.wireguard-go.log` says `Failed to send handshake initiation: no known endpoint for
+  peer`, quoted in the truth). Inner counts are tshark's on the vps's wg0 frames; that no
+  outer packet carries them comes from the vps's iptables OUTPUT counters and tshark (every
+  outer packet goes to the laptop and arrives; outer data packets = inner laptop-bound
+  packets). The kernel's IPv6 router solicitations to ff02::2 also enter every wg0 in the
+  `-i any` captures here and are dropped the same way (counted separately).
 * The `kernel-*` scenarios were recorded with the Linux kernel's own WireGuard module
   instead of wireguard-go: `testdata/record-kernel.sh` boots Debian 12's kernel
   (linux-image-amd64, 6.1) in qemu on a debootstrap root and runs
