@@ -200,9 +200,19 @@ impl Addresses for FindingKind {
             K::NatRewrite { mappings } => mappings.map_addrs(m),
             K::PathNat { rewrites, .. } => rewrites.map_addrs(m),
             K::PathReflection { reflection } => reflection.map_addrs(m),
-            K::PathMartian { src, dst, .. } => {
+            K::PathMartian {
+                src,
+                dst,
+                snat,
+                dnat,
+                reflected,
+                ..
+            } => {
                 src.map_addrs(m);
                 dst.map_addrs(m);
+                snat.map_addrs(m);
+                dnat.map_addrs(m);
+                reflected.map_addrs(m);
             }
             K::PathLoss { .. } | K::PathOrder { .. } | K::PathHealthy { .. } => {}
             K::NoCommonTunnel { seen } => seen.map_addrs(m),

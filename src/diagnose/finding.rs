@@ -647,6 +647,16 @@ pub enum FindingKind {
         seen_at: Vec<String>,
         /// Whether any point holds a handshake response.
         response_seen: bool,
+        /// The SNAT that gave them their source, when a hop shows it.
+        snat: Option<super::path::Rewrite>,
+        /// The two points it happened between.
+        snat_between: Option<[String; 2]>,
+        /// The DNAT that gave them their destination, between two points.
+        dnat: Option<super::path::Rewrite>,
+        /// The two points it happened between.
+        dnat_between: Option<[String; 2]>,
+        /// Or the reflection that brought them back onto a point's link with it.
+        reflected: Option<super::path::Reflection>,
     },
     /// Along the path: the given order contradicts the TTLs at a point (it
     /// is not between its neighbours on the packets' way).

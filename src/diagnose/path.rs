@@ -71,6 +71,9 @@ pub struct HopFlow {
     /// TTL drops (sending point's TTL − receiving point's) of delivered
     /// packets: the routers between the points.
     pub ttl_drops: Vec<u8>,
+    /// WireGuard packets seen at the sending point while the receiving
+    /// point's capture was not running (neither delivered nor lost).
+    pub outside_window: u64,
 }
 
 /// An address rewrite between two consecutive points: NAT.
@@ -222,7 +225,7 @@ pub fn diagnose_path(caps: &[Capture<'_>], hops: &[Correlation], order: Vec<TtlO
             findings.push(nat_finding(h, caps));
         }
     }
-    for r in &reflections {
+    for r in reflections.iter().take(1) {
         let mut f = Finding::new(
             FindingKind::PathReflection {
                 reflection: r.clone(),
@@ -237,7 +240,41 @@ pub fn diagnose_path(caps: &[Capture<'_>], hops: &[Correlation], order: Vec<TtlO
         findings.push(f);
     }
     if let Some(first) = first_martian {
-        findings.push(martian_finding(first, &martians, caps));
+        let mut f = martian_finding(first, &martians, caps);
+        if let FindingKind::PathMartian {
+            src,
+            dst,
+            snat,
+            snat_between,
+            dnat,
+            dnat_between,
+            reflected,
+            ..
+        } = &mut f.kind
+        {
+            // The rewrites that made source == destination: a SNAT to the
+            // martian's source, a DNAT (or a reflection) to its destination.
+            if let Some((h, r)) = evidence.iter().find_map(|h| {
+                h.rewritten
+                    .iter()
+                    .find(|r| r.snat && r.after_src.ip == src.ip)
+                    .map(|r| (h, r))
+            }) {
+                *snat = Some(r.clone());
+                *snat_between = Some([h.a.clone(), h.b.clone()]);
+            }
+            if let Some((h, r)) = evidence.iter().find_map(|h| {
+                h.rewritten
+                    .iter()
+                    .find(|r| r.dnat && r.after_dst == *dst)
+                    .map(|r| (h, r))
+            }) {
+                *dnat = Some(r.clone());
+                *dnat_between = Some([h.a.clone(), h.b.clone()]);
+            }
+            *reflected = reflections.iter().find(|r| r.after_dst == *dst).cloned();
+        }
+        findings.push(f);
     }
     findings.sort_by_key(|f| f.severity);
     let problem = findings
@@ -355,6 +392,7 @@ struct Tally {
     sizes: BTreeMap<u32, (u16, u64, u64)>,
     lost_frames: Vec<FrameNo>,
     ttl_drops: Vec<u8>,
+    outside_window: u64,
 }
 
 /// The WireGuard packets the hop's points sent each other: matched pairs
@@ -399,6 +437,8 @@ fn flows(k: usize, caps: [Capture<'_>; 2], hops: &[Correlation]) -> [HopFlow; 2]
                     tally.ttl_drops.push(d);
                 }
             }
+        } else if role == Role::OutsideWindow as u8 {
+            t[0].outside_window += 1;
         } else if role == Role::Missing as u8 {
             let e = t[0].sizes.entry(r.ip_len).or_insert((r.udp_len, 0, 0));
             e.2 += 1;
@@ -407,6 +447,9 @@ fn flows(k: usize, caps: [Capture<'_>; 2], hops: &[Correlation]) -> [HopFlow; 2]
     }
     for (j, r) in rb.iter().enumerate() {
         let unmatched = c.partner[1].get(j).is_none_or(|p| *p >= DUPLICATE);
+        if unmatched && r.kind.is_wireguard() && c.role[1].get(j) == Some(&(Role::OutsideWindow as u8)) {
+            t[1].outside_window += 1;
+        }
         if unmatched && r.kind.is_wireguard() && c.role[1].get(j) == Some(&(Role::Missing as u8)) {
             let e = t[1].sizes.entry(r.ip_len).or_insert((r.udp_len, 0, 0));
             e.2 += 1;
@@ -454,6 +497,7 @@ fn flow(heading: Heading, mut t: Tally) -> HopFlow {
         largest_delivered,
         size_dependent,
         ttl_drops: t.ttl_drops,
+        outside_window: t.outside_window,
     }
 }
 
@@ -625,6 +669,11 @@ fn martian_finding(first: usize, all: &[MartianSeen], caps: &[Capture<'_>]) -> F
             wg_initiations: here.iter().map(|m| m.wg_initiations).sum(),
             seen_at,
             response_seen,
+            snat: None,
+            snat_between: None,
+            dnat: None,
+            dnat_between: None,
+            reflected: None,
         },
         Severity::Error,
     )

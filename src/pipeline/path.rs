@@ -5,9 +5,10 @@
 
 use super::{damaged, decode_file, focus, summaries, Analysis, Kept, Options};
 use crate::capture::{display_names, FileError};
-use crate::correlate::{correlate_path, ttl_order, Side};
+use crate::correlate::{correlate, correlate_path, ttl_order, Side};
 use crate::decode::DecodedCapture;
-use crate::diagnose::{diagnose_path, Capture};
+use crate::diagnose::{diagnose_pair, diagnose_path, Capture, FindingKind, Severity};
+use crate::report::plots::plot_data;
 use crate::flow::facts;
 use crate::report::analyze::AnalyzeReport;
 use crate::report::path::PathReport;
@@ -27,9 +28,12 @@ pub(super) fn analyze_path(paths: &[PathBuf], opts: &Options) -> Result<Analysis
     let focused = opts.window.map(|w| focus(&mut caps, w));
     let damaged = damaged(&caps, paths);
     let refs: Vec<&DecodedCapture> = caps.iter().collect();
-    let (facts, mut hops) = rayon::join(
+    // The facts of each point, the hops, and the two ends as a pair (for
+    // what the ends alone show: the blackhole, its MTU, the NAT end to end).
+    let (first, last) = (refs[0], refs[refs.len() - 1]);
+    let (facts, (mut hops, mut ends)) = rayon::join(
         || refs.par_iter().map(|c| facts(c)).collect::<Vec<_>>(),
-        || correlate_path(&refs),
+        || rayon::join(|| correlate_path(&refs), || correlate(first, last)),
     );
     let order = ttl_order(&refs, &hops);
     let names = display_names(&paths.iter().map(PathBuf::as_path).collect::<Vec<&Path>>());
@@ -37,6 +41,9 @@ pub(super) fn analyze_path(paths: &[PathBuf], opts: &Options) -> Result<Analysis
         if let (Some(a), Some(b)) = (names.get(k), names.get(k + 1)) {
             h.rename([a.clone(), b.clone()]);
         }
+    }
+    if let (Some(a), Some(b)) = (names.first(), names.last()) {
+        ends.rename([a.clone(), b.clone()]);
     }
     let sides: Vec<Side> = (0..caps.len())
         .map(|i| if i == 0 { Side::A } else { Side::B })
@@ -55,9 +62,35 @@ pub(super) fn analyze_path(paths: &[PathBuf], opts: &Options) -> Result<Analysis
         })
         .collect();
     let d = diagnose_path(&points, &hops, order);
+    let pair = [points[0], points[points.len() - 1]];
+    // Path findings first: among equally severe ones they lead (and the
+    // headline names the hop); the ends' own `healthy` is the path's to say.
+    let mut findings = d.findings.clone();
+    findings.extend(
+        diagnose_pair(pair, &ends)
+            .into_iter()
+            .filter(|f| !matches!(f.kind, FindingKind::Healthy { .. })),
+    );
+    findings.sort_by_key(|f| f.severity);
+    let path_problem = findings.iter().any(|f| {
+        matches!(f.severity, Severity::Error | Severity::Warning)
+            && !matches!(f.kind, FindingKind::PathHealthy { .. })
+    });
+    if path_problem {
+        findings.retain(|f| !matches!(f.kind, FindingKind::PathHealthy { .. }));
+    }
+    let plots = opts.plots.then(|| {
+        plot_data(
+            &ends,
+            [pair[0].cap, pair[1].cap],
+            [pair[0].facts, pair[1].facts],
+            &findings,
+        )
+    });
     drop(points);
     let path = PathReport::new(&d, &summaries);
-    let mut report = AnalyzeReport::new(summaries, d.findings, None);
+    let mut report = AnalyzeReport::new(summaries, findings, Some(&ends));
+    report.plots = plots;
     report.set_path(path);
     if let Some(f) = focused {
         report.focused(f);

@@ -624,8 +624,13 @@ impl AnalyzeReport {
                 .zip(&c.copies)
                 .filter(|(_, x)| !x.frames.is_empty())
                 .map(|(side, x)| {
-                    let file = names.get(side.idx()).cloned().unwrap_or_default();
-                    let end = captures.iter().find(|c| c.side == side);
+                    // Along a path the pair is the first and the last point.
+                    let i = match side {
+                        Side::A => 0,
+                        Side::B => captures.len().saturating_sub(1),
+                    };
+                    let file = names.get(i).cloned().unwrap_or_default();
+                    let end = captures.get(i);
                     CopiesReport {
                         side,
                         copies: x.frames.len() as u64,
@@ -1031,9 +1036,9 @@ impl AnalyzeReport {
                     .iter()
                     .take(6)
                     .map(|h| {
-                        let at = |i: usize| match self.captures.get(i) {
+                        let at = |i: usize| match self.captures.get(self.end_index(i)) {
                             Some(c) if !c.files.is_empty() => c.frame_name(h.frames[i]),
-                            _ => format!("{} in {}", h.frames[i], names.get(i).unwrap_or(&"?")),
+                            _ => format!("{} in {}", h.frames[i], names.get(self.end_index(i)).unwrap_or(&"?")),
                         };
                         format!("{} UTC (frame {}, {})", h.time, at(0), at(1))
                     })
@@ -1060,7 +1065,7 @@ impl AnalyzeReport {
             let files: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
             let (a, b) = (
                 files.first().copied().unwrap_or("A"),
-                files.get(1).copied().unwrap_or("B"),
+                files.get(self.end_index(1)).copied().unwrap_or("B"),
             );
             let _ = writeln!(
                 out,
@@ -1105,6 +1110,16 @@ impl AnalyzeReport {
             out.push('\n');
         }
         out
+    }
+
+    /// The capture of the pair's end `i` (0 or 1): along a path, the pair
+    /// is the first and the last point.
+    fn end_index(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.captures.len().saturating_sub(1).max(1)
+        }
     }
 
     /// One sentence per capture holding copies of its own messages: which

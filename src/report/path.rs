@@ -42,6 +42,8 @@ pub struct HopReport {
     pub lost_a_to_b_by_size: Vec<LostSize>,
     /// TTL drops `a` → `b` of delivered packets (routers between the points).
     pub ttl_drops_a_to_b: Vec<u8>,
+    /// Seen at `a` going towards `b` while `b`'s capture was not running.
+    pub outside_window_a_to_b: u64,
     /// Same, from `b` towards `a`.
     pub sent_b_to_a: u64,
     /// Of those, seen at `a`.
@@ -54,6 +56,8 @@ pub struct HopReport {
     pub lost_b_to_a_by_size: Vec<LostSize>,
     /// TTL drops `b` → `a`.
     pub ttl_drops_b_to_a: Vec<u8>,
+    /// Seen at `b` going towards `a` while `a`'s capture was not running.
+    pub outside_window_b_to_a: u64,
     /// NAT rewrites between the points (empty when none).
     pub rewritten: Vec<Rewrite>,
     /// Messages a point of this hop holds twice, come back with other addresses.
@@ -129,12 +133,14 @@ impl PathReport {
                     lost_a_to_b_frames: frames(Side::A, &h.a, &ab.lost_frames),
                     lost_a_to_b_by_size: ab.lost_by_size.clone(),
                     ttl_drops_a_to_b: ab.ttl_drops.clone(),
+                    outside_window_a_to_b: ab.outside_window,
                     sent_b_to_a: ba.sent,
                     delivered_b_to_a: ba.delivered,
                     lost_b_to_a: ba.lost,
                     lost_b_to_a_frames: frames(Side::B, &h.b, &ba.lost_frames),
                     lost_b_to_a_by_size: ba.lost_by_size.clone(),
                     ttl_drops_b_to_a: ba.ttl_drops.clone(),
+                    outside_window_b_to_a: ba.outside_window,
                     rewritten: h.rewritten.clone(),
                     reflected: h
                         .reflections
@@ -248,17 +254,21 @@ impl AnalyzeReport {
         t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
             .set_width(width);
-        t.set_header(vec!["hop", "→ arrived / lost", "← arrived / lost", "TTL", "rewritten, martians"]);
+        t.set_header(vec!["hop", "→ arrived / lost", "← arrived / lost", "TTL drop"]);
         for h in &p.hops {
             t.add_row(vec![
                 format!("{} → {}", h.a, h.b),
                 flow_cell(h.delivered_a_to_b, h.lost_a_to_b, &h.lost_a_to_b_by_size),
                 flow_cell(h.delivered_b_to_a, h.lost_b_to_a, &h.lost_b_to_a_by_size),
                 ttl_cell(h),
-                events(h).join("\n"),
             ]);
         }
         let _ = writeln!(out, "{t}");
+        for (k, h) in p.hops.iter().enumerate() {
+            for e in events(h) {
+                let _ = writeln!(out, "  hop {} ({} → {}): {e}", k + 1, h.a, h.b);
+            }
+        }
         out
     }
 
@@ -268,7 +278,7 @@ impl AnalyzeReport {
             return String::new();
         };
         let mut out = format!("\n### Path: {}\n\n", p.route().replace('|', "\\|"));
-        out.push_str("| hop | → arrived / lost | ← arrived / lost | TTL | rewritten, martians |\n|---|---|---|---|---|\n");
+        out.push_str("| hop | → arrived / lost | ← arrived / lost | TTL drop | rewritten, martians |\n|---|---|---|---|---|\n");
         for h in &p.hops {
             let _ = writeln!(
                 out,
@@ -307,7 +317,7 @@ fn ttl_cell(h: &HopReport) -> String {
         .ttl_drops_a_to_b
         .iter()
         .chain(&h.ttl_drops_b_to_a)
-        .map(|d| format!("−{d}"))
+        .map(|d| if *d == 0 { "0".to_string() } else { format!("−{d}") })
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();

@@ -22,7 +22,7 @@ pub fn summary(k: &FindingKind) -> Option<String> {
         } => {
             let what = match (size_dependent, smallest_lost) {
                 (true, Some(l)) => format!(
-                    "the {lost} WireGuard packets of {}+ bytes (IP; UDP {}+) from {origin}",
+                    "The {lost} WireGuard packets of {}+ bytes (IP; UDP {}+) from {origin}",
                     l.ip, l.udp
                 ),
                 _ => format!("{lost} of {sent} WireGuard packets from {origin}"),
@@ -131,32 +131,64 @@ pub fn summary(k: &FindingKind) -> Option<String> {
             seen_at,
             response_seen,
             point,
+            snat,
+            snat_between,
+            dnat,
+            dnat_between,
+            reflected,
             ..
         } => {
-            let also: Vec<&String> = seen_at.iter().filter(|s| *s != file).collect();
-            format!(
-                "{packets} WireGuard packets ({wg_initiations} handshake initiations) with source == destination \
-                 ({src} → {dst}) first appear at {file}{}{}: the host that owns {} drops them as martian packets.{}",
-                if *point == 0 {
-                    " (the first point)".to_string()
-                } else {
-                    String::new()
-                },
-                if also.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        " and arrive so at {}",
-                        also.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-                    )
-                },
-                dst.ip,
-                if *response_seen {
-                    ""
-                } else {
-                    " No point saw a handshake response."
-                }
-            )
+            let what = format!(
+                "{packets} WireGuard packets ({wg_initiations} handshake initiations)"
+            );
+            let at = if *point == 0 {
+                format!("{file} (the first point)")
+            } else {
+                file.clone()
+            };
+            let seen = seen_at.join(" and ");
+            let no_response = if *response_seen {
+                ""
+            } else {
+                " No point saw a handshake response."
+            };
+            let snat_text = match (snat, snat_between) {
+                (Some(r), Some([a, b])) => Some(format!(
+                    "SNAT between {a} and {b} ({} → {})",
+                    r.before_src, r.after_src
+                )),
+                _ => None,
+            };
+            let dnat_text = match (reflected, dnat, dnat_between) {
+                (Some(r), _, _) => Some(format!(
+                    "DNAT back onto {}'s link ({} → {}; TTL {} then {}: the next hop turned them around)",
+                    r.file, r.before_dst, r.after_dst, r.ttls[0], r.ttls[1]
+                )),
+                (None, Some(r), Some([a, b])) => Some(format!(
+                    "DNAT between {a} and {b} ({} → {})",
+                    r.before_dst, r.after_dst
+                )),
+                _ => None,
+            };
+            match (snat_text, dnat_text) {
+                (Some(sn), Some(dn)) => format!(
+                    "Hairpin NAT: {what} get {sn}, then {dn}, so they arrive with source == destination \
+                     ({src} → {dst}) at {seen}, first at {at}: the host that owns {}, the address the SNAT gave \
+                     them, receives its own packets and drops them as martians.{no_response}",
+                    dst.ip
+                ),
+                (sn, dn) => format!(
+                    "{what} with source == destination ({src} → {dst}) first appear at {at}{}{}: the host that \
+                     owns {} drops them as martian packets.{no_response}",
+                    if seen_at.len() > 1 {
+                        format!(" (seen at {seen})")
+                    } else {
+                        String::new()
+                    },
+                    sn.or(dn).map_or(String::new(), |x| format!(", after {x}")),
+                    dst.ip
+                ),
+            }
         }
         K::PathOrder {
             file,
