@@ -270,8 +270,7 @@ fn summaries(
     sides: &[Side],
     path: bool,
 ) -> Vec<CaptureSummary> {
-    caps
-        .iter()
+    caps.iter()
         .zip(names)
         .zip(paths)
         .zip(sides)

@@ -6,6 +6,7 @@
 
 use crate::correlate::{NatMapping, TunnelSelect};
 use crate::decode::Endpoint;
+use crate::diagnose::path::{Reflection, Rewrite};
 use crate::diagnose::{DirRef, FindingKind, OtherPeer, Roam, WgSeen};
 use crate::flow::{
     CaptureFacts, EndpointChange, Martian, PmtuSignal, Session, SessionSide, Sessions,
@@ -14,7 +15,6 @@ use crate::flow::{
 use crate::report::analyze::{
     AnalyzeReport, CopiesReport, DirectionReport, ReportFinding, TunnelReport,
 };
-use crate::diagnose::path::{Reflection, Rewrite};
 use crate::report::inspect::{CaptureEntry, InspectReport};
 use crate::report::path::{HopReport, MartianReport, PathReport, ReflectionReport};
 use crate::report::plots::{DirectionPlot, EventDetail, PlotData, TimelineEvent};

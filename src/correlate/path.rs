@@ -14,9 +14,7 @@ use serde::Serialize;
 /// `k` (its side A) and point `k + 1` (its side B). The hops run in parallel;
 /// their order is the path's.
 pub fn correlate_path(caps: &[&DecodedCapture]) -> Vec<Correlation> {
-    caps.par_windows(2)
-        .map(|w| correlate(w[0], w[1]))
-        .collect()
+    caps.par_windows(2).map(|w| correlate(w[0], w[1])).collect()
 }
 
 /// How the TTLs of messages seen at a point and at both its neighbours agree

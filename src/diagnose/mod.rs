@@ -21,12 +21,12 @@ mod scope;
 mod sender;
 pub mod stats;
 
-pub use path::{diagnose_path, Heading, HopEvidence, HopFlow, PathDiagnosis};
 pub use finding::{
     DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView, Implementation,
     IpVersion, LossBasis, MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeTest, Span, WgSeen,
     WireSize,
 };
+pub use path::{diagnose_path, Heading, HopEvidence, HopFlow, PathDiagnosis};
 
 use crate::correlate::{Correlation, SentPacket, Side};
 use crate::decode::{DecodedCapture, Endpoint};

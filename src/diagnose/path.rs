@@ -179,7 +179,11 @@ pub struct PathDiagnosis {
 /// Diagnoses captures along one path (`caps` in path order, `hops[k]` the
 /// correlation of points `k` and `k + 1`, `order` from
 /// [`crate::correlate::ttl_order`]).
-pub fn diagnose_path(caps: &[Capture<'_>], hops: &[Correlation], order: Vec<TtlOrder>) -> PathDiagnosis {
+pub fn diagnose_path(
+    caps: &[Capture<'_>],
+    hops: &[Correlation],
+    order: Vec<TtlOrder>,
+) -> PathDiagnosis {
     let points: Vec<String> = caps.iter().map(|c| c.name.to_string()).collect();
     let mut evidence: Vec<HopEvidence> = hops
         .iter()
@@ -349,10 +353,21 @@ fn hop(k: usize, caps: [Capture<'_>; 2], hops: &[Correlation]) -> HopEvidence {
 /// went: by TTL; on a hop TTL cannot tell (both points on one link), by the
 /// way the same message crossed the hop before or after; else as the
 /// pairwise correlation decided (`sent_by_a`).
-fn heading_of(k: usize, i: usize, j: usize, caps: [Capture<'_>; 2], hops: &[Correlation], sent_by_a: bool) -> Heading {
+fn heading_of(
+    k: usize,
+    i: usize,
+    j: usize,
+    caps: [Capture<'_>; 2],
+    hops: &[Correlation],
+    sent_by_a: bool,
+) -> Heading {
     let (ra, rb) = (&caps[0].cap.records[i], &caps[1].cap.records[j]);
     if ra.ttl != rb.ttl {
-        return if ra.ttl > rb.ttl { Heading::AToB } else { Heading::BToA };
+        return if ra.ttl > rb.ttl {
+            Heading::AToB
+        } else {
+            Heading::BToA
+        };
     }
     let delivered = |c: &Correlation, side: usize, x: usize| {
         c.role[side].get(x) == Some(&(Role::Delivered as u8))
@@ -412,12 +427,19 @@ fn flows(k: usize, caps: [Capture<'_>; 2], hops: &[Correlation]) -> [HopFlow; 2]
         if p < DUPLICATE {
             let j = p as usize;
             let rolb = c.role[1].get(j).copied().unwrap_or(Role::Other as u8);
-            let (Some(other), true) = (rb.get(j), role != Role::Other as u8 || rolb != Role::Other as u8) else {
+            let (Some(other), true) = (
+                rb.get(j),
+                role != Role::Other as u8 || rolb != Role::Other as u8,
+            ) else {
                 continue;
             };
             let lost = role == Role::Missing as u8 || rolb == Role::Missing as u8;
             let h = if lost {
-                if role == Role::Missing as u8 { Heading::AToB } else { Heading::BToA }
+                if role == Role::Missing as u8 {
+                    Heading::AToB
+                } else {
+                    Heading::BToA
+                }
             } else {
                 heading_of(k, i, j, caps, hops, role == Role::Delivered as u8)
             };
@@ -426,7 +448,10 @@ fn flows(k: usize, caps: [Capture<'_>; 2], hops: &[Correlation]) -> [HopFlow; 2]
                 Heading::BToA => (other, r),
             };
             let tally = &mut t[h.from_side().idx()];
-            let e = tally.sizes.entry(sender.ip_len).or_insert((sender.udp_len, 0, 0));
+            let e = tally
+                .sizes
+                .entry(sender.ip_len)
+                .or_insert((sender.udp_len, 0, 0));
             if lost {
                 e.2 += 1;
                 tally.lost_frames.push(sender.frame);
@@ -447,7 +472,10 @@ fn flows(k: usize, caps: [Capture<'_>; 2], hops: &[Correlation]) -> [HopFlow; 2]
     }
     for (j, r) in rb.iter().enumerate() {
         let unmatched = c.partner[1].get(j).is_none_or(|p| *p >= DUPLICATE);
-        if unmatched && r.kind.is_wireguard() && c.role[1].get(j) == Some(&(Role::OutsideWindow as u8)) {
+        if unmatched
+            && r.kind.is_wireguard()
+            && c.role[1].get(j) == Some(&(Role::OutsideWindow as u8))
+        {
             t[1].outside_window += 1;
         }
         if unmatched && r.kind.is_wireguard() && c.role[1].get(j) == Some(&(Role::Missing as u8)) {
@@ -552,7 +580,9 @@ fn reflection(k: usize, cap: Capture<'_>, hops: &[Correlation]) -> Option<Reflec
         let Some(o) = first else { continue };
         let (bs, bd) = (eps.get(o.src), eps.get(o.dst));
         match &mut out {
-            Some(x) if (x.before_src, x.before_dst, x.after_src, x.after_dst) == (bs, bd, src, dst) => {
+            Some(x)
+                if (x.before_src, x.before_dst, x.after_src, x.after_dst) == (bs, bd, src, dst) =>
+            {
                 x.packets += 1;
                 x.first_frames.push(o.frame);
                 x.frames.push(r.frame);

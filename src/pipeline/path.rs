@@ -8,10 +8,10 @@ use crate::capture::{display_names, FileError};
 use crate::correlate::{correlate, correlate_path, ttl_order, Side};
 use crate::decode::DecodedCapture;
 use crate::diagnose::{diagnose_pair, diagnose_path, Capture, FindingKind, Severity};
-use crate::report::plots::plot_data;
 use crate::flow::facts;
 use crate::report::analyze::AnalyzeReport;
 use crate::report::path::PathReport;
+use crate::report::plots::plot_data;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 

@@ -91,7 +91,10 @@ impl FramesReport {
 
 /// The capture a finding's frames are in: by side, or by name along a path
 /// (where `side` is the capture's side within its hop).
-pub(super) fn capture_of<'a>(captures: &'a [CaptureSummary], r: &FrameRefs) -> Option<&'a CaptureSummary> {
+pub(super) fn capture_of<'a>(
+    captures: &'a [CaptureSummary],
+    r: &FrameRefs,
+) -> Option<&'a CaptureSummary> {
     captures
         .iter()
         .find(|c| c.side == r.side && (c.point.is_none() || c.file == r.file))
@@ -1038,7 +1041,11 @@ impl AnalyzeReport {
                     .map(|h| {
                         let at = |i: usize| match self.captures.get(self.end_index(i)) {
                             Some(c) if !c.files.is_empty() => c.frame_name(h.frames[i]),
-                            _ => format!("{} in {}", h.frames[i], names.get(self.end_index(i)).unwrap_or(&"?")),
+                            _ => format!(
+                                "{} in {}",
+                                h.frames[i],
+                                names.get(self.end_index(i)).unwrap_or(&"?")
+                            ),
                         };
                         format!("{} UTC (frame {}, {})", h.time, at(0), at(1))
                     })

@@ -5,10 +5,10 @@
 
 use super::analyze::{capture_of, AnalyzeReport, CaptureSummary, FramesReport, Verdict};
 use super::thousands;
+use crate::correlate::Side;
+use crate::decode::Endpoint;
 use crate::diagnose::path::{LostSize, Reflection, Rewrite};
 use crate::diagnose::{FrameRefs, Heading, HopEvidence, PathDiagnosis, Severity};
-use crate::decode::Endpoint;
-use crate::correlate::Side;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -221,7 +221,10 @@ impl AnalyzeReport {
         let Some(p) = &self.path else { return };
         let count = |s: Severity| self.findings.iter().filter(|f| f.severity == s).count();
         let plural = |n: usize| if n == 1 { "" } else { "s" };
-        let first = self.findings.first().map_or(String::new(), |f| f.summary.clone());
+        let first = self
+            .findings
+            .first()
+            .map_or(String::new(), |f| f.summary.clone());
         self.headline = match self.verdict {
             Verdict::Problems => {
                 let (e, w) = (count(Severity::Error), count(Severity::Warning));
@@ -254,7 +257,12 @@ impl AnalyzeReport {
         t.load_style(comfy_table::presets::UTF8_FULL_CONDENSED)
             .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
             .set_width(width);
-        t.set_header(vec!["hop", "→ arrived / lost", "← arrived / lost", "TTL drop"]);
+        t.set_header(vec![
+            "hop",
+            "→ arrived / lost",
+            "← arrived / lost",
+            "TTL drop",
+        ]);
         for h in &p.hops {
             t.add_row(vec![
                 format!("{} → {}", h.a, h.b),
@@ -317,7 +325,13 @@ fn ttl_cell(h: &HopReport) -> String {
         .ttl_drops_a_to_b
         .iter()
         .chain(&h.ttl_drops_b_to_a)
-        .map(|d| if *d == 0 { "0".to_string() } else { format!("−{d}") })
+        .map(|d| {
+            if *d == 0 {
+                "0".to_string()
+            } else {
+                format!("−{d}")
+            }
+        })
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();

@@ -295,7 +295,10 @@ mod tests {
 
     #[test]
     fn box_from_interface_names() {
-        assert_eq!(box_name("rtr-wan.pcap", "rtr-lan.pcap").as_deref(), Some("rtr"));
+        assert_eq!(
+            box_name("rtr-wan.pcap", "rtr-lan.pcap").as_deref(),
+            Some("rtr")
+        );
         assert_eq!(box_name("laptop.pcap", "rtr-lan.pcap"), None);
         assert_eq!(box_name("router.pcap", "pi.pcap"), None);
     }
