@@ -84,6 +84,7 @@ fn main() {
                 packets: c.info.frames,
                 damage: None,
                 files: Vec::new(),
+                point: None,
             })
             .collect();
         let json = AnalyzeReport::new(summaries, findings, Some(&c)).to_json();

@@ -624,7 +624,7 @@ pub enum FindingKind {
     /// back onto its link with source == destination (hairpin NAT beyond it).
     PathReflection {
         /// What came back, and how.
-        reflection: super::path::Reflection,
+        reflection: Box<super::path::Reflection>,
     },
     /// Along the path: where WireGuard packets with source == destination
     /// first appear.
@@ -648,15 +648,15 @@ pub enum FindingKind {
         /// Whether any point holds a handshake response.
         response_seen: bool,
         /// The SNAT that gave them their source, when a hop shows it.
-        snat: Option<super::path::Rewrite>,
+        snat: Option<Box<super::path::Rewrite>>,
         /// The two points it happened between.
         snat_between: Option<[String; 2]>,
         /// The DNAT that gave them their destination, between two points.
-        dnat: Option<super::path::Rewrite>,
+        dnat: Option<Box<super::path::Rewrite>>,
         /// The two points it happened between.
         dnat_between: Option<[String; 2]>,
         /// Or the reflection that brought them back onto a point's link with it.
-        reflected: Option<super::path::Reflection>,
+        reflected: Option<Box<super::path::Reflection>>,
     },
     /// Along the path: the given order contradicts the TTLs at a point (it
     /// is not between its neighbours on the packets' way).

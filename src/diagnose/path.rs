@@ -232,7 +232,7 @@ pub fn diagnose_path(
     for r in reflections.iter().take(1) {
         let mut f = Finding::new(
             FindingKind::PathReflection {
-                reflection: r.clone(),
+                reflection: Box::new(r.clone()),
             },
             Severity::Info,
         );
@@ -264,7 +264,7 @@ pub fn diagnose_path(
                     .find(|r| r.snat && r.after_src.ip == src.ip)
                     .map(|r| (h, r))
             }) {
-                *snat = Some(r.clone());
+                *snat = Some(Box::new(r.clone()));
                 *snat_between = Some([h.a.clone(), h.b.clone()]);
             }
             if let Some((h, r)) = evidence.iter().find_map(|h| {
@@ -273,10 +273,13 @@ pub fn diagnose_path(
                     .find(|r| r.dnat && r.after_dst == *dst)
                     .map(|r| (h, r))
             }) {
-                *dnat = Some(r.clone());
+                *dnat = Some(Box::new(r.clone()));
                 *dnat_between = Some([h.a.clone(), h.b.clone()]);
             }
-            *reflected = reflections.iter().find(|r| r.after_dst == *dst).cloned();
+            *reflected = reflections
+                .iter()
+                .find(|r| r.after_dst == *dst)
+                .map(|r| Box::new(r.clone()));
         }
         findings.push(f);
     }
@@ -499,8 +502,7 @@ fn flow(heading: Heading, mut t: Tally) -> HopFlow {
         .map(|(ip, v)| size(*ip, v.0));
     let largest_delivered = sizes
         .iter()
-        .filter(|(ip, v)| v.1 > 0 && smallest_lost.is_none_or(|l| **ip < l.ip))
-        .next_back()
+        .rfind(|(ip, v)| v.1 > 0 && smallest_lost.is_none_or(|l| **ip < l.ip))
         .map(|(ip, v)| size(*ip, v.0));
     let size_dependent = match smallest_lost {
         Some(l) => largest_delivered.is_some() && !sizes.range(l.ip..).any(|(_, v)| v.1 > 0),

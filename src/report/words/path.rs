@@ -35,9 +35,7 @@ pub fn summary(k: &FindingKind) -> Option<String> {
                 ),
                 (None, Some(0)) => (
                     format!("reach {from} and never {to}"),
-                    format!(
-                        "they vanish on the link between them (no router: delivered packets keep their TTL)"
-                    ),
+                    "they vanish on the link between them (no router: delivered packets keep their TTL)".to_string(),
                 ),
                 (None, Some(1)) => (
                     format!("reach {from} and never {to}"),
@@ -72,7 +70,7 @@ pub fn summary(k: &FindingKind) -> Option<String> {
                     icmp_checked.join(", ")
                 )
             };
-            format!("{}{what} {reach}: {who}{size}{icmp}.", "")
+            format!("{what} {reach}: {who}{size}{icmp}.")
         }
         K::PathNat {
             a,
