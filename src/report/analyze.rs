@@ -1020,6 +1020,12 @@ impl AnalyzeReport {
     pub(super) fn context_lines(&self) -> String {
         let mut out = String::new();
         let names: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
+        // Along a path these lines are about the two ends as a pair.
+        let ends = if self.path.is_some() {
+            "ends (first and last point): "
+        } else {
+            ""
+        };
         for t in &self.tunnels {
             if self.tunnels.len() > 1 {
                 let _ = writeln!(
@@ -1076,7 +1082,7 @@ impl AnalyzeReport {
             );
             let _ = writeln!(
                 out,
-                "clock: {b} is {} ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
+                "{ends}clock: {b} is {} ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
                 super::signed_duration(c.offset_ns),
                 if c.bracketed { "" } else { " (one direction only: assumes zero delay)" },
                 ms(c.delay_ab_ms),
@@ -1087,7 +1093,7 @@ impl AnalyzeReport {
         if let Some(w) = &self.window {
             let _ = writeln!(
                 out,
-                "window: both captures ran from {} UTC for {:.3} s{}",
+                "{ends}window: both captures ran from {} UTC for {:.3} s{}",
                 w.start,
                 w.seconds,
                 if w.overlap {
@@ -1101,13 +1107,13 @@ impl AnalyzeReport {
             if m.rewritten() {
                 let _ = writeln!(
                     out,
-                    "NAT: sent as {} → {}, received as {} → {} ({} packets)",
+                    "{ends}NAT: sent as {} → {}, received as {} → {} ({} packets)",
                     m.sent_src, m.sent_dst, m.recv_src, m.recv_dst, m.packets
                 );
             } else {
                 let _ = writeln!(
                     out,
-                    "path: {} → {}, addresses unchanged between the ends ({} packets)",
+                    "{ends}path: {} → {}, addresses unchanged between the ends ({} packets)",
                     m.sent_src, m.sent_dst, m.packets
                 );
             }
