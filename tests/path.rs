@@ -572,3 +572,19 @@ fn cli_takes_points_in_order_and_refuses_pair_only_options() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_hop_nothing_crossed_is_inconclusive_not_healthy() {
+    // The hairpin phone, then a capture of another story, then the Pi.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let paths = vec![
+        root.join("hairpin-nat/phone.pcap"),
+        root.join("healthy/laptop.pcap"),
+        root.join("hairpin-nat/pi.pcap"),
+    ];
+    let r: Value = serde_json::from_str(&analyze_files(&paths).unwrap().report.to_json()).unwrap();
+    assert_eq!(r["verdict"], "inconclusive");
+    let f = finding(&r, "path_hop_silent");
+    assert_eq!(f["evidence"]["hop"], 0);
+    assert!(!kinds(&r).contains(&"path_healthy".to_string()));
+}

@@ -214,7 +214,10 @@ impl Addresses for FindingKind {
                 dnat.map_addrs(m);
                 reflected.map_addrs(m);
             }
-            K::PathLoss { .. } | K::PathOrder { .. } | K::PathHealthy { .. } => {}
+            K::PathLoss { .. }
+            | K::PathOrder { .. }
+            | K::PathHopSilent { .. }
+            | K::PathHealthy { .. } => {}
             K::NoCommonTunnel { seen } => seen.map_addrs(m),
             K::TunnelNotFound { selector, tunnels } => {
                 map_selector(selector, m);

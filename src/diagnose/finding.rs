@@ -676,6 +676,19 @@ pub enum FindingKind {
         /// TTLs of the first contradicting message at prev, point, next.
         example_ttls: Option<[u8; 3]>,
     },
+    /// Along the path: two consecutive points share no WireGuard message
+    /// (nothing crossed the hop either way while both ran): the path cannot
+    /// be followed across it.
+    PathHopSilent {
+        /// The hop.
+        hop: usize,
+        /// Its earlier point.
+        a: String,
+        /// Its later point.
+        b: String,
+        /// WireGuard messages each of the two holds.
+        messages: [u64; 2],
+    },
     /// Along the path: every WireGuard packet that reached a point reached the next.
     PathHealthy {
         /// The points, in path order.
@@ -734,6 +747,7 @@ impl FindingKind {
             FindingKind::PathReflection { .. } => "path_reflection",
             FindingKind::PathMartian { .. } => "path_martian",
             FindingKind::PathOrder { .. } => "path_order",
+            FindingKind::PathHopSilent { .. } => "path_hop_silent",
             FindingKind::PathHealthy { .. } => "path_healthy",
             FindingKind::Healthy { .. } => "healthy",
         }
@@ -750,6 +764,7 @@ impl FindingKind {
                 | FindingKind::NoWireguard { .. }
                 | FindingKind::EmptyCapture { .. }
                 | FindingKind::PathOrder { .. }
+                | FindingKind::PathHopSilent { .. }
         )
     }
 }

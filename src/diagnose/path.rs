@@ -283,10 +283,54 @@ pub fn diagnose_path(
         }
         findings.push(f);
     }
+    // A point without WireGuard, or a hop nothing crossed, cannot be
+    // followed: say so rather than call the path healthy.
+    for (k, cap) in caps.iter().enumerate() {
+        let messages = cap.facts.wireguard.total();
+        // The ends' own findings (the pair's) already say it of them.
+        let middle = k > 0 && k + 1 < caps.len();
+        if cap.facts.packets == 0 && middle {
+            findings.push(Finding::new(
+                FindingKind::EmptyCapture {
+                    side: cap.side,
+                    file: cap.name.to_string(),
+                },
+                Severity::Info,
+            ));
+        } else if messages == 0 && middle {
+            findings.push(Finding::new(
+                FindingKind::NoWireguard {
+                    side: cap.side,
+                    file: cap.name.to_string(),
+                    packets: cap.facts.packets,
+                    tunnel_interface: false,
+                },
+                Severity::Info,
+            ));
+        } else if let Some(h) = evidence
+            .get(k)
+            .filter(|h| h.flows.iter().all(|f| f.sent == 0))
+        {
+            let next = caps.get(k + 1).map_or(0, |c| c.facts.wireguard.total());
+            if next > 0 {
+                findings.push(Finding::new(
+                    FindingKind::PathHopSilent {
+                        hop: k,
+                        a: h.a.clone(),
+                        b: h.b.clone(),
+                        messages: [messages, next],
+                    },
+                    Severity::Info,
+                ));
+            }
+        }
+    }
     findings.sort_by_key(|f| f.severity);
-    let problem = findings
-        .iter()
-        .any(|f| matches!(f.severity, Severity::Error | Severity::Warning));
+    let inconclusive = findings.iter().any(|f| f.kind.is_inconclusive());
+    let problem = inconclusive
+        || findings
+            .iter()
+            .any(|f| matches!(f.severity, Severity::Error | Severity::Warning));
     if !problem {
         let delivered: u64 = evidence
             .iter()

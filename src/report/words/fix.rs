@@ -153,6 +153,7 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
         | K::PathReflection { .. }
         | K::PathMartian { .. }
         | K::PathOrder { .. }
+        | K::PathHopSilent { .. }
         | K::PathHealthy { .. } => {
             // The end's own martian finding words the hairpin fix for its host.
             let end_says = all

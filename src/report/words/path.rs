@@ -203,6 +203,11 @@ pub fn summary(k: &FindingKind) -> Option<String> {
             consistent + contradicting,
             example_ttls.map_or(String::new(), |[a, b, c]| format!(" (e.g. {a}, {b}, {c})"))
         ),
+        K::PathHopSilent { a, b, messages, .. } => format!(
+            "{a} and {b} share no WireGuard message ({} and {} messages, none of one in the other while \
+             both ran): the path cannot be followed from {a} to {b}.",
+            messages[0], messages[1]
+        ),
         K::PathHealthy { points, delivered } => format!(
             "Nothing lost along {}: every WireGuard packet seen at one point while the next one's capture ran \
              reached it ({delivered} hop crossings).",
@@ -240,6 +245,9 @@ pub fn fix(k: &FindingKind) -> Option<String> {
              local address as its endpoint)."
                 .to_string(),
         ),
+        K::PathHopSilent { a, b, .. } => Some(format!(
+            "Capture {a} and {b} at the same time, on the interfaces that carry the tunnel's UDP."
+        )),
         K::PathOrder { .. } => Some(
             "Give the captures in the order the packets pass them (e.g. laptop, router LAN side, router WAN \
              side, server)."

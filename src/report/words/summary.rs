@@ -617,6 +617,7 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
         | K::PathReflection { .. }
         | K::PathMartian { .. }
         | K::PathOrder { .. }
+        | K::PathHopSilent { .. }
         | K::PathHealthy { .. } => super::path::summary(&f.kind).unwrap_or_default(),
         K::Healthy {
             one_end: true,
