@@ -79,3 +79,63 @@ pub fn ttl_order(caps: &[&DecodedCapture], hops: &[Correlation]) -> Vec<TtlOrder
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{CaptureInfo, Timestamp};
+    use crate::decode::{Counter, Endpoint, Endpoints, Flags, PacketKind, PacketRecord, PeerIndex};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    /// A capture of `n` transport messages laptop → vps at TTL `ttl`.
+    fn point(name: &str, ttl: u8, n: u64) -> DecodedCapture {
+        let mut endpoints = Endpoints::default();
+        let ep = |a: [u8; 4], port| Endpoint {
+            ip: IpAddr::V4(Ipv4Addr::from(a)),
+            port,
+        };
+        let (src, dst) = (
+            endpoints.intern(ep([192, 0, 2, 1], 51821)),
+            endpoints.intern(ep([198, 51, 100, 2], 51820)),
+        );
+        let records = (0..n)
+            .map(|i| PacketRecord {
+                ts: Timestamp(i as i64 * 1_000_000 + i64::from(64 - ttl)),
+                kind: PacketKind::WgTransport {
+                    receiver: PeerIndex(7),
+                    counter: Counter(i),
+                },
+                frame: FrameNo(i as u32 + 1),
+                ip_len: 148,
+                src,
+                dst,
+                udp_len: 120,
+                frag_len: 148,
+                ttl,
+                flags: Flags::default(),
+                iface: 0,
+            })
+            .collect();
+        DecodedCapture {
+            path: name.into(),
+            info: CaptureInfo::default(),
+            records,
+            endpoints,
+        }
+    }
+
+    #[test]
+    fn ttls_agree_with_the_path_order_and_not_with_another() {
+        let (a, b, c) = (point("a", 64, 5), point("b", 63, 5), point("c", 62, 5));
+        let good = [&a, &b, &c];
+        let order = ttl_order(&good, &correlate_path(&good));
+        assert_eq!(order.len(), 1);
+        assert_eq!((order[0].consistent, order[0].contradicting), (5, 0));
+        // c given in the middle: its TTL is below both neighbours'.
+        let bad = [&a, &c, &b];
+        let order = ttl_order(&bad, &correlate_path(&bad));
+        assert_eq!((order[0].consistent, order[0].contradicting), (0, 5));
+        assert_eq!(order[0].example_ttls, Some([64, 62, 63]));
+        assert_eq!(order[0].example, Some([FrameNo(1); 3]));
+    }
+}
