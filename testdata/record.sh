@@ -1723,6 +1723,18 @@ EOF
   tsv_all "$D" 51820 51821
 }
 
+# after a stalled download: abort the server's TCP connection (ss -K, so no retransmission of
+# a big segment is still under way when the captures stop), then 2 small pings each way, so
+# both captures run past the last big packet (none is sent outside the receiver's window)
+# -> "sockets before/after" of the vps's port 8000
+abort_stuck_tcp() { # host
+  local before after
+  before=$(nsx "$1" ss -Htna "( sport = :8000 )" | grep -vc LISTEN || true)
+  nsx "$1" ss -K -tn "( sport = :8000 )" >/dev/null 2>&1 || true
+  after=$(nsx "$1" ss -Htna "( sport = :8000 )" | grep -vc LISTEN || true)
+  echo "$before/$after"
+}
+
 # ifindex of an interface in a namespace (the cooked header of an -i any capture names it: sll.ifindex)
 ifidx() { nsx "$1" cat "/sys/class/net/$2/ifindex"; }
 count_py() { "$PY" "$HERE/record/count.py" "$@"; }
@@ -1747,7 +1759,10 @@ sc_any_blackhole() {
   bl=$(ping_run laptop 10.0.0.1 1392 3)
   bv=$(ping_run vps 10.0.0.2 1392 3)
   cb=$(curl_get laptop http://10.0.0.1:8000/login.html 12)
-  sleep 2
+  local ab tl tv
+  ab=$(abort_stuck_tcp vps); sleep 0.5
+  tl=$(ping_run laptop 10.0.0.1 56 2); tv=$(ping_run vps 10.0.0.2 56 2)
+  sleep 1
   cap_stop_all
   local tb1 tb2 ff1 ff2 ic1 ic2 if1 if2 vw ve lw le wgv wgl pmv pml
   tb1=$(ipt_cnt router1 raw PREROUTING too_big_df); tb2=$(ipt_cnt router2 raw PREROUTING too_big_df)
@@ -1803,7 +1818,8 @@ EOPY
     "tcp_mss_announced": 1380,
     "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"},
     "ping_sizes": {"laptop->vps": [56, 500, 1000, 1364], "vps->laptop": [56, 500, 1000, 1364], "lost_both_ways": 1392, "lost_count_each_way": 3},
-    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB, vps->laptop)", "curl_max_time": 12},
+    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB, vps->laptop)", "curl_max_time": 12,
+             "after": "ss -K on the vps aborts the stalled connection; then ping -c 2 -s 56 each way"},
     "capture_commands": {"vps": "tcpdump -i any -U -w vps.pcap", "laptop": "tcpdump -i any -U -w laptop.pcap"},
     "interface_indexes": {"vps": {"eth0": $ve, "wg0": $vw}, "laptop": {"eth0": $le, "wg0": $lw}} },
   "counted": {
@@ -1817,6 +1833,8 @@ EOPY
     "curl_big_ok": $( [[ ${cb%% *} == 0 ]] && echo true || echo false), "curl_big": $(curl_json "$cb"),
     "ping_results_laptop_to_vps": $pl, "ping_results_vps_to_laptop": $pv,
     "ping_1392_laptop_to_vps": "$bl", "ping_1392_vps_to_laptop": "$bv",
+    "after_download": {"vps_tcp_port_8000_sockets_before_after_ss_K": "$ab", "ping_56_laptop_to_vps": "$tl", "ping_56_vps_to_laptop": "$tv",
+      "why": "the stalled connection is aborted on the vps (ss -K) and small pings follow, so the last big packet is sent well before both captures stop"},
     "route_pmtu_after": {"vps_to_laptop": "$pmv", "laptop_to_vps": "$pml"},
     "loss_per_direction_cross_check": $xl,
     "inner_from_captures_tshark": $inner,
@@ -1875,7 +1893,10 @@ sc_path_blackhole() {
   bl=$(ping_run laptop 10.0.0.1 1392 3)
   bv=$(ping_run vps 10.0.0.2 1392 3)
   cb=$(curl_get laptop http://10.0.0.1:8000/login.html 12)
-  sleep 2
+  local ab tl tv
+  ab=$(abort_stuck_tcp vps); sleep 0.5
+  tl=$(ping_run laptop 10.0.0.1 56 2); tv=$(ping_run vps 10.0.0.2 56 2)
+  sleep 1
   cap_stop_all
   local tb1 tb2 ic icf f1 f2 cf1 cf2 ff fo fc lfo lfc vra ct wgv wgl seen
   tb1=$(ipt_cnt rtr raw PREROUTING too_big_v2l); tb2=$(ipt_cnt rtr raw PREROUTING too_big_l2v)
@@ -1931,7 +1952,8 @@ EOPY
     "laptop_to_vps_big_datagrams": "fragmented by the laptop's own kernel (its eth0 MTU 1454 is smaller than the 1480-byte datagram; wireguard-go's socket uses Linux's default IP_PMTUDISC_WANT, so the kernel fragments instead of failing the send): 1452 + 48 bytes, DF clear; they cross (rtr reassembles them for conntrack and fragments them again) and are reassembled by the vps",
     "endpoints": {"vps": "198.51.100.2:51820", "laptop_private": "192.168.1.10:51821", "laptop_public": "203.0.113.1:40001"},
     "ping_sizes": {"laptop->vps": [56, 500, 1000, 1364], "vps->laptop": [56, 500, 1000, 1364], "lost_both_ways": 1392, "lost_count_each_way": 3},
-    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB, vps->laptop)", "curl_max_time": 12},
+    "http": {"small": ["/version", "/robots.txt"], "big": "/login.html (~49 KB, vps->laptop)", "curl_max_time": 12,
+             "after": "ss -K on the vps aborts the stalled connection; then ping -c 2 -s 56 each way"},
     "capture_points_in_path_order": ["laptop.pcap", "rtr-lan.pcap", "rtr-wan.pcap", "vps.pcap"] },
   "counted": {
     "router_dropped_too_big": {"vps->laptop": $tb1, "laptop->vps": $tb2},
@@ -1948,6 +1970,8 @@ EOPY
     "curl_big_ok": $( [[ ${cb%% *} == 0 ]] && echo true || echo false), "curl_big": $(curl_json "$cb"),
     "ping_results_laptop_to_vps": $pl, "ping_results_vps_to_laptop": $pv,
     "ping_1392_laptop_to_vps": "$bl", "ping_1392_vps_to_laptop": "$bv",
+    "after_download": {"vps_tcp_port_8000_sockets_before_after_ss_K": "$ab", "ping_56_laptop_to_vps": "$tl", "ping_56_vps_to_laptop": "$tv",
+      "why": "the stalled connection is aborted on the vps (ss -K) and small pings follow, so the last big packet is sent well before both captures stop"},
     "fragment_frames_tshark": { ${mfl%, } },
     "counting_units": "iptables counts on rtr see each of the laptop's fragmented datagrams once (rtr's conntrack reassembles before FORWARD), core's count each fragment; the tshark counts of path_from_captures_tshark count datagrams (tshark reassembles), fragment_frames_tshark the fragment frames",
     "path_from_captures_tshark": $pth,
