@@ -85,6 +85,7 @@ fn main() {
                 damage: None,
                 files: Vec::new(),
                 inner: None,
+                point: None,
             })
             .collect();
         let json = AnalyzeReport::new(summaries, findings, Some(&c)).to_json();

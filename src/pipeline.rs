@@ -21,6 +21,8 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod path;
+
 /// An analysis: the report, and the damage of captures that were read only in part.
 #[derive(Debug)]
 pub struct Analysis {
@@ -151,13 +153,14 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
             let (a, b) = rayon::join(|| decode_file(a, p, cores), || decode_file(b, p, cores));
             vec![a?, b?]
         }
-        _ => {
+        [_, _, _, ..] => return path::analyze_path(paths, opts),
+        [] => {
             return Err(FileError {
-                path: paths.get(2).cloned().unwrap_or_default(),
+                path: PathBuf::new(),
                 error: crate::capture::CaptureError::Open {
                     source: std::io::Error::new(
                         std::io::ErrorKind::InvalidInput,
-                        format!("analyze takes one or two captures, not {}", paths.len()),
+                        "analyze takes at least one capture",
                     ),
                 },
             })
@@ -176,18 +179,7 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         }
     }
     let focus = opts.window.map(|w| focus(&mut caps, w));
-    let mut damaged = Vec::new();
-    for (cap, path) in caps.iter().zip(paths) {
-        if let Some(d) = &cap.info.damage {
-            damaged.push(FileError {
-                path: cap
-                    .info
-                    .damaged_part()
-                    .map_or_else(|| path.clone(), Path::to_path_buf),
-                error: clone_error(d),
-            });
-        }
-    }
+    let damaged = damaged(&caps, paths);
     // Facts of each capture and the correlation of the pair are independent.
     let (facts, mut correlation): (Vec<_>, _) = match caps.as_slice() {
         [a, b] => {
@@ -239,35 +231,10 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         }
     }
     let sides = [Side::A, Side::B];
-    let summaries: Vec<CaptureSummary> = caps
-        .iter()
-        .zip(&names)
-        .zip(paths)
-        .zip(sides)
-        .zip(inner_summaries)
-        .map(|((((c, n), p), side), inner)| CaptureSummary {
-            side,
-            inner,
-            file: n.clone(),
-            path: p.display().to_string(),
-            packets: c.info.frames,
-            damage: c.info.damage.as_ref().map(|d| match c.info.damaged_part() {
-                Some(part) => format!("{}: {d}", part_name(n, part)),
-                None => d.to_string(),
-            }),
-            files: c
-                .info
-                .parts
-                .iter()
-                .map(|part| FileSummary {
-                    file: part_name(n, &part.path),
-                    path: part.path.display().to_string(),
-                    packets: part.frames,
-                    first_frame: part.before + 1,
-                })
-                .collect(),
-        })
-        .collect();
+    let mut summaries = summaries(&caps, &names, paths, &sides, false);
+    for (s, inner) in summaries.iter_mut().zip(inner_summaries) {
+        s.inner = inner;
+    }
     let captures: Vec<Capture<'_>> = caps
         .iter()
         .zip(&facts)
@@ -313,6 +280,62 @@ pub fn analyze_files_with(paths: &[PathBuf], opts: &Options) -> Result<Analysis,
         damaged,
         kept,
     })
+}
+
+/// One error per damaged capture, naming the damaged file.
+fn damaged(caps: &[DecodedCapture], paths: &[PathBuf]) -> Vec<FileError> {
+    let mut damaged = Vec::new();
+    for (cap, path) in caps.iter().zip(paths) {
+        if let Some(d) = &cap.info.damage {
+            damaged.push(FileError {
+                path: cap
+                    .info
+                    .damaged_part()
+                    .map_or_else(|| path.clone(), Path::to_path_buf),
+                error: clone_error(d),
+            });
+        }
+    }
+    damaged
+}
+
+/// One summary per capture; `path`: the captures are points along a path.
+fn summaries(
+    caps: &[DecodedCapture],
+    names: &[String],
+    paths: &[PathBuf],
+    sides: &[Side],
+    path: bool,
+) -> Vec<CaptureSummary> {
+    caps.iter()
+        .zip(names)
+        .zip(paths)
+        .zip(sides)
+        .enumerate()
+        .map(|(i, (((c, n), p), side))| CaptureSummary {
+            side: *side,
+            point: path.then_some(i),
+            inner: None,
+            file: n.clone(),
+            path: p.display().to_string(),
+            packets: c.info.frames,
+            damage: c.info.damage.as_ref().map(|d| match c.info.damaged_part() {
+                Some(part) => format!("{}: {d}", part_name(n, part)),
+                None => d.to_string(),
+            }),
+            files: c
+                .info
+                .parts
+                .iter()
+                .map(|part| FileSummary {
+                    file: part_name(n, &part.path),
+                    path: part.path.display().to_string(),
+                    packets: part.frames,
+                    first_frame: part.before + 1,
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Cuts every capture to the window `w` (relative bounds from the earliest

@@ -6,6 +6,7 @@
 
 use crate::correlate::{NatMapping, TunnelSelect};
 use crate::decode::Endpoint;
+use crate::diagnose::path::{Reflection, Rewrite};
 use crate::diagnose::{
     AffectedFlow, DirRef, FindingKind, LocalDropGroup, MssFlow, OtherPeer, Roam, WgSeen,
 };
@@ -17,6 +18,7 @@ use crate::report::analyze::{
     AnalyzeReport, CopiesReport, DirectionReport, ReportFinding, TunnelReport,
 };
 use crate::report::inspect::{CaptureEntry, InspectReport};
+use crate::report::path::{HopReport, MartianReport, PathReport, ReflectionReport};
 use crate::report::plots::{DirectionPlot, EventDetail, PlotData, TimelineEvent};
 use std::net::IpAddr;
 
@@ -113,6 +115,12 @@ fields! {
     PlotData { directions }
     DirectionPlot { events }
     TimelineEvent { detail }
+    Rewrite { before_src, before_dst, after_src, after_dst }
+    Reflection { before_src, before_dst, after_src, after_dst }
+    ReflectionReport { reflection }
+    MartianReport { src, dst }
+    HopReport { rewritten, reflected, martians }
+    PathReport { hops }
 }
 
 impl Addresses for InspectReport {
@@ -203,6 +211,26 @@ impl Addresses for FindingKind {
             K::LocalDrop { groups, .. } => groups.map_addrs(m),
             K::OtherPeers { peers, .. } => peers.map_addrs(m),
             K::NatRewrite { mappings } => mappings.map_addrs(m),
+            K::PathNat { rewrites, .. } => rewrites.map_addrs(m),
+            K::PathReflection { reflection } => reflection.map_addrs(m),
+            K::PathMartian {
+                src,
+                dst,
+                snat,
+                dnat,
+                reflected,
+                ..
+            } => {
+                src.map_addrs(m);
+                dst.map_addrs(m);
+                snat.map_addrs(m);
+                dnat.map_addrs(m);
+                reflected.map_addrs(m);
+            }
+            K::PathLoss { .. }
+            | K::PathOrder { .. }
+            | K::PathHopSilent { .. }
+            | K::PathHealthy { .. } => {}
             K::NoCommonTunnel { seen } => seen.map_addrs(m),
             K::TunnelNotFound { selector, tunnels } => {
                 map_selector(selector, m);
@@ -237,6 +265,7 @@ impl Addresses for AnalyzeReport {
         self.nat.map_addrs(m);
         self.copies.map_addrs(m);
         self.plots.map_addrs(m);
+        self.path.map_addrs(m);
         if let Some(sel) = &mut self.selection {
             map_selector(sel, m);
         }

@@ -17,6 +17,14 @@ pub fn run(args: &AnalyzeArgs, opts: &Options, color: bool) -> u8 {
     };
     let mut paths = vec![args.a.clone()];
     paths.extend(args.b.clone());
+    paths.extend(args.more.iter().cloned());
+    if paths.len() > 2 && (args.annotate.is_some() || args.tunnel.is_some() || args.peer.is_some())
+    {
+        output::error(
+            "--annotate, --tunnel and --peer take two captures, not a path of three or more",
+        );
+        return super::ERROR;
+    }
     let outputs: Vec<&std::path::Path> = args
         .output
         .iter()

@@ -106,6 +106,13 @@ pub struct AnalyzeArgs {
     #[arg(value_name = "B")]
     pub b: Option<PathBuf>,
 
+    /// Further captures along the same path, in path order after A and B
+    /// (e.g. laptop, router LAN side, router WAN side, vps): each WireGuard
+    /// packet is followed from point to point, and the report says per hop
+    /// what arrived, what was rewritten and what vanished.
+    #[arg(value_name = "C", requires = "b")]
+    pub more: Vec<PathBuf>,
+
     /// Output format.
     #[arg(long, short = 'f', value_enum, default_value_t = AnalyzeFormat::Table)]
     pub format: AnalyzeFormat,

@@ -11,6 +11,7 @@ mod fate;
 mod key;
 mod loss;
 mod nat;
+mod path;
 mod senders;
 mod transport;
 mod tunnels;
@@ -18,6 +19,7 @@ mod window;
 
 pub use fate::Fate;
 pub use key::{MsgClass, MsgKey, DUPLICATE, NO_PARTNER};
+pub use path::{correlate_path, ttl_order, TtlOrder};
 pub use senders::looks_locally_sent;
 pub use tunnels::{Handshake, Tunnel, TunnelSelect, NO_TUNNEL};
 

@@ -712,6 +712,126 @@ pub enum FindingKind {
         /// Per destination.
         groups: Vec<LocalDropGroup>,
     },
+    /// Along the path: WireGuard packets seen at one point and, while the
+    /// next point's capture ran, never there: the hop between them drops them.
+    PathLoss {
+        /// The hop (between points `hop` and `hop + 1`).
+        hop: usize,
+        /// Which way the lost packets went.
+        heading: super::path::Heading,
+        /// The end of the path they came from (first or last point).
+        origin: String,
+        /// The last point they were seen at.
+        from: String,
+        /// The next point, where they never arrived.
+        to: String,
+        /// Packets sent across the hop that way while `to`'s capture ran.
+        sent: u64,
+        /// Of which lost.
+        lost: u64,
+        /// Smallest lost packet.
+        smallest_lost: Option<WireSize>,
+        /// Largest delivered packet below it.
+        largest_delivered: Option<WireSize>,
+        /// Only packets of `smallest_lost` and more were lost, smaller ones arrived.
+        size_dependent: bool,
+        /// Routers between the two points (TTL drop of delivered packets), when one value.
+        routers: Option<u8>,
+        /// ICMP fragmentation-needed / packet-too-big seen at the points the
+        /// packets passed before the drop (`icmp_checked`).
+        icmp_seen: u64,
+        /// Those points.
+        icmp_checked: Vec<String>,
+    },
+    /// Along the path: addresses rewritten between two consecutive points.
+    PathNat {
+        /// The hop.
+        hop: usize,
+        /// Its earlier point.
+        a: String,
+        /// Its later point.
+        b: String,
+        /// The rewrites, before and after.
+        rewrites: Vec<super::path::Rewrite>,
+        /// Routers between the points (TTL drop), when one value.
+        routers: Option<u8>,
+    },
+    /// Along the path: a point holds messages twice, the second copy come
+    /// back onto its link with source == destination (hairpin NAT beyond it).
+    PathReflection {
+        /// What came back, and how.
+        reflection: Box<super::path::Reflection>,
+    },
+    /// Along the path: where WireGuard packets with source == destination
+    /// first appear.
+    PathMartian {
+        /// The point (index in path order).
+        point: usize,
+        /// Its display name.
+        file: String,
+        /// The hop they appear at (`point - 1`; 0 when at the first point).
+        hop: usize,
+        /// Source.
+        src: Endpoint,
+        /// Destination (same address).
+        dst: Endpoint,
+        /// Packets at that point.
+        packets: u64,
+        /// Of which handshake initiations.
+        wg_initiations: u64,
+        /// Every point that holds such packets, in path order.
+        seen_at: Vec<String>,
+        /// Whether any point holds a handshake response.
+        response_seen: bool,
+        /// The SNAT that gave them their source, when a hop shows it.
+        snat: Option<Box<super::path::Rewrite>>,
+        /// The two points it happened between.
+        snat_between: Option<[String; 2]>,
+        /// The DNAT that gave them their destination, between two points.
+        dnat: Option<Box<super::path::Rewrite>>,
+        /// The two points it happened between.
+        dnat_between: Option<[String; 2]>,
+        /// Or the reflection that brought them back onto a point's link with it.
+        reflected: Option<Box<super::path::Reflection>>,
+    },
+    /// Along the path: the given order contradicts the TTLs at a point (it
+    /// is not between its neighbours on the packets' way).
+    PathOrder {
+        /// The point.
+        point: usize,
+        /// Its display name.
+        file: String,
+        /// The point given before it.
+        prev: String,
+        /// The point given after it.
+        next: String,
+        /// Messages whose TTLs agree with the order there.
+        consistent: u64,
+        /// Messages whose TTLs contradict it.
+        contradicting: u64,
+        /// TTLs of the first contradicting message at prev, point, next.
+        example_ttls: Option<[u8; 3]>,
+    },
+    /// Along the path: two consecutive points share no WireGuard message
+    /// (nothing crossed the hop either way while both ran): the path cannot
+    /// be followed across it.
+    PathHopSilent {
+        /// The hop.
+        hop: usize,
+        /// Its earlier point.
+        a: String,
+        /// Its later point.
+        b: String,
+        /// WireGuard messages each of the two holds.
+        messages: [u64; 2],
+    },
+    /// Along the path: every WireGuard packet that reached a point reached the next.
+    PathHealthy {
+        /// The points, in path order.
+        points: Vec<String>,
+        /// Packets delivered across all hops (each hop counted).
+        delivered: u64,
+    },
     /// Nothing wrong.
     Healthy {
         /// Matched packets (two captures).
@@ -761,6 +881,13 @@ impl FindingKind {
             FindingKind::AffectedFlows { .. } => "affected_flows",
             FindingKind::TcpMssTooLarge { .. } => "tcp_mss_too_large",
             FindingKind::LocalDrop { .. } => "local_drop",
+            FindingKind::PathLoss { .. } => "path_loss",
+            FindingKind::PathNat { .. } => "path_nat",
+            FindingKind::PathReflection { .. } => "path_reflection",
+            FindingKind::PathMartian { .. } => "path_martian",
+            FindingKind::PathOrder { .. } => "path_order",
+            FindingKind::PathHopSilent { .. } => "path_hop_silent",
+            FindingKind::PathHealthy { .. } => "path_healthy",
             FindingKind::Healthy { .. } => "healthy",
         }
     }
@@ -775,6 +902,8 @@ impl FindingKind {
                 | FindingKind::TunnelNotFound { .. }
                 | FindingKind::NoWireguard { .. }
                 | FindingKind::EmptyCapture { .. }
+                | FindingKind::PathOrder { .. }
+                | FindingKind::PathHopSilent { .. }
         )
     }
 }

@@ -15,6 +15,7 @@ mod loss;
 mod martian;
 pub mod mtu;
 mod offload;
+pub mod path;
 mod peers;
 mod pmtu;
 mod scope;
@@ -26,6 +27,7 @@ pub use finding::{
     Implementation, InnerProtocol, IpVersion, LocalDropCause, LocalDropGroup, LossBasis, MssFlow,
     MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeCount, SizeTest, Span, WgSeen, WireSize,
 };
+pub use path::{diagnose_path, Heading, HopEvidence, HopFlow, PathDiagnosis};
 
 use crate::correlate::{Correlation, SentPacket, Side};
 use crate::decode::{DecodedCapture, Endpoint};

@@ -64,7 +64,7 @@ impl FramesReport {
     /// The report of `r`; one per file holding its frames when the end is a
     /// directory (`end`), each with the file's own frame numbers, so that
     /// every filter selects exactly the frames listed in the file it names.
-    fn from(r: FrameRefs, end: Option<&CaptureSummary>) -> Vec<FramesReport> {
+    pub(super) fn from(r: FrameRefs, end: Option<&CaptureSummary>) -> Vec<FramesReport> {
         let one = |file: String, frames: Vec<FrameNo>| FramesReport {
             filter: filter::frames_filter(&frames),
             side: r.side,
@@ -88,6 +88,18 @@ impl FramesReport {
             .map(|(file, frames)| one(file, frames))
             .collect()
     }
+}
+
+/// The capture a finding's frames are in: by side, or by name along a path
+/// (where `side` is the capture's side within its hop).
+pub(super) fn capture_of<'a>(
+    captures: &'a [CaptureSummary],
+    r: &FrameRefs,
+) -> Option<&'a CaptureSummary> {
+    captures
+        .iter()
+        .find(|c| c.side == r.side && (c.point.is_none() || c.file == r.file))
+        .or_else(|| captures.iter().find(|c| c.file == r.file))
 }
 
 /// A finding with its words.
@@ -213,6 +225,10 @@ pub struct CaptureSummary {
     /// `--inner-b`), whose frames findings name by its own file; absent without one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inner: Option<InnerFileSummary>,
+    /// With three or more captures, its place in path order (0-based; `side`
+    /// is then `a` for the first point and `b` for every later one); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub point: Option<usize>,
 }
 
 /// A separate capture of an end's tunnel interface.
@@ -523,6 +539,10 @@ pub struct AnalyzeReport {
     pub anonymized: bool,
     /// The `--from`/`--until` window applied, or null.
     pub focus: Option<FocusReport>,
+    /// Three or more captures along one path: per hop what arrived, was
+    /// rewritten and vanished; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<super::path::PathReport>,
     /// Plot data for the HTML report (two captures, when asked for); not part of the JSON.
     #[serde(skip)]
     pub plots: Option<PlotData>,
@@ -601,7 +621,7 @@ impl AnalyzeReport {
                     .frames
                     .into_iter()
                     .flat_map(|r| {
-                        let end = captures.iter().find(|c| c.side == r.side);
+                        let end = capture_of(&captures, &r);
                         FramesReport::from(r, end)
                     })
                     .collect();
@@ -623,8 +643,13 @@ impl AnalyzeReport {
                 .zip(&c.copies)
                 .filter(|(_, x)| !x.frames.is_empty())
                 .map(|(side, x)| {
-                    let file = names.get(side.idx()).cloned().unwrap_or_default();
-                    let end = captures.iter().find(|c| c.side == side);
+                    // Along a path the pair is the first and the last point.
+                    let i = match side {
+                        Side::A => 0,
+                        Side::B => captures.len().saturating_sub(1),
+                    };
+                    let file = names.get(i).cloned().unwrap_or_default();
+                    let end = captures.get(i);
                     CopiesReport {
                         side,
                         copies: x.frames.len() as u64,
@@ -692,6 +717,7 @@ impl AnalyzeReport {
             selection: None,
             anonymized: false,
             focus: None,
+            path: None,
             plots: None,
         }
     }
@@ -716,6 +742,7 @@ impl AnalyzeReport {
             f.fix = fix;
         }
         self.headline = headline(self.verdict, &names, &self.findings, &self.tunnels);
+        self.path_headline();
         if let Some(sel) = self.selection.clone() {
             self.selected(&sel);
         }
@@ -999,6 +1026,7 @@ impl AnalyzeReport {
                 let _ = write!(out, "{}", histogram(d, &self.direction_label(d)));
             }
         }
+        out.push_str(&self.path_table(width));
         for l in self.context_lines().lines() {
             out.push_str(&wrap(l, w, "  "));
         }
@@ -1008,6 +1036,12 @@ impl AnalyzeReport {
     pub(super) fn context_lines(&self) -> String {
         let mut out = String::new();
         let names: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
+        // Along a path these lines are about the two ends as a pair.
+        let ends = if self.path.is_some() {
+            "ends (first and last point): "
+        } else {
+            ""
+        };
         for t in &self.tunnels {
             if self.tunnels.len() > 1 {
                 let _ = writeln!(
@@ -1027,9 +1061,13 @@ impl AnalyzeReport {
                     .iter()
                     .take(6)
                     .map(|h| {
-                        let at = |i: usize| match self.captures.get(i) {
+                        let at = |i: usize| match self.captures.get(self.end_index(i)) {
                             Some(c) if !c.files.is_empty() => c.frame_name(h.frames[i]),
-                            _ => format!("{} in {}", h.frames[i], names.get(i).unwrap_or(&"?")),
+                            _ => format!(
+                                "{} in {}",
+                                h.frames[i],
+                                names.get(self.end_index(i)).unwrap_or(&"?")
+                            ),
                         };
                         format!("{} UTC (frame {}, {})", h.time, at(0), at(1))
                     })
@@ -1056,11 +1094,11 @@ impl AnalyzeReport {
             let files: Vec<&str> = self.captures.iter().map(|c| c.file.as_str()).collect();
             let (a, b) = (
                 files.first().copied().unwrap_or("A"),
-                files.get(1).copied().unwrap_or("B"),
+                files.get(self.end_index(1)).copied().unwrap_or("B"),
             );
             let _ = writeln!(
                 out,
-                "clock: {b} is {} ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
+                "{ends}clock: {b} is {} ahead of {a}{}; one-way delay {a} → {b} {}, {b} → {a} {} ({} matched packets)",
                 super::signed_duration(c.offset_ns),
                 if c.bracketed { "" } else { " (one direction only: assumes zero delay)" },
                 ms(c.delay_ab_ms),
@@ -1071,7 +1109,7 @@ impl AnalyzeReport {
         if let Some(w) = &self.window {
             let _ = writeln!(
                 out,
-                "window: both captures ran from {} UTC for {:.3} s{}",
+                "{ends}window: both captures ran from {} UTC for {:.3} s{}",
                 w.start,
                 w.seconds,
                 if w.overlap {
@@ -1085,13 +1123,13 @@ impl AnalyzeReport {
             if m.rewritten() {
                 let _ = writeln!(
                     out,
-                    "NAT: sent as {} → {}, received as {} → {} ({} packets)",
+                    "{ends}NAT: sent as {} → {}, received as {} → {} ({} packets)",
                     m.sent_src, m.sent_dst, m.recv_src, m.recv_dst, m.packets
                 );
             } else {
                 let _ = writeln!(
                     out,
-                    "path: {} → {}, addresses unchanged between the ends ({} packets)",
+                    "{ends}path: {} → {}, addresses unchanged between the ends ({} packets)",
                     m.sent_src, m.sent_dst, m.packets
                 );
             }
@@ -1101,6 +1139,16 @@ impl AnalyzeReport {
             out.push('\n');
         }
         out
+    }
+
+    /// The capture of the pair's end `i` (0 or 1): along a path, the pair
+    /// is the first and the last point.
+    fn end_index(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.captures.len().saturating_sub(1).max(1)
+        }
     }
 
     /// One sentence per capture holding copies of its own messages: which
@@ -1202,6 +1250,7 @@ impl AnalyzeReport {
             }
             let _ = writeln!(out, "```");
         }
+        out.push_str(&self.path_markdown());
         let ctx = self.context_lines();
         if !ctx.is_empty() {
             let _ = writeln!(out);

@@ -42,6 +42,7 @@ svg .delivered{fill:#1f77b4}svg .lost{fill:#d62728}svg circle.delivered{fill-opa
 svg .threshold{stroke:#7b1fa2;stroke-width:1.5;stroke-dasharray:6 4}svg text.threshold-label{fill:#7b1fa2}
 svg .ev.initiation{fill:#1f77b4}svg .ev.response{fill:#2ca02c}svg .ev.unanswered{fill:#d62728;fill-opacity:.8}svg .ev.icmp{fill:#ff7f0e}svg .ev.martian{fill:#9467bd}
 svg .ev.has-lost{stroke:#d62728;stroke-width:2}
+svg.ladder .point line{stroke:#888}svg.ladder .arrived line,svg.ladder .reflection path{stroke:#1f77b4;stroke-width:2;fill:none}svg.ladder marker path{fill:#555}svg.ladder .lost line,svg.ladder .lost .cross{stroke:#d62728;stroke-width:2.5}svg.ladder .rewrite rect{fill:#fff3e0;stroke:#ef6c00}svg.ladder .martian circle{fill:#9467bd}
 .muted{color:#666}footer{margin-top:2em;color:#777;font-size:.85em}
 ";
 
@@ -119,6 +120,15 @@ impl AnalyzeReport {
                     esc(d)
                 );
             }
+        }
+        if let Some(p) = &self.path {
+            let _ = writeln!(
+                o,
+                "<section id=\"path\">\n<h2>Along the path: {}</h2>",
+                esc(&p.route())
+            );
+            super::path::ladder_svg(&mut o, p, &esc);
+            o.push_str("</section>\n");
         }
         self.findings_html(&mut o);
         if let Some(p) = &self.plots {

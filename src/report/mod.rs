@@ -8,6 +8,7 @@ pub mod batch;
 pub mod filter;
 mod html;
 pub mod inspect;
+pub mod path;
 pub mod plots;
 pub mod words;
 

@@ -163,6 +163,23 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
         | K::LargestPackets { .. }
         | K::OtherPeers { .. }
         | K::EndpointRoaming { .. } => None,
+        K::PathLoss { .. }
+        | K::PathNat { .. }
+        | K::PathReflection { .. }
+        | K::PathMartian { .. }
+        | K::PathOrder { .. }
+        | K::PathHopSilent { .. }
+        | K::PathHealthy { .. } => {
+            // The end's own martian finding words the hairpin fix for its host.
+            let end_says = all
+                .iter()
+                .any(|g| matches!(g.kind, K::MartianSameSrcDst { .. }));
+            if end_says && matches!(f.kind, K::PathMartian { .. }) {
+                None
+            } else {
+                super::path::fix(&f.kind)
+            }
+        }
         K::CapturesDisjoint { .. } => Some(
             "Start both captures, then reproduce the problem while both run.".to_string(),
         ),

@@ -3,6 +3,7 @@
 
 mod fix;
 pub(crate) mod inner;
+pub(crate) mod path;
 mod summary;
 
 pub use fix::fix;

@@ -630,6 +630,13 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
             groups,
             ..
         } => super::inner::local_drop(file, *dropped, *sent, groups),
+        K::PathLoss { .. }
+        | K::PathNat { .. }
+        | K::PathReflection { .. }
+        | K::PathMartian { .. }
+        | K::PathOrder { .. }
+        | K::PathHopSilent { .. }
+        | K::PathHealthy { .. } => super::path::summary(&f.kind).unwrap_or_default(),
         K::Healthy {
             one_end: true,
             messages,
