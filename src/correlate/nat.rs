@@ -54,7 +54,8 @@ pub(super) fn pass(
         path_fragmented: Default::default(),
     };
     let mut nat_of: HashMap<(Side, [EndpointId; 4]), usize> = HashMap::default();
-    let mut last: Option<(Here, usize)> = None;
+    // The two directions of a stream alternate: the last two.
+    let mut last: [Option<(Here, usize)>; 2] = [None, None];
     for ((i, j), &s) in matched_pairs(partner).zip(&senders.by_pair) {
         let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
         let (ta, tb) = (ra.ts.0, rb.ts.0);
@@ -69,7 +70,7 @@ pub(super) fn pass(
         let (rs, rr) = (rec(s, si), rec(s.other(), ri));
         let h = here(s, ra, rb);
         let n = match last {
-            Some((l, n)) if l == h => n,
+            [Some((l, n)), _] | [_, Some((l, n))] if l == h => n,
             _ => {
                 learn(local, s, ra, rb);
                 out.sent_pairs[s.idx()].insert((rs.src, rs.dst));
@@ -93,7 +94,7 @@ pub(super) fn pass(
                         });
                         nat.len() - 1
                     });
-                last = Some((h, n));
+                last = [Some((h, n)), last[0]];
                 n
             }
         };

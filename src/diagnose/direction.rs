@@ -7,7 +7,8 @@ use super::Capture;
 use crate::capture::Timestamp;
 use crate::correlate::{Correlation, Role, Side};
 use crate::decode::{DecodedCapture, Flags, PacketKind};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// The lost packets of a direction, rebuilt on demand from the records (a
 /// blackhole can lose most of a direction: they are never all held).
