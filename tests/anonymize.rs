@@ -43,10 +43,16 @@ fn prefix(a: IpAddr, b: IpAddr) -> u32 {
 fn no_real_address_survives_and_the_diagnosis_is_the_same() {
     let dir = tempfile::tempdir().unwrap();
     for (n, pair) in [
-        ["mtu-blackhole/vps.pcap", "mtu-blackhole/laptop.pcap"],
-        ["hairpin-nat/phone.pcap", "hairpin-nat/pi.pcap"],
+        &["mtu-blackhole/vps.pcap", "mtu-blackhole/laptop.pcap"][..],
+        &["hairpin-nat/phone.pcap", "hairpin-nat/pi.pcap"],
         // Inner flows, SYNs and their MSS (affected_flows, tcp_mss_too_large).
-        ["any-blackhole/vps.pcap", "any-blackhole/laptop.pcap"],
+        &["any-blackhole/vps.pcap", "any-blackhole/laptop.pcap"],
+        // Along a path: SNAT, DNAT, the reflection and the martian chain.
+        &[
+            "hairpin-nat/phone.pcap",
+            "hairpin-nat/router.pcap",
+            "hairpin-nat/pi.pcap",
+        ],
     ]
     .into_iter()
     .enumerate()
