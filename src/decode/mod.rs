@@ -710,6 +710,22 @@ mod tests {
         out
     }
 
+    /// A classic pcap file (Ethernet) of `frames`, one a second from `t0`.
+    fn pcap(t0: u32, frames: &[Vec<u8>]) -> Vec<u8> {
+        let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+        file.extend([0; 8]);
+        file.extend(262_144u32.to_le_bytes());
+        file.extend(1u32.to_le_bytes());
+        for (i, frame) in frames.iter().enumerate() {
+            file.extend((t0 + i as u32).to_le_bytes());
+            file.extend(0u32.to_le_bytes());
+            file.extend((frame.len() as u32).to_le_bytes());
+            file.extend((frame.len() as u32).to_le_bytes());
+            file.extend(frame);
+        }
+        file
+    }
+
     fn transport(counter: u64, len: usize) -> Vec<u8> {
         let mut m: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8 | 0x80).collect();
         m[..4].copy_from_slice(&[4, 0, 0, 0]);
@@ -784,11 +800,8 @@ mod tests {
     /// Super-packets read in pieces: their records land after their frame's, as read whole.
     #[test]
     fn pieces_merge_superpacket_records_in_place() {
-        let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
-        file.extend([0; 8]);
-        file.extend(262_144u32.to_le_bytes());
-        file.extend(1u32.to_le_bytes());
         let mut counter = 0;
+        let mut frames = Vec::new();
         for i in 0..300u32 {
             let n = [1, 3, 1, 1, 5][i as usize % 5];
             let payload: Vec<u8> = (0..n)
@@ -797,13 +810,9 @@ mod tests {
                     transport(counter, 96)
                 })
                 .collect();
-            let frame = wg_frame(&payload);
-            file.extend((1_700_000_000 + i).to_le_bytes());
-            file.extend(0u32.to_le_bytes());
-            file.extend((frame.len() as u32).to_le_bytes());
-            file.extend((frame.len() as u32).to_le_bytes());
-            file.extend(frame);
+            frames.push(wg_frame(&payload));
         }
+        let file = pcap(1_700_000_000, &frames);
         let whole = decode_whole(
             Input::from_bytes("gso.pcap", file.clone()).expect("input"),
             &|_| {},
@@ -823,14 +832,10 @@ mod tests {
     /// tracks), gaps, super-packets anywhere in a batch, one at its end.
     #[test]
     fn deferred_search_decodes_like_searching_every_payload() {
-        let mut file = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
-        file.extend([0; 8]);
-        file.extend(262_144u32.to_le_bytes());
-        file.extend(1u32.to_le_bytes());
         let mut frames = Vec::new();
         let mut counters = [0u64; 11];
         let mut x = 12_345u32;
-        for i in 0..1000u32 {
+        for _ in 0..1000 {
             x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
             // Mostly two sessions, sometimes one of nine others.
             let s = if x % 8 < 6 {
@@ -848,14 +853,9 @@ mod tests {
                     m
                 })
                 .collect();
-            let frame = wg_frame(&payload);
-            file.extend((1_700_000_000 + i).to_le_bytes());
-            file.extend(0u32.to_le_bytes());
-            file.extend((frame.len() as u32).to_le_bytes());
-            file.extend((frame.len() as u32).to_le_bytes());
-            frames.push(frame);
-            file.extend(frames.last().into_iter().flatten());
+            frames.push(wg_frame(&payload));
         }
+        let file = pcap(1_700_000_000, &frames);
         let whole = decode_whole(
             Input::from_bytes("gso.pcap", file.clone()).expect("input"),
             &|_| {},
@@ -896,19 +896,10 @@ mod tests {
     #[test]
     fn concatenated_frame_numbers_count_frames_not_records() {
         let file = |t0: u32, payloads: &[Vec<u8>]| {
-            let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
-            f.extend([0; 8]);
-            f.extend(262_144u32.to_le_bytes());
-            f.extend(1u32.to_le_bytes());
-            for (i, p) in payloads.iter().enumerate() {
-                let frame = wg_frame(p);
-                f.extend((t0 + i as u32).to_le_bytes());
-                f.extend(0u32.to_le_bytes());
-                f.extend((frame.len() as u32).to_le_bytes());
-                f.extend((frame.len() as u32).to_le_bytes());
-                f.extend(frame);
-            }
-            f
+            pcap(
+                t0,
+                &payloads.iter().map(|p| wg_frame(p)).collect::<Vec<_>>(),
+            )
         };
         let gso = [transport(1, 96), transport(2, 96), transport(3, 96)].concat();
         let first = file(1_700_000_000, &[gso, transport(4, 96)]);
