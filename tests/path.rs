@@ -228,6 +228,62 @@ fn drop_count(t: &Value) -> u64 {
         .unwrap()
 }
 
+/// Every order of the four points: path_order exactly when the truth's TTLs
+/// along that order rise somewhere and fall elsewhere in one direction
+/// (points on one link have the same TTLs, so swapping them cannot be told).
+#[test]
+fn every_order_the_ttls_contradict_is_called_out() {
+    let at = &truth("path-blackhole")["counted"]["path_from_captures_tshark"]["at_point"];
+    let ttl = |p: &str, d: &str| -> i64 {
+        at[p][d]["ttl"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let points = ["laptop", "rtr-lan", "rtr-wan", "vps"];
+    let mut orders = vec![vec![]];
+    for _ in 0..points.len() {
+        orders = orders
+            .into_iter()
+            .flat_map(|o: Vec<&str>| {
+                points
+                    .iter()
+                    .filter(|p| !o.contains(p))
+                    .map(|p| [o.clone(), vec![*p]].concat())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+    }
+    assert_eq!(orders.len(), 24);
+    let mut called = 0;
+    for order in &orders {
+        let monotone = |d: &str| {
+            let steps: Vec<i64> = order
+                .windows(2)
+                .map(|w| (ttl(w[1], d) - ttl(w[0], d)).signum())
+                .filter(|s| *s != 0)
+                .collect();
+            steps.windows(2).all(|w| w[0] == w[1])
+        };
+        let contradicted = !(monotone("laptop->vps") && monotone("vps->laptop"));
+        let files: Vec<String> = order.iter().map(|p| format!("{p}.pcap")).collect();
+        let refs: Vec<&str> = files.iter().map(String::as_str).collect();
+        let r = analyze("path-blackhole", &refs);
+        assert_eq!(
+            kinds(&r).contains(&"path_order".to_string()),
+            contradicted,
+            "{order:?}"
+        );
+        called += usize::from(contradicted);
+    }
+    // The given order, its reverse and the same-link swaps pass; the rest not.
+    assert_eq!(called, 20);
+}
+
 #[test]
 fn a_wrong_order_is_called_out_not_judged() {
     let r = analyze(

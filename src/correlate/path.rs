@@ -23,14 +23,15 @@ pub fn correlate_path(caps: &[&DecodedCapture]) -> Vec<Correlation> {
 pub struct TtlOrder {
     /// The middle point (index in path order).
     pub point: usize,
-    /// Messages seen at the three points whose TTL never rises then falls
-    /// (or falls then rises) through the point: consistent with the order.
+    /// Messages seen at this point and, with another TTL, at a point on
+    /// each side, whose TTL falls (or rises) through the point: consistent
+    /// with the order.
     pub consistent: u64,
-    /// Messages whose TTL at the point is above both neighbours' or below
-    /// both: the point is not between them on the message's way.
+    /// Messages whose TTL at the point is above both sides' or below both:
+    /// the point is not between them on the message's way.
     pub contradicting: u64,
-    /// The first contradicting message: its frame at the previous point, at
-    /// this one and at the next.
+    /// The first contradicting message: its frame at the nearest point
+    /// before with another TTL, at this one, and at the nearest after.
     pub example: Option<[FrameNo; 3]>,
     /// Its TTLs there.
     pub example_ttls: Option<[u8; 3]>,
@@ -38,7 +39,9 @@ pub struct TtlOrder {
 
 /// The TTL check of every middle point: a packet's TTL falls by one per
 /// router in its direction of travel, so along a correctly ordered path it
-/// is monotonic through every point.
+/// is monotonic through every point. Points on one link see the same TTL,
+/// so each side is read at the nearest point (following the message hop by
+/// hop) whose TTL differs from this point's.
 pub fn ttl_order(caps: &[&DecodedCapture], hops: &[Correlation]) -> Vec<TtlOrder> {
     (1..caps.len().saturating_sub(1))
         .into_par_iter()
@@ -47,25 +50,31 @@ pub fn ttl_order(caps: &[&DecodedCapture], hops: &[Correlation]) -> Vec<TtlOrder
                 point: k,
                 ..TtlOrder::default()
             };
-            let (Some(prev), Some(next)) = (hops.get(k - 1), hops.get(k)) else {
-                return o;
-            };
-            let here = &caps[k].records;
-            for (j, r) in here.iter().enumerate() {
-                let (Some(&i), Some(&l)) = (prev.partner[1].get(j), next.partner[0].get(j)) else {
-                    continue;
+            for (j, r) in caps[k].records.iter().enumerate() {
+                let differing = |back: bool| {
+                    let (mut at, mut rec) = (k, j);
+                    loop {
+                        let (hop, side, next) = if back {
+                            (at.checked_sub(1)?, 1, at - 1)
+                        } else {
+                            (at, 0, at + 1)
+                        };
+                        let &p = hops.get(hop)?.partner[side].get(rec)?;
+                        if p >= DUPLICATE {
+                            return None;
+                        }
+                        let there = caps.get(next)?.records.get(p as usize)?;
+                        if there.ttl != r.ttl {
+                            return Some(there);
+                        }
+                        (at, rec) = (next, p as usize);
+                    }
                 };
-                if i >= DUPLICATE || l >= DUPLICATE {
-                    continue;
-                }
-                let (Some(p), Some(n)) = (
-                    caps[k - 1].records.get(i as usize),
-                    caps[k + 1].records.get(l as usize),
-                ) else {
+                let (Some(p), Some(n)) = (differing(true), differing(false)) else {
                     continue;
                 };
                 let (t0, t1, t2) = (p.ttl, r.ttl, n.ttl);
-                if (t0 > t1 && t2 > t1) || (t0 < t1 && t2 < t1) {
+                if (t0 > t1) == (t2 > t1) {
                     o.contradicting += 1;
                     if o.example.is_none() {
                         o.example = Some([p.frame, r.frame, n.frame]);

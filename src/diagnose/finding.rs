@@ -809,7 +809,8 @@ pub enum FindingKind {
         consistent: u64,
         /// Messages whose TTLs contradict it.
         contradicting: u64,
-        /// TTLs of the first contradicting message at prev, point, next.
+        /// TTLs of the first contradicting message: at the nearest point
+        /// before with another TTL, at the point, at the nearest after.
         example_ttls: Option<[u8; 3]>,
     },
     /// Along the path: two consecutive points share no WireGuard message

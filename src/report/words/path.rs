@@ -197,9 +197,10 @@ pub fn summary(k: &FindingKind) -> Option<String> {
             example_ttls,
             ..
         } => format!(
-            "The order given contradicts the TTLs at {file}: {contradicting} of {} messages seen at {prev}, {file} \
-             and {next} have a TTL at {file} above both neighbours' or below both{}, so {file} is not between \
-             {prev} and {next} on their way; per-hop losses are not judged.",
+            "The order given contradicts the TTLs at {file}: {contradicting} of {} messages seen there and, with \
+             another TTL, on both sides of it (from {prev} back, from {next} on) have a TTL at {file} above both \
+             sides' or below both{}, so {file} is not between {prev} and {next} on their way; per-hop losses are \
+             not judged.",
             consistent + contradicting,
             example_ttls.map_or(String::new(), |[a, b, c]| format!(" (e.g. {a}, {b}, {c})"))
         ),
