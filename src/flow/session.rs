@@ -209,14 +209,18 @@ impl Builder<'_> {
 /// any` records forwarded packets twice) follows its original closely, so a
 /// small ring catches it without a set as large as the capture.
 struct Recent {
-    ring: [(u32, u64); 16],
+    /// Counters and receiver indexes apart, so that each compare runs over
+    /// one plain array (vectorised).
+    counters: [u64; 16],
+    receivers: [u32; 16],
     next: usize,
 }
 
 impl Default for Recent {
     fn default() -> Self {
         Recent {
-            ring: [(0, u64::MAX); 16],
+            counters: [u64::MAX; 16],
+            receivers: [0; 16],
             next: 0,
         }
     }
@@ -224,15 +228,19 @@ impl Default for Recent {
 
 impl Recent {
     fn seen_again(&mut self, receiver: u32, counter: u64) -> bool {
-        // Without early exit: all sixteen compares at once (vectorised).
-        let seen = self.ring.iter().fold(false, |seen, &(r, c)| {
-            seen | ((r == receiver) & (c == counter))
-        });
-        if seen {
+        // Without early exit: all sixteen compares at once.
+        let mut hits = 0u16;
+        for (k, (&r, &c)) in self.receivers.iter().zip(&self.counters).enumerate() {
+            hits |= u16::from((r == receiver) & (c == counter)) << k;
+        }
+        if hits != 0 {
             return true;
         }
-        self.ring[self.next] = (receiver, counter);
-        self.next = (self.next + 1) % self.ring.len();
+        let at = self.next % 16;
+        if let (Some(r), Some(c)) = (self.receivers.get_mut(at), self.counters.get_mut(at)) {
+            (*r, *c) = (receiver, counter);
+        }
+        self.next = (at + 1) % 16;
         false
     }
 }
