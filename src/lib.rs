@@ -25,5 +25,6 @@ pub mod correlate;
 pub mod decode;
 pub mod diagnose;
 pub mod flow;
+pub mod last_two;
 pub mod pipeline;
 pub mod report;

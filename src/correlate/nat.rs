@@ -54,8 +54,7 @@ pub(super) fn pass(
         path_fragmented: Default::default(),
     };
     let mut nat_of: HashMap<(Side, [EndpointId; 4]), usize> = HashMap::default();
-    // The two directions of a stream alternate: the last two.
-    let mut last: [Option<(Here, usize)>; 2] = [None, None];
+    let mut last: crate::last_two::LastTwo<Here, usize> = Default::default();
     for ((i, j), &s) in matched_pairs(partner).zip(&senders.by_pair) {
         let (ra, rb) = (rec(Side::A, i), rec(Side::B, j));
         let (ta, tb) = (ra.ts.0, rb.ts.0);
@@ -69,9 +68,9 @@ pub(super) fn pass(
         };
         let (rs, rr) = (rec(s, si), rec(s.other(), ri));
         let h = here(s, ra, rb);
-        let n = match last {
-            [Some((l, n)), _] | [_, Some((l, n))] if l == h => n,
-            _ => {
+        let n = match last.get(&h) {
+            Some(n) => n,
+            None => {
                 learn(local, s, ra, rb);
                 out.sent_pairs[s.idx()].insert((rs.src, rs.dst));
                 out.recv_pairs[s.other().idx()].insert((rr.src, rr.dst));
@@ -94,7 +93,7 @@ pub(super) fn pass(
                         });
                         nat.len() - 1
                     });
-                last = [Some((h, n)), last[0]];
+                last.put(h, n);
                 n
             }
         };

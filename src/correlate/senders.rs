@@ -80,8 +80,7 @@ pub(super) fn decide(caps: [&DecodedCapture; 2], partner: &[Vec<u32>; 2]) -> Sen
     let (mut ttl_min_ab, mut ttl_min_ba): (Option<i64>, Option<i64>) = (None, None);
     // Without any TTL-decided pair: the delay of the pair nearest in time.
     let mut nearest: Option<i64> = None;
-    // The two directions of a stream alternate: the last two.
-    let mut last: [Option<Here>; 2] = [None, None];
+    let mut last: crate::last_two::LastTwo<Here, ()> = Default::default();
     // What TTL decides, kept so that step 2 reads only the other pairs' records.
     let mut by_ttl: Vec<Option<Side>> = Vec::with_capacity(partner[0].len());
     for (i, j) in matched_pairs(partner) {
@@ -93,11 +92,7 @@ pub(super) fn decide(caps: [&DecodedCapture; 2], partner: &[Vec<u32>; 2]) -> Sen
         let decided = ttl_sender(ra, rb);
         by_ttl.push(decided);
         if let Some(s) = decided {
-            let h = Some(here(s, ra, rb));
-            if !last.contains(&h) {
-                learn(&mut local, s, ra, rb);
-                last = [h, last[0]];
-            }
+            last.get_or(here(s, ra, rb), || learn(&mut local, s, ra, rb));
             match s {
                 Side::A => ttl_min_ab = Some(ttl_min_ab.map_or(d, |m| m.min(d))),
                 Side::B => {

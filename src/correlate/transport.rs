@@ -27,17 +27,13 @@ fn group_transport(records: &[PacketRecord]) -> TransportGroups {
     let mut ids: rustc_hash::FxHashMap<PeerIndex, u32> = Default::default();
     let ids = &mut ids;
     // Packets come in runs of one session: remember the last receiver's group.
-    let mut last: Option<(PeerIndex, u32)> = None;
-    let mut group_of =
-        |receiver: PeerIndex, ids: &mut rustc_hash::FxHashMap<PeerIndex, u32>| match last {
-            Some((r, g)) if r == receiver => g,
-            _ => {
-                let n = ids.len() as u32;
-                let g = *ids.entry(receiver).or_insert(n);
-                last = Some((receiver, g));
-                g
-            }
-        };
+    let mut last: crate::last_two::LastTwo<PeerIndex, u32> = Default::default();
+    let mut group_of = |receiver: PeerIndex, ids: &mut rustc_hash::FxHashMap<PeerIndex, u32>| {
+        last.get_or(receiver, || {
+            let n = ids.len() as u32;
+            *ids.entry(receiver).or_insert(n)
+        })
+    };
     let mut count: Vec<usize> = Vec::new();
     for r in records {
         if let Some((receiver, _)) = transport(r) {

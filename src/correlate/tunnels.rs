@@ -221,21 +221,14 @@ pub(super) fn split(
     for s in 0..2 {
         let recs = &caps[s].records;
         let mut v = vec![NONE; recs.len()];
-        let mut last: Option<((EndpointId, EndpointId), u32)> = None;
+        let mut last: crate::last_two::LastTwo<(EndpointId, EndpointId), u32> = Default::default();
         let mut recent: [(u32, u32, u32); 4] = [(u32::MAX, u32::MAX, u32::MAX); 4];
         let mut next_slot = 0;
         for (i, r) in recs.iter().enumerate() {
             let Some(pair) = pair_of(r, role[s][i], partner[s][i]) else {
                 continue;
             };
-            let n = match last {
-                Some((p, n)) if p == pair => n,
-                _ => {
-                    let n = nodes.get(s, pair);
-                    last = Some((pair, n));
-                    n
-                }
-            };
+            let n = last.get_or(pair, || nodes.get(s, pair));
             v[i] = n;
             // Transport data, nearly all records, names one session; the two
             // directions of a stream alternate: remember a few.

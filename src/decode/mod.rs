@@ -233,15 +233,10 @@ const PIECES_PER_THREAD: usize = 4;
 /// Pieces are no smaller than this (finding a boundary costs a short scan).
 const MIN_PIECE: usize = 16 << 20;
 
-/// An endpoint pair and its ids.
-type Interned = ((Endpoint, Endpoint), (EndpointId, EndpointId));
-
 /// Endpoints interned as frames are decoded, with the last two pairs looked up.
 struct Interner {
     endpoints: Endpoints,
-    /// The pairs of the last two frames that had new ones: the two
-    /// directions of a flow alternate.
-    last: [Option<Interned>; 2],
+    last: crate::last_two::LastTwo<(Endpoint, Endpoint), (EndpointId, EndpointId)>,
     scanner: wireguard::Scanner,
 }
 
@@ -249,7 +244,7 @@ impl Default for Interner {
     fn default() -> Self {
         Interner {
             endpoints: Endpoints::default(),
-            last: [None, None],
+            last: Default::default(),
             scanner: wireguard::Scanner::deferring(),
         }
     }
@@ -313,17 +308,11 @@ impl Interner {
         let mut r = d.record;
         let mut extra = d.extra;
         if let Some(pair) = d.endpoints {
-            // Packets come in runs of one flow, its two directions
-            // interleaved: most need no table lookup.
-            let ids = match self.last {
-                [Some((p, ids)), _] if p == pair => ids,
-                [_, Some((p, ids))] if p == pair => ids,
-                _ => {
-                    let ids = (self.endpoints.intern(pair.0), self.endpoints.intern(pair.1));
-                    self.last = [Some((pair, ids)), self.last[0]];
-                    ids
-                }
-            };
+            // Packets come in runs of one flow: most need no table lookup.
+            let endpoints = &mut self.endpoints;
+            let ids = self.last.get_or(pair, || {
+                (endpoints.intern(pair.0), endpoints.intern(pair.1))
+            });
             (r.src, r.dst) = ids;
             for x in &mut extra {
                 (x.src, x.dst) = ids;

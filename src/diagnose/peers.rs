@@ -44,16 +44,15 @@ pub(super) fn other_peers(
         // What a (source, destination) pair is: decided once per pair, as
         // records come in long runs of a few pairs.
         let mut pair_memo: FxHashMap<Pair, Role> = FxHashMap::default();
-        // The two directions of a stream alternate: the last two pairs.
-        let mut last: [Option<(Pair, Role)>; 2] = [None, None];
+        let mut last: crate::last_two::LastTwo<Pair, Role> = Default::default();
         for r in &cap.cap.records {
             if !r.kind.is_wireguard() {
                 continue;
             }
             let key = (r.src, r.dst);
-            let what = match last {
-                [Some((k, w)), _] | [_, Some((k, w))] if k == key => w,
-                _ => {
+            let what = match last.get(&key) {
+                Some(w) => w,
+                None => {
                     let w = *pair_memo.entry(key).or_insert_with(|| {
                         let (src, dst) =
                             (cap.cap.endpoints.get(r.src), cap.cap.endpoints.get(r.dst));
@@ -66,7 +65,7 @@ pub(super) fn other_peers(
                         };
                         (!shared.contains(&peer)).then_some((peer, sent))
                     });
-                    last = [Some((key, w)), last[0]];
+                    last.put(key, w);
                     w
                 }
             };

@@ -17,6 +17,7 @@ use crate::capture::{CaptureInfo, FrameNo, LinkType, Timestamp};
 use crate::decode::{
     DecodeIssue, DecodedCapture, Endpoint, Flags, PacketKind, PacketRecord, PeerIndex,
 };
+use crate::last_two::LastTwo;
 use rustc_hash::FxHashMap as HashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -290,9 +291,10 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
     // Transport sizes per direction, counted in hash maps and sorted once at the end.
     let mut sizes: Vec<HashMap<u32, u64>> = Vec::new();
     let mut span: Option<(Timestamp, Timestamp)> = None;
-    // Packets come in runs of one flow: the last (src, dst) and its direction.
-    let mut last_dir: Option<((u32, u32), usize)> = None;
-    let mut last_martian: Option<((u32, u32), bool)> = None;
+    // Packets come in runs of one flow: the last (src, dst) pairs, their
+    // directions, and whether they may be martians.
+    let mut last_dir: LastTwo<(u32, u32), usize> = LastTwo::default();
+    let mut last_martian: LastTwo<(u32, u32), bool> = LastTwo::default();
 
     // A dissector sees a fragmented message once, when it is complete.
     let incomplete = incomplete_datagrams(cap);
@@ -311,9 +313,9 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
         if r.kind.is_wireguard() && !incomplete.get(i).copied().unwrap_or(false) {
             count_message(&mut counts, r);
             let pair = (r.src.0, r.dst.0);
-            let d = match last_dir {
-                Some((p, d)) if p == pair => d,
-                _ => {
+            let d = match last_dir.get(&pair) {
+                Some(d) => d,
+                None => {
                     let d = *dir_of.entry(pair).or_insert_with(|| {
                         dirs.push(WgDirection {
                             from: eps.get(r.src),
@@ -329,7 +331,7 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
                         sizes.push(HashMap::default());
                         dirs.len() - 1
                     });
-                    last_dir = Some((pair, d));
+                    last_dir.put(pair, d);
                     d
                 }
             };
@@ -393,13 +395,10 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
         }
         // Whether a packet is a martian depends on its endpoints only.
         let pair = (r.src.0, r.dst.0);
-        let maybe = match last_martian {
-            Some((p, m)) if p == pair => m,
-            _ => true,
-        };
+        let maybe = last_martian.get(&pair).unwrap_or(true);
         if maybe {
             let m = note_martian(r, cap, &mut martians, &mut martian_of);
-            last_martian = Some((pair, m));
+            last_martian.put(pair, m);
         }
     }
     for (dir, sizes) in dirs.iter_mut().zip(sizes) {

@@ -267,11 +267,12 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
     // The previous transport message's receiver index and sender, with its
     // session and side: the rest of a stream needs neither the index lookup
     // nor the sender check. Handshakes reset it (they move indexes).
-    let mut last: Option<(PeerIndex, EndpointId, usize, usize)> = None;
+    let mut last: crate::last_two::LastTwo<PeerIndex, (EndpointId, usize, usize)> =
+        Default::default();
 
     for r in records {
         if r.kind.is_wireguard() && !matches!(r.kind, PacketKind::WgTransport { .. }) {
-            last = None;
+            last = Default::default();
         }
         match &r.kind {
             PacketKind::WgInitiation { sender, .. } => {
@@ -308,8 +309,10 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                 if recent.seen_again(receiver.0, counter.0) {
                     continue;
                 }
-                let (s, side) = match last {
-                    Some((i, src, s, side)) if i == *receiver && src == r.src => (s, side),
+                // Keyed by index alone: a new sender of the index misses,
+                // so every endpoint change is noted.
+                let (s, side) = match last.get(receiver) {
+                    Some((src, s, side)) if src == r.src => (s, side),
                     _ => {
                         let sender = endpoints.get(r.src);
                         let sessions = &b.sessions;
@@ -338,7 +341,7 @@ pub fn sessions(records: &[PacketRecord], endpoints: &Endpoints) -> Sessions {
                             }
                         };
                         b.note_sender(s, 1 - side, r.src, r.frame, r.ts);
-                        last = Some((*receiver, r.src, s, side));
+                        last.put(*receiver, (r.src, s, side));
                         (s, side)
                     }
                 };
