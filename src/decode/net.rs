@@ -376,6 +376,7 @@ fn icmpv4(bytes: &[u8], packet: &[u8]) -> PacketKind {
                 code,
                 mtu,
                 quoted: quoted(icmp.payload()),
+                id: inner::packet_id(packet, false),
             }))
         }
         _ => PacketKind::Icmp {
@@ -404,6 +405,7 @@ fn icmpv6(bytes: &[u8], packet: &[u8]) -> PacketKind {
             code,
             mtu: (ty == 2).then(|| u32::from_be_bytes(icmp.bytes5to8())),
             quoted: quoted(icmp.payload()),
+            id: inner::packet_id(packet, true),
         })),
         _ => PacketKind::Icmp {
             ty,

@@ -283,6 +283,9 @@ pub struct IcmpError {
     pub mtu: Option<u32>,
     /// The packet the error quotes, when its headers could be read.
     pub quoted: Option<QuotedPacket>,
+    /// [`PacketId`] of the ICMP packet itself: names an inner ICMP error in
+    /// the captures of both ends of the tunnel.
+    pub id: PacketId,
 }
 
 impl IcmpError {

@@ -1,8 +1,11 @@
 //! Words for what happens inside the tunnel: the inner flows behind lost
-//! packets, TCP SYNs whose MSS does not fit, inner packets dropped at home.
+//! packets, TCP SYNs whose MSS does not fit, inner packets dropped at home,
+//! path-MTU discovery inside the tunnel.
 
+use crate::decode::Endpoint;
 use crate::diagnose::{
-    AffectedFlow, DirRef, InnerProtocol, LocalDropCause, LocalDropGroup, MssFlow, SizeCount,
+    AffectedFlow, DirRef, FindingKind, InnerIcmpSeen, InnerProtocol, InnerReaction, IpVersion,
+    LocalDropCause, LocalDropGroup, MssFlow, SizeCount,
 };
 use std::fmt::Write as _;
 
@@ -169,4 +172,210 @@ pub(super) fn local_drop(file: &str, dropped: u64, sent: u64, groups: &[LocalDro
             String::new()
         }
     )
+}
+
+/// `ICMP fragmentation-needed`, `ICMPv6 packet-too-big`.
+fn icmp_name(v: IpVersion, n: u64) -> String {
+    let (name, plural) = match v {
+        IpVersion::Ipv4 => ("ICMP fragmentation-needed", "messages"),
+        IpVersion::Ipv6 => ("ICMPv6 packet-too-big", "messages"),
+    };
+    if n == 1 {
+        name.to_string()
+    } else {
+        format!("{name} {plural}")
+    }
+}
+
+/// `TCP 10.0.0.1:40000 → 192.168.50.2:5201`, `ICMP 10.0.0.1 → 192.168.50.2`.
+fn quoted_flow(p: InnerProtocol, src: Endpoint, dst: Endpoint) -> String {
+    match p {
+        InnerProtocol::Tcp => format!("TCP {src} → {dst}"),
+        InnerProtocol::Udp => format!("UDP {src} → {dst}"),
+        InnerProtocol::Other(n) => format!("IP protocol {n} {} → {}", src.ip, dst.ip),
+        _ => format!("ICMP {} → {}", src.ip, dst.ip),
+    }
+}
+
+/// `going into the tunnel at laptop.pcap (3, from frame 812), coming out at vps.pcap (3, from frame 901)`.
+fn where_seen(seen: &[InnerIcmpSeen]) -> String {
+    let parts: Vec<String> = seen
+        .iter()
+        .map(|s| {
+            let mut dirs = Vec::new();
+            if s.sent > 0 {
+                dirs.push(format!("{} going into the tunnel", s.sent));
+            }
+            if s.received > 0 {
+                dirs.push(format!("{} coming out of it", s.received));
+            }
+            format!(
+                "{} at {} (from frame {})",
+                dirs.join(" and "),
+                s.file,
+                s.first_frame
+            )
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// The summary of an `inner_pmtud` finding.
+pub(super) fn inner_pmtud(k: &FindingKind) -> String {
+    let FindingKind::InnerPmtud {
+        protocol,
+        src,
+        dst,
+        router,
+        version,
+        announced_mtu,
+        icmp,
+        seen,
+        sender_side,
+        sender_file,
+        lost_in_tunnel,
+        lost_arrived,
+        reaction,
+        largest_before,
+        fit_after,
+        largest_after,
+        too_big_after,
+        too_big_sizes,
+    } = k
+    else {
+        return String::new();
+    };
+    let mtu = if *announced_mtu > 0 {
+        format!("MTU {announced_mtu}")
+    } else {
+        "no MTU given".to_string()
+    };
+    let head = format!(
+        "{router} sent {icmp} {} ({mtu}) about {} inside the tunnel ({})",
+        icmp_name(*version, *icmp),
+        quoted_flow(*protocol, *src, *dst),
+        where_seen(seen)
+    );
+    let sender = sender_file.as_deref().unwrap_or("?");
+    let lost = if *lost_in_tunnel == 0 {
+        String::new()
+    } else {
+        let arrived = if *lost_arrived > 0 {
+            format!(
+                " ({lost_arrived} of them reached {sender}'s host as outer packets: its WireGuard dropped them, \
+                 as it drops an inner packet whose source ({router}) is not in the AllowedIPs of the peer it came from)"
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "; {lost_in_tunnel} of them never came out of the tunnel at the sender's end ({sender}), whose capture \
+             ran then: lost in the tunnel{arrived}"
+        )
+    };
+    let u = |n: u64| unit(*protocol, n);
+    match reaction {
+        InnerReaction::Reacted => format!(
+            "Path-MTU discovery inside the tunnel works: {head}{lost}; after the first reached the sender's tunnel \
+             interface ({sender}), {} sent its {fit_after} later {} of the flow at or below {announced_mtu} bytes \
+             (up to {}{}) (the link beyond {router} carries at most {announced_mtu} bytes).",
+            src.ip,
+            u(*fit_after),
+            largest_after.unwrap_or(0),
+            largest_before.map_or(String::new(), |b| format!("; before it, up to {b}")),
+        ),
+        InnerReaction::NotReacted => format!(
+            "The sender inside the tunnel ignores path-MTU discovery: {head}{lost}; the first reached the sender's \
+             tunnel interface ({sender}), yet {} went on sending {too_big_after} {} of the flow larger than \
+             {announced_mtu} bytes after it (inner IP {}{}), which the link beyond {router} cannot carry.",
+            src.ip,
+            u(*too_big_after),
+            sizes(too_big_sizes),
+            if *fit_after > 0 {
+                format!("; {fit_after} fit")
+            } else {
+                String::new()
+            },
+        ),
+        InnerReaction::NoLaterPackets => format!(
+            "{head}{lost}; it reached the sender's tunnel interface ({sender}), and {} sent no later packet of the \
+             flow into the tunnel, so whether it reacted does not show.",
+            src.ip
+        ),
+        InnerReaction::Unknown if *lost_in_tunnel > 0 => format!(
+            "Path-MTU discovery inside the tunnel fails: {head}{lost}; {} cannot react to an ICMP that never reached it.",
+            src.ip
+        ),
+        InnerReaction::Unknown if sender_side.is_some() => format!(
+            "{head}; the sender's capture ({sender}) does not show it come out of the tunnel (it was not running \
+             then), so whether {} reacted does not show.",
+            src.ip
+        ),
+        InnerReaction::Unknown => format!(
+            "{head}; only the flow's receiving end is captured: whether {} reacted needs a capture of its tunnel \
+             interface (`tcpdump -i any`).",
+            src.ip
+        ),
+    }
+}
+
+/// The fix of an `inner_pmtud` finding: for a sender that did not react,
+/// or an ICMP lost in the tunnel.
+pub(super) fn inner_pmtud_fix(k: &FindingKind) -> Option<String> {
+    let FindingKind::InnerPmtud {
+        protocol,
+        src,
+        router,
+        version,
+        sender_file,
+        lost_in_tunnel,
+        lost_arrived,
+        reaction,
+        ..
+    } = k
+    else {
+        return None;
+    };
+    let clamp = if *protocol == InnerProtocol::Tcp {
+        let tables = match version {
+            IpVersion::Ipv4 => "iptables",
+            IpVersion::Ipv6 => "ip6tables",
+        };
+        format!(
+            "; or clamp the MSS on the router that sent the ICMP ({router}), so segments fit the narrow link \
+             from the start: `{tables} -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu`"
+        )
+    } else {
+        String::new()
+    };
+    match reaction {
+        InnerReaction::NotReacted => Some(match version {
+            IpVersion::Ipv4 => format!(
+                "On the inner sender {}: let ICMP fragmentation-needed (type 3 code 4) through its firewall \
+                 (`iptables -I INPUT -p icmp --icmp-type fragmentation-needed -j ACCEPT`) and check that \
+                 `sysctl net.ipv4.ip_no_pmtu_disc` is 0 (path-MTU discovery on){clamp}.",
+                src.ip
+            ),
+            IpVersion::Ipv6 => format!(
+                "On the inner sender {}: let ICMPv6 packet-too-big (type 2) through its firewall \
+                 (`ip6tables -I INPUT -p icmpv6 --icmpv6-type packet-too-big -j ACCEPT`){clamp}.",
+                src.ip
+            ),
+        }),
+        InnerReaction::Unknown if *lost_in_tunnel > 0 => {
+            let sender = sender_file.as_deref().unwrap_or("?");
+            Some(if *lost_arrived > 0 {
+                format!(
+                    "On {sender}'s host, add {router} to the AllowedIPs of the peer the ICMP comes from (or have \
+                     that end send ICMP from its tunnel address){clamp}."
+                )
+            } else {
+                format!(
+                    "Find where the ICMP from {router} is dropped between the two tunnel interfaces (the findings \
+                     on the outer packets say whether the path loses them){clamp}."
+                )
+            })
+        }
+        _ => None,
+    }
 }
