@@ -441,7 +441,16 @@ fn quoted(bytes: &[u8]) -> Option<QuotedPacket> {
         ip_len: f.total_len,
         protocol: f.protocol,
         wireguard: None,
+        echo: None,
     };
+    let echo_request = match IpNumber(f.protocol) {
+        IpNumber::ICMP => 8,
+        IpNumber::IPV6_ICMP => 128,
+        _ => 0,
+    };
+    if echo_request != 0 && f.payload.first() == Some(&echo_request) {
+        q.echo = be16_at(f.payload, 4);
+    }
     if matches!(IpNumber(f.protocol), IpNumber::UDP | IpNumber::TCP) {
         if let Some((s, d)) = port_pair(f.payload) {
             q.src.port = s;

@@ -308,6 +308,9 @@ pub struct QuotedPacket {
     pub protocol: u8,
     /// WireGuard identity when the router quoted enough of the payload.
     pub wireguard: Option<(PeerIndex, Counter)>,
+    /// The identifier of a quoted ICMP / ICMPv6 echo request (each `ping`
+    /// run has its own).
+    pub echo: Option<u16>,
 }
 
 /// One decoded packet.

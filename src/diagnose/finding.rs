@@ -753,6 +753,8 @@ pub enum FindingKind {
         src: Endpoint,
         /// Its destination.
         dst: Endpoint,
+        /// The echo identifier of a ping flow (`protocol` `echo_request`; each `ping` run has its own).
+        echo_id: Option<u16>,
         /// Inner source address of the ICMP (the router, or the receiving host).
         router: IpAddr,
         /// Inner IP version (ICMPv6 packet-too-big rather than ICMP type 3 code 4).

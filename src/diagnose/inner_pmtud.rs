@@ -52,8 +52,8 @@ struct Icmp {
 /// An inner packet of a flow at one host: (went into the tunnel, time, IP size, frame).
 type FlowPacket = (bool, Timestamp, u32, FrameNo);
 
-/// (IP protocol, source, destination, ICMP source) of the quoted flow.
-type Key = (u8, Endpoint, Endpoint, IpAddr);
+/// (IP protocol, source, destination, echo identifier, ICMP source) of the quoted flow.
+type Key = (u8, Endpoint, Endpoint, Option<u16>, IpAddr);
 
 /// The IP protocol number of a record, if it is IP.
 fn ip_protocol(r: &PacketRecord) -> Option<u8> {
@@ -99,7 +99,13 @@ pub(super) fn inner_pmtud(out: &mut Vec<Finding>, caps: &[Capture<'_>], pair: Op
             let (Some(mtu), Some(q)) = (e.mtu, &e.quoted) else {
                 continue;
             };
-            let key = (q.protocol, q.src, q.dst, held.endpoints.get(r.src).ip);
+            let key = (
+                q.protocol,
+                q.src,
+                q.dst,
+                q.echo,
+                held.endpoints.get(r.src).ip,
+            );
             groups.entry(key).or_default().push(Icmp {
                 at,
                 sent: l.sent,
@@ -127,9 +133,16 @@ fn flow_packets(cap: Capture<'_>, key: &Key) -> Vec<FlowPacket> {
         .iter()
         .filter_map(|l| {
             let r = held.records.get(l.inner as usize)?;
+            let echo = match r.kind {
+                PacketKind::Icmp {
+                    ty: 8 | 128, echo, ..
+                } => Some(echo),
+                _ => None,
+            };
             let same = ip_protocol(r) == Some(key.0)
                 && eps.get(r.src) == key.1
                 && eps.get(r.dst) == key.2
+                && echo == key.3
                 && !matches!(r.kind, PacketKind::IcmpError(_));
             same.then_some((l.sent, r.ts, r.ip_len, r.frame))
         })
@@ -137,7 +150,7 @@ fn flow_packets(cap: Capture<'_>, key: &Key) -> Vec<FlowPacket> {
 }
 
 fn one_flow(key: Key, icmps: &[Icmp], caps: &[Capture<'_>], pair: Option<&PairView>) -> Finding {
-    let (proto, src, dst, router) = key;
+    let (proto, src, dst, echo_id, router) = key;
     let mtu = icmps
         .iter()
         .map(|i| i.mtu)
@@ -235,9 +248,14 @@ fn one_flow(key: Key, icmps: &[Icmp], caps: &[Capture<'_>], pair: Option<&PairVi
     }
     let mut f = Finding::new(
         FindingKind::InnerPmtud {
-            protocol: inner_protocol(proto),
+            protocol: if echo_id.is_some() {
+                InnerProtocol::EchoRequest
+            } else {
+                inner_protocol(proto)
+            },
             src,
             dst,
+            echo_id,
             router,
             version: if icmps.iter().any(|i| i.v6) {
                 IpVersion::Ipv6
@@ -360,6 +378,7 @@ mod tests {
                     ip_len: len,
                     protocol: 6,
                     wireguard: None,
+                    echo: None,
                 }),
                 id: PacketId(id),
             }));

@@ -187,14 +187,21 @@ fn icmp_name(v: IpVersion, n: u64) -> String {
     }
 }
 
-/// `TCP 10.0.0.1:40000 → 192.168.50.2:5201`, `ICMP 10.0.0.1 → 192.168.50.2`.
-fn quoted_flow(p: InnerProtocol, src: Endpoint, dst: Endpoint) -> String {
-    match p {
-        InnerProtocol::Tcp => format!("TCP {src} → {dst}"),
-        InnerProtocol::Udp => format!("UDP {src} → {dst}"),
-        InnerProtocol::Other(n) => format!("IP protocol {n} {} → {}", src.ip, dst.ip),
-        _ => format!("ICMP {} → {}", src.ip, dst.ip),
-    }
+/// `TCP 10.0.0.1:40000 → 192.168.50.2:5201`, `ICMP echo request 10.0.0.1 → 192.168.50.2 (id 7)`.
+fn quoted_flow(p: InnerProtocol, src: Endpoint, dst: Endpoint, echo_id: Option<u16>) -> String {
+    flow_label(
+        p,
+        &AffectedFlow {
+            protocol: p,
+            src,
+            dst,
+            echo_id,
+            sent: 0,
+            lost: 0,
+            lost_sizes: Vec::new(),
+            first_lost_frame: crate::capture::FrameNo(0),
+        },
+    )
 }
 
 /// `going into the tunnel at laptop.pcap (3, from frame 812), coming out at vps.pcap (3, from frame 901)`.
@@ -226,6 +233,7 @@ pub(super) fn inner_pmtud(k: &FindingKind) -> String {
         protocol,
         src,
         dst,
+        echo_id,
         router,
         version,
         announced_mtu,
@@ -253,7 +261,7 @@ pub(super) fn inner_pmtud(k: &FindingKind) -> String {
     let head = format!(
         "{router} sent {icmp} {} ({mtu}) about {} inside the tunnel ({})",
         icmp_name(*version, *icmp),
-        quoted_flow(*protocol, *src, *dst),
+        quoted_flow(*protocol, *src, *dst, *echo_id),
         where_seen(seen)
     );
     let sender = sender_file.as_deref().unwrap_or("?");
