@@ -22,7 +22,7 @@ use crate::capture::{FrameNo, Timestamp};
 use crate::correlate::{Correlation, Side, DUPLICATE};
 use crate::decode::{Endpoint, Flags, PacketId, PacketKind, PacketRecord};
 use crate::flow::inner::{NONE, WINDOW_NS};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 /// What the pair adds: the clock offset (B's clock minus A's), and whether
@@ -286,6 +286,77 @@ fn one_flow(key: Key, icmps: &[Icmp], caps: &[Capture<'_>], pair: Option<&PairVi
         f = f.with_frames(r);
     }
     f
+}
+
+/// Outer frames of `cap` whose inner packets path-MTU discovery inside the
+/// tunnel accounts for: the inner ICMP path-MTU signals, and the packets of
+/// a flow they quote that are larger than the MTU announced for it.
+fn explained_outer_frames(cap: Capture<'_>) -> HashSet<FrameNo> {
+    let inner = &cap.facts.inner;
+    let held = inner.records_of(cap.cap);
+    let mut mtu_of: HashMap<(u8, Endpoint, Endpoint), u32> = HashMap::new();
+    for l in &inner.links {
+        if let Some(PacketKind::IcmpError(e)) = held.records.get(l.inner as usize).map(|r| &r.kind)
+        {
+            if let (Some(m), Some(q)) = (e.mtu, &e.quoted) {
+                let x = mtu_of.entry((q.protocol, q.src, q.dst)).or_insert(m);
+                *x = (*x).min(m);
+            }
+        }
+    }
+    let mut out = HashSet::new();
+    if mtu_of.is_empty() {
+        return out;
+    }
+    for l in inner.links.iter().filter(|l| l.outer != NONE) {
+        let (Some(r), Some(o)) = (
+            held.records.get(l.inner as usize),
+            cap.cap.records.get(l.outer as usize),
+        ) else {
+            continue;
+        };
+        let explained = match &r.kind {
+            PacketKind::IcmpError(e) => e.mtu.is_some(),
+            _ => ip_protocol(r).is_some_and(|p| {
+                let key = (p, held.endpoints.get(r.src), held.endpoints.get(r.dst));
+                mtu_of.get(&key).is_some_and(|&m| m > 0 && r.ip_len > m)
+            }),
+        };
+        if explained {
+            out.insert(o.frame);
+        }
+    }
+    out
+}
+
+/// One capture: leaves out the size findings inferred from retries
+/// (`mtu_blackhole` not confirmed, with its `icmp_frag_needed_absent`)
+/// whose outer packets all carry what path-MTU discovery inside the tunnel
+/// accounts for: an inner sender's retransmits of packets too big for a link
+/// beyond the far end (which answered with ICMP through the tunnel), or
+/// those ICMPs; the outer path carried them.
+pub(super) fn drop_explained_retries(out: &mut Vec<Finding>, cap: Capture<'_>) {
+    if cap.facts.inner.is_empty() {
+        return;
+    }
+    let explained = explained_outer_frames(cap);
+    if explained.is_empty() {
+        return;
+    }
+    out.retain(|f| {
+        let inferred = matches!(
+            f.kind,
+            FindingKind::MtuBlackhole {
+                confirmed: false,
+                ..
+            } | FindingKind::IcmpFragNeededAbsent { .. }
+        );
+        let all_explained = !f.frames.is_empty()
+            && f.frames
+                .iter()
+                .all(|r| r.side == cap.side && r.frames.iter().all(|n| explained.contains(n)));
+        !(inferred && all_explained)
+    });
 }
 
 /// The pair's view for [`inner_pmtud`]: an outer record arrived when the

@@ -246,6 +246,7 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     offload::superpackets(&mut out, cap);
     pmtu::retries_one_end(&mut out, cap);
+    inner_pmtud::drop_explained_retries(&mut out, cap);
     pmtu::signals_one_end(&mut out, cap);
     loss::counter_gaps(&mut out, cap);
     fragments::lone_one_end(&mut out, cap);

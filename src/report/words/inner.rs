@@ -204,27 +204,33 @@ fn quoted_flow(p: InnerProtocol, src: Endpoint, dst: Endpoint, echo_id: Option<u
     )
 }
 
-/// `going into the tunnel at laptop.pcap (3, from frame 812), coming out at vps.pcap (3, from frame 901)`.
+/// `10 went into the tunnel at laptop.pcap (first frame 86), 10 came out of it at vps.pcap (first frame 78)`:
+/// the receiving end first.
 fn where_seen(seen: &[InnerIcmpSeen]) -> String {
-    let parts: Vec<String> = seen
-        .iter()
-        .map(|s| {
-            let mut dirs = Vec::new();
-            if s.sent > 0 {
-                dirs.push(format!("{} going into the tunnel", s.sent));
-            }
-            if s.received > 0 {
-                dirs.push(format!("{} coming out of it", s.received));
-            }
-            format!(
-                "{} at {} (from frame {})",
-                dirs.join(" and "),
-                s.file,
-                s.first_frame
-            )
-        })
-        .collect();
-    parts.join(", ")
+    let mut parts: Vec<(bool, String)> = Vec::new();
+    for s in seen {
+        if s.sent > 0 {
+            parts.push((
+                false,
+                format!(
+                    "{} went into the tunnel at {} (first frame {})",
+                    s.sent, s.file, s.first_frame
+                ),
+            ));
+        }
+        if s.received > 0 {
+            parts.push((
+                true,
+                format!(
+                    "{} came out of it at {} (first frame {})",
+                    s.received, s.file, s.first_frame
+                ),
+            ));
+        }
+    }
+    parts.sort_by_key(|p| p.0);
+    let list: Vec<String> = parts.into_iter().map(|p| p.1).collect();
+    list.join(", ")
 }
 
 /// The summary of an `inner_pmtud` finding.
@@ -259,7 +265,7 @@ pub(super) fn inner_pmtud(k: &FindingKind) -> String {
         "no MTU given".to_string()
     };
     let head = format!(
-        "{router} sent {icmp} {} ({mtu}) about {} inside the tunnel ({})",
+        "{router} sent {icmp} {} ({mtu}) through the tunnel about {}: {}",
         icmp_name(*version, *icmp),
         quoted_flow(*protocol, *src, *dst, *echo_id),
         where_seen(seen)
@@ -285,22 +291,22 @@ pub(super) fn inner_pmtud(k: &FindingKind) -> String {
     match reaction {
         InnerReaction::Reacted => format!(
             "Path-MTU discovery inside the tunnel works: {head}{lost}; after the first reached the sender's tunnel \
-             interface ({sender}), {} sent its {fit_after} later {} of the flow at or below {announced_mtu} bytes \
-             (up to {}{}) (the link beyond {router} carries at most {announced_mtu} bytes).",
+             interface ({sender}), {} sent its {fit_after} later {} of the flow at or below {announced_mtu} bytes, \
+             the largest {}{} (the link beyond {router} carries at most {announced_mtu} bytes).",
             src.ip,
             u(*fit_after),
             largest_after.unwrap_or(0),
-            largest_before.map_or(String::new(), |b| format!("; before it, up to {b}")),
+            largest_before.map_or(String::new(), |b| format!(" against {b} before it")),
         ),
         InnerReaction::NotReacted => format!(
             "The sender inside the tunnel ignores path-MTU discovery: {head}{lost}; the first reached the sender's \
              tunnel interface ({sender}), yet {} went on sending {too_big_after} {} of the flow larger than \
-             {announced_mtu} bytes after it (inner IP {}{}), which the link beyond {router} cannot carry.",
+             {announced_mtu} bytes after it (inner IP {}), which the link beyond {router} cannot carry{}.",
             src.ip,
             u(*too_big_after),
             sizes(too_big_sizes),
             if *fit_after > 0 {
-                format!("; {fit_after} fit")
+                format!(" (and {fit_after} that fit)")
             } else {
                 String::new()
             },
