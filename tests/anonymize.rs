@@ -47,6 +47,8 @@ fn no_real_address_survives_and_the_diagnosis_is_the_same() {
         ["hairpin-nat/phone.pcap", "hairpin-nat/pi.pcap"],
         // Inner flows, SYNs and their MSS (affected_flows, tcp_mss_too_large).
         ["any-blackhole/vps.pcap", "any-blackhole/laptop.pcap"],
+        // Inner ICMP frag-needed: its flows and sources (inner_pmtud).
+        ["inner-pmtud/vps.pcap", "inner-pmtud/laptop.pcap"],
     ]
     .into_iter()
     .enumerate()
