@@ -341,6 +341,7 @@ pub(super) fn inner_pmtud_fix(k: &FindingKind) -> Option<String> {
         src,
         router,
         version,
+        announced_mtu,
         sender_file,
         lost_in_tunnel,
         lost_arrived,
@@ -351,13 +352,27 @@ pub(super) fn inner_pmtud_fix(k: &FindingKind) -> Option<String> {
         return None;
     };
     let clamp = if *protocol == InnerProtocol::Tcp {
-        let tables = match version {
-            IpVersion::Ipv4 => "iptables",
-            IpVersion::Ipv6 => "ip6tables",
+        let (tables, headers) = match version {
+            IpVersion::Ipv4 => ("iptables", 40),
+            IpVersion::Ipv6 => ("ip6tables", 60),
+        };
+        // The SYN from behind the narrow link leaves the router into the
+        // tunnel, so clamping to the route's MTU would keep the tunnel's:
+        // the MSS must fit the link the ICMP names.
+        let (link, target) = match announced_mtu.checked_sub(headers) {
+            Some(mss) if mss > 0 => (
+                format!("its {announced_mtu}-byte link"),
+                format!("--set-mss {mss}"),
+            ),
+            _ => (
+                "the narrow link".to_string(),
+                "--clamp-mss-to-pmtu".to_string(),
+            ),
         };
         format!(
-            "; or clamp the MSS on the router that sent the ICMP ({router}), so segments fit the narrow link \
-             from the start: `{tables} -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu`"
+            "; or clamp the MSS of the flow's SYNs on the router that sent the ICMP ({router}) to what {link} \
+             carries, so segments fit from the start: \
+             `{tables} -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS {target}`"
         )
     } else {
         String::new()
@@ -391,5 +406,90 @@ pub(super) fn inner_pmtud_fix(k: &FindingKind) -> Option<String> {
             })
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::correlate::Side;
+    use std::net::IpAddr;
+
+    fn finding(version: IpVersion, mtu: u32, reaction: InnerReaction) -> FindingKind {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or(IpAddr::from([0u8; 4]));
+        FindingKind::InnerPmtud {
+            protocol: InnerProtocol::Tcp,
+            src: Endpoint {
+                ip: ip("fd00::1"),
+                port: 443,
+            },
+            dst: Endpoint {
+                ip: ip("fd00:50::3"),
+                port: 40000,
+            },
+            echo_id: None,
+            router: ip("fd00::2"),
+            version,
+            announced_mtu: mtu,
+            icmp: 2,
+            seen: vec![InnerIcmpSeen {
+                side: Side::A,
+                file: "a.pcap".into(),
+                sent: 0,
+                received: 2,
+                first_frame: crate::capture::FrameNo(7),
+            }],
+            sender_side: Some(Side::A),
+            sender_file: Some("a.pcap".into()),
+            lost_in_tunnel: 0,
+            lost_arrived: 0,
+            reaction,
+            largest_before: Some(1420),
+            fit_after: 5,
+            largest_after: Some(mtu),
+            too_big_after: 1,
+            too_big_sizes: vec![SizeCount {
+                ip: 1420,
+                packets: 1,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_words_follow_the_evidence() {
+        let k = finding(IpVersion::Ipv6, 1280, InnerReaction::Reacted);
+        let s = inner_pmtud(&k);
+        assert!(
+            s.starts_with("Path-MTU discovery inside the tunnel works"),
+            "{s}"
+        );
+        assert!(
+            s.contains("ICMPv6 packet-too-big messages (MTU 1280)"),
+            "{s}"
+        );
+        assert!(
+            s.contains("(the link beyond fd00::2 carries at most 1280 bytes)"),
+            "{s}"
+        );
+        assert_eq!(inner_pmtud_fix(&k), None);
+        // IPv6 has no ip_no_pmtu_disc; the MSS that fits is the MTU − 60.
+        let k = finding(IpVersion::Ipv6, 1280, InnerReaction::NotReacted);
+        let fix = inner_pmtud_fix(&k).unwrap_or_default();
+        assert!(
+            fix.contains("ip6tables -I INPUT -p icmpv6 --icmpv6-type packet-too-big"),
+            "{fix}"
+        );
+        assert!(
+            fix.contains("--set-mss 1220") && !fix.contains("ip_no_pmtu_disc"),
+            "{fix}"
+        );
+        // IPv4 without an MTU in the ICMP: clamp to the route's.
+        let k = finding(IpVersion::Ipv4, 0, InnerReaction::NotReacted);
+        let fix = inner_pmtud_fix(&k).unwrap_or_default();
+        assert!(
+            fix.contains("ip_no_pmtu_disc") && fix.contains("--clamp-mss-to-pmtu"),
+            "{fix}"
+        );
+        assert!(!fix.contains("0-byte"), "{fix}");
     }
 }
