@@ -480,3 +480,69 @@ fn no_inner_icmp_no_finding() {
         }
     }
 }
+
+fn editcap() -> bool {
+    let ok = std::process::Command::new("editcap")
+        .arg("-h")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(ok || std::env::var_os("CI").is_none(), "CI needs editcap");
+    ok
+}
+
+/// The vps's capture without the download's frag-needed on wg0 (truth's
+/// frames; `editcap` deletes them): as if the vps's WireGuard had dropped
+/// them, so each is lost in the tunnel although its outer packet (truth's
+/// carrier, kept) arrived. Deleting the carriers too makes them lost
+/// before the vps's host. (`editcap` comes with Debian's tshark, from
+/// wireshark-common, which CI installs.)
+#[test]
+fn an_icmp_removed_at_the_sender_is_lost_in_the_tunnel() {
+    if !editcap() {
+        return;
+    }
+    let t = truth();
+    let exp: Vec<Value> = truth_icmps(&t)
+        .into_iter()
+        .map(|x| x.0)
+        .filter(|v| v["experiment"] == "flow_pmtud")
+        .collect();
+    let inner: Vec<String> = exp.iter().map(|v| v["frame"].to_string()).collect();
+    let carriers: Vec<String> = exp
+        .iter()
+        .map(|v| v["carried_by_eth0_frame"]["frame"].to_string())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (cut, arrived) in [
+        (inner.clone(), exp.len() as u64),
+        ([inner, carriers].concat(), 0),
+    ] {
+        let out = dir.path().join("vps.pcap");
+        let ok = std::process::Command::new("editcap")
+            .arg(testdata("inner-pmtud/vps.pcap"))
+            .arg(&out)
+            .args(&cut)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let a = analyze_files(&[out, testdata("inner-pmtud/laptop.pcap")]).unwrap();
+        let key = quoted(&exp[0]);
+        let found = pmtud_findings(&a);
+        let f = found.iter().find(|f| flow_key(f.kind) == key).unwrap();
+        let FindingKind::InnerPmtud {
+            icmp,
+            lost_in_tunnel,
+            lost_arrived,
+            reaction,
+            ..
+        } = f.kind
+        else {
+            unreachable!()
+        };
+        assert_eq!(*icmp, exp.len() as u64);
+        assert_eq!(*lost_in_tunnel, exp.len() as u64);
+        assert_eq!(*lost_arrived, arrived);
+        assert_eq!(*reaction, InnerReaction::Unknown);
+        assert_eq!(f.severity, Severity::Warning);
+    }
+}
