@@ -26,7 +26,7 @@
 #   Scenarios: healthy mtu-blackhole pmtud-working hairpin-nat wrong-key
 #              ipv6-underlay random-loss nat-rewrite frag-blackhole frag-delivered
 #              two-peers two-tunnels rekey-rebind any-both any-blackhole path-blackhole
-#              local-drop
+#              local-drop inner-pmtud
 #   With WG_IMPL=kernel only (see below): kernel-frag-blackhole kernel-rx-mtu
 #   A full run takes about 8 minutes (plus the install); rekey-rebind alone runs
 #   3 minutes (it waits for wireguard-go's 120 s rekey).
@@ -69,7 +69,7 @@ OUT=$HERE
 PFX=wgt-
 ALL_SCENARIOS=(healthy mtu-blackhole pmtud-working hairpin-nat wrong-key ipv6-underlay random-loss nat-rewrite
                frag-blackhole frag-delivered two-peers two-tunnels rekey-rebind any-both any-blackhole
-               path-blackhole local-drop)
+               path-blackhole local-drop inner-pmtud)
 KERNEL_SCENARIOS=(kernel-frag-blackhole kernel-rx-mtu)
 WG_IMPL=${WG_IMPL:-go}
 [[ $WG_IMPL == go || $WG_IMPL == kernel ]] || { echo "record.sh: WG_IMPL must be go or kernel" >&2; exit 1; }
@@ -2109,6 +2109,170 @@ sc_local_drop() {
     "wg_show": {"vps_peer_laptop": $wgv, "vps_peer_phone": $wgp, "laptop": $wgl} },
   "expected_findings": ["local_drop"],
   "expected_findings_note": "the tunnel itself is healthy: no path loss, handshake done, every outer packet arrives; the local drops are on the vps's side only"
+}
+EOF
+  tsv_all "$D" 51820 51821
+}
+
+# inner-pmtud: path-MTU discovery INSIDE the tunnel. The underlay is 1500 everywhere (one
+# router, no outer loss); behind the laptop a LAN host (lanhost) sits on a 1300-MTU veth and
+# the laptop forwards for it. The vps (inner sender) sends 1378..1420-byte DF packets to
+# lanhost: the laptop's kernel drops each at the 1300 link and sends ICMP frag-needed (mtu
+# 1300) back into the tunnel. Both ends -i any (LINUX_SLL2), so the ICMP is seen on the
+# laptop's wg0 (out) and on the vps's wg0 (in). lanhost has three addresses, one per
+# experiment, so each starts without a cached PMTU on the vps:
+#   .2  ping -M do -s 1350 -c 3 from the vps (only the first is sent: then the PMTU is known)
+#   .5  3 x (ip route flush cache; ping -M do -s 1350 -c 1) from the vps: all three sent
+#   .3  curl on lanhost GETs /200k.bin from vps:8000 - the vps learns the PMTU (flow "pmtud")
+#   .4  curl on lanhost GETs /200k.bin from vps:8001 - the vps's iptables INPUT drops the
+#       frag-needed quoting a packet to .4 (after tcpdump saw it): no reaction, curl stalls
+#  laptop lan0 192.168.50.1/24 (MTU 1300) -- eth0 192.168.50.2-.5/24 (MTU 1300) lanhost
+sc_inner_pmtud() {
+  topo_one_router
+  ns_new host lanhost
+  link laptop:lan0 lanhost:eth0 1300
+  nsx laptop sysctl -qw net.ipv4.ip_forward=1
+  nsx laptop ip addr add 192.168.50.1/24 dev lan0
+  local a; for a in 2 3 4 5; do nsx lanhost ip addr add "192.168.50.$a/24" dev eth0; done
+  nsx lanhost ip route add default via 192.168.50.1
+  # lanhost's SYNs announce MSS 1380 (as if its own link were 1500 and the 1300 hop further on)
+  nsx lanhost ip route add 10.0.0.0/24 via 192.168.50.1 dev eth0 advmss 1380
+  # the vps's counters of the ICMP frag-needed arriving on wg0: the experiment-3 ones dropped
+  # (u32: the quoted IP destination, 24 bytes into the ICMP message, is 192.168.50.4)
+  nsx vps iptables -A INPUT -i wg0 -p icmp --icmp-type fragmentation-needed -m u32 --u32 "0>>22&0x3C@24=0xC0A83204" \
+    -m comment --comment icmp_fn_in_flow_nopmtud -j DROP
+  nsx vps iptables -A INPUT -i wg0 -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_in_accepted
+  # the laptop's: frag-needed it sends into wg0, DF packets it cannot forward to lan0
+  nsx laptop iptables -A OUTPUT -o wg0 -p icmp --icmp-type fragmentation-needed -m comment --comment icmp_fn_out
+  nsx laptop iptables -t raw -A PREROUTING -i wg0 -m length --length 1301:65535 -m u32 --u32 "4&0x4000=0x4000" \
+    -m comment --comment too_big_df_for_lan0
+  nsx laptop iptables -A FORWARD -i wg0 -o lan0 -m comment --comment fwd_wg0_lan0
+  http_serve vps 8000; http_serve vps 8001
+  cap_start vps any "$D/vps.pcap" tcpdump
+  cap_start laptop any "$D/laptop.pcap" tcpdump
+  sleep 1
+  tunnel_vps_laptop 51820 51821 198.51.100.2:51820 0
+  # the vps reaches lanhost's subnet through the laptop peer
+  wg_peer vps "$(pub laptop)" - 10.0.0.2/32,192.168.50.0/24
+  nsx vps ip route add 192.168.50.0/24 dev wg0
+  local p56 pv ping_out pdo t0 t1 t2 t3
+  # lanhost first: the laptop initiates the handshake (the vps knows no endpoint before it)
+  pv=$(ping_run lanhost 10.0.0.1 56 2)
+  p56=$(ping_run vps 192.168.50.2 56 3)
+  # (1) DF ping 1350 (inner 1378) from the vps
+  t0=$(now)
+  ping_out=$(nsx vps ping -n -M do -s 1350 -c 3 -i 0.5 -W 2 192.168.50.2 2>&1 || true)
+  pdo=$(echo "$ping_out" | awk '/packets transmitted/ {print $4 "/" $1}')
+  # (1b) the same 3 pings one at a time, the vps's route cache flushed before each (so the
+  # PMTU it learned is forgotten and each is sent): each draws a frag-needed
+  local probe_out="" ppr tp i pmf=()
+  tp=$(now)
+  for i in 1 2 3; do
+    nsx vps ip route flush cache
+    pmf+=("$(nsx vps ip route get 192.168.50.5 | grep -o 'mtu [0-9]*' || echo none)")
+    probe_out+=$(nsx vps ping -n -M do -s 1350 -c 1 -W 2 192.168.50.5 2>&1 || true)$'\n'
+    sleep 0.3
+  done
+  ppr=$(echo "$probe_out" | awk '/packets transmitted/ {r += $4; t += $1} END {print r "/" t}')
+  sleep 0.5
+  # (2) lanhost (192.168.50.3) downloads 200 KB from the vps: PMTUD inside the tunnel works
+  t1=$(now)
+  local c2 c3 rc
+  rc=0; c2=$(nsx lanhost curl --noproxy '*' -sS -o /dev/null --interface 192.168.50.3 --max-time 20 \
+    -w '%{http_code} %{size_download} %{time_total}' http://10.0.0.1:8000/200k.bin 2>/dev/null) || rc=$?
+  c2="$rc $c2"
+  sleep 0.5
+  # (3) lanhost (192.168.50.4) downloads 200 KB from the vps:8001; the vps drops the ICMP: stalls
+  t2=$(now)
+  rc=0; c3=$(nsx lanhost curl --noproxy '*' -sS -o /dev/null --interface 192.168.50.4 --max-time 8 \
+    -w '%{http_code} %{size_download} %{time_total}' http://10.0.0.1:8001/200k.bin 2>/dev/null) || rc=$?
+  c3="$rc $c3"
+  t3=$(now)
+  local ab_before ab_after
+  ab_before=$(nsx vps ss -Htna "( sport = :8001 )" | grep -vc LISTEN || true)
+  nsx vps ss -K -tn "( sport = :8001 )" >/dev/null 2>&1 || true
+  ab_after=$(nsx vps ss -Htna "( sport = :8001 )" | grep -vc LISTEN || true)
+  sleep 0.5
+  local tl tv; tl=$(ping_run lanhost 10.0.0.1 56 2); tv=$(ping_run vps 192.168.50.2 56 2)
+  local pm2 pm3 pm4
+  pm2=$(nsx vps ip route get 192.168.50.2 | grep -o 'mtu [0-9]*' || echo "none")
+  pm3=$(nsx vps ip route get 192.168.50.3 | grep -o 'mtu [0-9]*' || echo "none")
+  pm4=$(nsx vps ip route get 192.168.50.4 | grep -o 'mtu [0-9]*' || echo "none")
+  local pm5; pm5=$(nsx vps ip route get 192.168.50.5 | grep -o 'mtu [0-9]*' || echo "none")
+  sleep 1
+  cap_stop_all
+  local fnd fna fno tbl fwl ff odu f1 f2 vw ve lw le ll wgv wgl
+  fnd=$(ipt_cnt vps filter INPUT icmp_fn_in_flow_nopmtud); fna=$(ipt_cnt vps filter INPUT icmp_fn_in_accepted)
+  fno=$(ipt_cnt laptop filter OUTPUT icmp_fn_out); tbl=$(ipt_cnt laptop raw PREROUTING too_big_df_for_lan0)
+  fwl=$(ipt_cnt laptop filter FORWARD fwd_wg0_lan0)
+  ff=$(nstat_get laptop IpFragFails); odu=$(nstat_get laptop IcmpOutDestUnreachs)
+  f1=$(ipt_cnt router filter FORWARD fwd_v2l); f2=$(ipt_cnt router filter FORWARD fwd_l2v)
+  vw=$(ifidx vps wg0); ve=$(ifidx vps eth0); lw=$(ifidx laptop wg0); le=$(ifidx laptop eth0); ll=$(ifidx laptop lan0)
+  wgv=$(wg_handshake_json vps); wgl=$(wg_handshake_json laptop)
+  wg_save_logs "$D" vps laptop
+  local outer hv hl ana
+  outer=$(count_py outer 51820 "$D/vps.pcap" "$ve" "$D/laptop.pcap" "$le" 51821)
+  hv=$(sll_hatypes "$D/vps.pcap"); hl=$(sll_hatypes "$D/laptop.pcap")
+  ana=$(count_py innerpmtud "$D/vps.pcap" "$vw" "$ve" "$D/laptop.pcap" "$lw" "$le" "$ll")
+  local rsv rsl
+  rsv=$(tshark -r "$D/vps.pcap" -Y "sll.ifindex==$vw && icmpv6.type==133" | wc -l)
+  rsl=$(tshark -r "$D/laptop.pcap" -Y "sll.ifindex==$lw && icmpv6.type==133" | wc -l)
+  write_truth "$D" <<EOF
+{ "scenario": "inner-pmtud",
+  "description": "Path-MTU discovery inside the tunnel. The underlay is MTU 1500 everywhere (vps and laptop over one router; no outer packet is lost or too big), tunnel MTU 1420, both ends captured with tcpdump -i any (LINUX_SLL2). Behind the laptop, which forwards, a LAN host (lanhost, 192.168.50.0/24) sits on a 1300-MTU veth; the vps's AllowedIPs for the laptop include that subnet and the vps routes it into wg0. The vps is the inner sender: (1) ping -M do -s 1350 -c 3 (inner 1378) to lanhost 192.168.50.2 gets no reply: the first is sent and the laptop's kernel answers with ICMP fragmentation-needed (next-hop MTU 1300) into the tunnel, seen on the laptop's wg0 (out) and the vps's wg0 (in), after which the vps's ping fails the other two locally (message too long, mtu=1300); three single ping -M do -s 1350 to 192.168.50.5, the vps's route cache flushed before each, are all sent and each is answered by frag-needed; (2) lanhost (192.168.50.3) downloads 200 KB from vps:8000: the vps's first 1420-byte segments draw frag-needed, the vps lowers its segments to 1300 bytes and the download completes (the inner sender reacted); (3) lanhost (192.168.50.4) downloads 200 KB from vps:8001, but the vps's iptables INPUT drops the frag-needed quoting packets to 192.168.50.4 (after tcpdump saw them): the vps keeps retransmitting 1420-byte segments, each answered by frag-needed, and curl gives up after 8 s (the inner sender did not react).",
+  "underlay": "ipv4",
+  "captures": {
+    $(cap_json vps vps vps.pcap any LINUX_SLL2 pcap-usec 262144 51820 10.0.0.1/24 "-i any: 1378/1420-byte inner DF packets to lanhost leave wg0; ICMP frag-needed (mtu 1300) from 10.0.0.2 arrives on wg0 inside WireGuard transport packets on eth0; flow_pmtud shrinks to 1300, flow_nopmtud keeps retransmitting 1420"),
+    $(cap_json laptop laptop laptop.pcap any LINUX_SLL2 pcap-usec 262144 51821 10.0.0.2/24 "-i any: big inner packets arrive on wg0 and are not forwarded to lan0 (MTU 1300); the laptop's ICMP frag-needed leaves wg0; lan0 (lanhost's link) carries the packets that fit")
+  },
+  "topology": "vps 198.51.100.2 -- router -- 203.0.113.2 laptop (underlay MTU 1500); laptop lan0 192.168.50.1 =(MTU 1300)= 192.168.50.2-.5 lanhost (inner, behind the laptop)",
+  "clock_offset_seconds": 0,
+  "configured": { "tunnel_mtu": 1420, "path_mtu": 1500, "inner_path_mtu_to_lanhost": 1300, "icmp_frag_needed_blocked": false,
+    "netem_loss_percent": null, "nat": null, "wrong_key": false,
+    "endpoints": {"vps": "198.51.100.2:51820", "laptop": "203.0.113.2:51821"},
+    "allowed_ips": {"vps_peer_laptop": "10.0.0.2/32,192.168.50.0/24", "laptop_peer_vps": "10.0.0.0/24"},
+    "vps_route": "192.168.50.0/24 dev wg0", "laptop_ip_forward": 1, "laptop_lan0_mtu": 1300, "lanhost_eth0_mtu": 1300,
+    "lanhost_route_to_tunnel": "10.0.0.0/24 via 192.168.50.1 advmss 1380 (its SYNs announce MSS 1380, so the vps sends 1420-byte segments)",
+    "experiments": {
+      "ping_df": {"from": "vps", "to": "192.168.50.2", "command": "ping -M do -s 1350 -c 3 -i 0.5 192.168.50.2", "inner_size": 1378},
+      "ping_flushed": {"from": "vps", "to": "192.168.50.5", "command": "3 x (ip route flush cache; ping -M do -s 1350 -c 1 192.168.50.5)", "inner_size": 1378,
+                       "why": "iputils 20221126 has no -M probe; the flush makes the vps forget the PMTU so every ping is sent"},
+      "flow_pmtud": {"tcp": "10.0.0.1:8000 -> 192.168.50.3", "command": "lanhost: curl --interface 192.168.50.3 --max-time 20 http://10.0.0.1:8000/200k.bin",
+                     "vps_reacts_to_icmp": true},
+      "flow_nopmtud": {"tcp": "10.0.0.1:8001 -> 192.168.50.4", "command": "lanhost: curl --interface 192.168.50.4 --max-time 8 http://10.0.0.1:8001/200k.bin",
+                       "vps_reacts_to_icmp": false,
+                       "how": "vps: iptables -A INPUT -i wg0 -p icmp --icmp-type fragmentation-needed -m u32 (quoted destination == 192.168.50.4) -j DROP; tcpdump sees the ICMP before netfilter",
+                       "after": "ss -K on the vps aborts the stalled connection; then ping -c 2 -s 56 each way"} },
+    "interface_indexes": {"vps": {"eth0": $ve, "wg0": $vw}, "laptop": {"eth0": $le, "wg0": $lw, "lan0": $ll}},
+    "capture_commands": {"vps": "tcpdump -i any -U -w vps.pcap", "laptop": "tcpdump -i any -U -w laptop.pcap"} },
+  "counted": {
+    "ping_56_vps_to_lanhost": "$p56", "ping_56_lanhost_to_vps": "$pv",
+    "ping_df_1350": {"result": "$pdo", "output": $(jstr "$ping_out"), "time_window_unix": [$t0, $tp],
+      "note": "with -M do only the first ping is sent: its frag-needed sets the vps's PMTU for 192.168.50.2 to 1300 and ping 2 and 3 fail locally (EMSGSIZE, 'local error: message too long, mtu=1300'): 1 frag-needed, 3 errors"},
+    "ping_flushed_1350": {"result": "$ppr", "output": $(jstr "$probe_out"), "time_window_unix": [$tp, $t1],
+      "vps_route_mtu_to_192.168.50.5_after_each_flush": ["${pmf[0]}", "${pmf[1]}", "${pmf[2]}"],
+      "note": "3 x ping -M do -c 1, ip route flush cache on the vps before each: each is sent and draws a frag-needed"},
+    "curl_flow_pmtud": $(curl_json "$c2"), "curl_flow_pmtud_time_window_unix": [$t1, $t2],
+    "curl_flow_nopmtud": $(curl_json "$c3"), "curl_flow_nopmtud_time_window_unix": [$t2, $t3],
+    "after_flow_nopmtud": {"vps_tcp_port_8001_sockets_before_after_ss_K": "$ab_before/$ab_after", "ping_56_lanhost_to_vps": "$tl", "ping_56_vps_to_lanhost": "$tv"},
+    "vps_route_pmtu_after": {"192.168.50.2": "$pm2", "192.168.50.3": "$pm3", "192.168.50.4": "$pm4", "192.168.50.5": "$pm5"},
+    "vps_route_pmtu_after_note": "ip route get at the end; ping_flushed's route cache flushes (after ping_df) also made the vps forget 192.168.50.2's PMTU; 192.168.50.4's was never learned (its frag-needed dropped in INPUT)",
+    "vps_iptables_input_frag_needed": {"dropped_flow_nopmtud": $fnd, "accepted": $fna},
+    "laptop_iptables_output_frag_needed_to_wg0": $fno,
+    "laptop_raw_df_packets_over_1300_from_wg0": $tbl,
+    "laptop_forwarded_wg0_to_lan0": $fwl,
+    "laptop_nstat": {"IpFragFails": $ff, "IcmpOutDestUnreachs": $odu},
+    "router_forwarded_udp": {"vps->laptop": $f1, "laptop->vps": $f2},
+    "inner_pmtud_from_captures_tshark": $ana,
+    "wg0_ipv6_router_solicitations_tshark": {"vps": $rsv, "laptop": $rsl,
+      "note": "the kernel sends IPv6 router solicitations (fe80:: -> ff02::2) into each wg0; no peer's AllowedIPs covers ff02::2, so wireguard-go drops them and no outer packet carries them"},
+    "outer_from_captures_tshark": {"A": "vps.pcap (eth0 frames)", "B": "laptop.pcap (eth0 frames)", "A->B": $(jq_path "$outer" 'A->B'), "B->A": $(jq_path "$outer" 'B->A')},
+    "frames_by_arphrd_type_tshark": {"vps": $hv, "laptop": $hl, "legend": {"1": "ethernet (eth0, lan0)", "772": "loopback (lo)", "65534": "none (wg0, inner IP packets)"}},
+    "wg_show": {"vps": $wgv, "laptop": $wgl} },
+  "expected_findings": ["inner_pmtud"],
+  "expected_findings_note": "the underlay path fits (outer loss 0, no outer ICMP, every WireGuard packet <= 1452-byte payload crosses); the MTU problem is inside the tunnel, behind the laptop: frag-needed travels through the tunnel to the inner sender, which reacts in flow_pmtud and not in flow_nopmtud (it keeps retransmitting 1420-byte segments and curl fails), so healthy is not expected; tcp_mss_too_large is not correct either (MSS 1380 fits the tunnel and the path between the peers)",
+  "also_acceptable_findings": ["affected_flows", "local_drop"],
+  "also_acceptable_findings_note": "affected_flows for naming the inner flows the 1300 link hurts (flow_nopmtud stalls; the pings get no reply); local_drop only for the IPv6 router solicitations on wg0 (counted.wg0_ipv6_router_solicitations_tshark)"
 }
 EOF
   tsv_all "$D" 51820 51821

@@ -53,6 +53,8 @@ fn no_real_address_survives_and_the_diagnosis_is_the_same() {
             "hairpin-nat/router.pcap",
             "hairpin-nat/pi.pcap",
         ],
+        // Inner ICMP frag-needed: its flows and sources (inner_pmtud).
+        &["inner-pmtud/vps.pcap", "inner-pmtud/laptop.pcap"],
     ]
     .into_iter()
     .enumerate()

@@ -213,7 +213,12 @@ fn healthy_any_both_has_no_inner_findings() {
     ])
     .unwrap();
     let kinds: Vec<&str> = a.report.findings.iter().map(|f| f.kind.name()).collect();
-    for k in ["affected_flows", "local_drop", "tcp_mss_too_large"] {
+    for k in [
+        "affected_flows",
+        "local_drop",
+        "tcp_mss_too_large",
+        "inner_pmtud",
+    ] {
         assert!(!kinds.contains(&k), "{kinds:?}");
     }
     assert_eq!(

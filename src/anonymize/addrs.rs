@@ -209,6 +209,13 @@ impl Addresses for FindingKind {
             }
             K::TcpMssTooLarge { flows, .. } => flows.map_addrs(m),
             K::LocalDrop { groups, .. } => groups.map_addrs(m),
+            K::InnerPmtud {
+                src, dst, router, ..
+            } => {
+                src.map_addrs(m);
+                dst.map_addrs(m);
+                router.map_addrs(m);
+            }
             K::OtherPeers { peers, .. } => peers.map_addrs(m),
             K::NatRewrite { mappings } => mappings.map_addrs(m),
             K::PathNat { rewrites, .. } => rewrites.map_addrs(m),

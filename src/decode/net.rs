@@ -376,6 +376,7 @@ fn icmpv4(bytes: &[u8], packet: &[u8]) -> PacketKind {
                 code,
                 mtu,
                 quoted: quoted(icmp.payload()),
+                id: inner::packet_id(packet, false),
             }))
         }
         _ => PacketKind::Icmp {
@@ -404,6 +405,7 @@ fn icmpv6(bytes: &[u8], packet: &[u8]) -> PacketKind {
             code,
             mtu: (ty == 2).then(|| u32::from_be_bytes(icmp.bytes5to8())),
             quoted: quoted(icmp.payload()),
+            id: inner::packet_id(packet, true),
         })),
         _ => PacketKind::Icmp {
             ty,
@@ -439,7 +441,16 @@ fn quoted(bytes: &[u8]) -> Option<QuotedPacket> {
         ip_len: f.total_len,
         protocol: f.protocol,
         wireguard: None,
+        echo: None,
     };
+    let echo_request = match IpNumber(f.protocol) {
+        IpNumber::ICMP => 8,
+        IpNumber::IPV6_ICMP => 128,
+        _ => 0,
+    };
+    if echo_request != 0 && f.payload.first() == Some(&echo_request) {
+        q.echo = be16_at(f.payload, 4);
+    }
     if matches!(IpNumber(f.protocol), IpNumber::UDP | IpNumber::TCP) {
         if let Some((s, d)) = port_pair(f.payload) {
             q.src.port = s;

@@ -283,6 +283,9 @@ pub struct IcmpError {
     pub mtu: Option<u32>,
     /// The packet the error quotes, when its headers could be read.
     pub quoted: Option<QuotedPacket>,
+    /// [`PacketId`] of the ICMP packet itself: names an inner ICMP error in
+    /// the captures of both ends of the tunnel.
+    pub id: PacketId,
 }
 
 impl IcmpError {
@@ -305,6 +308,9 @@ pub struct QuotedPacket {
     pub protocol: u8,
     /// WireGuard identity when the router quoted enough of the payload.
     pub wireguard: Option<(PeerIndex, Counter)>,
+    /// The identifier of a quoted ICMP / ICMPv6 echo request (each `ping`
+    /// run has its own).
+    pub echo: Option<u16>,
 }
 
 /// One decoded packet.

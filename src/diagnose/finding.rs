@@ -354,6 +354,37 @@ pub struct LocalDropGroup {
     pub protocols: Vec<InnerProtocol>,
 }
 
+/// Whether the sender of an inner flow reacted to ICMP
+/// fragmentation-needed / packet-too-big that reached its tunnel interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InnerReaction {
+    /// Every later packet of the flow it sent stayed at or below the MTU announced.
+    Reacted,
+    /// It went on sending packets larger than the MTU announced.
+    NotReacted,
+    /// It sent no later packet of the flow into the tunnel.
+    NoLaterPackets,
+    /// No capture shows the ICMP reach the sender's tunnel interface.
+    Unknown,
+}
+
+/// ICMP fragmentation-needed / packet-too-big about one inner flow, as one
+/// capture saw them on its tunnel interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct InnerIcmpSeen {
+    /// Capture.
+    pub side: Side,
+    /// Display name (of the file holding the inner packets).
+    pub file: String,
+    /// ICMP messages going into the tunnel there (the receiving end of the flow).
+    pub sent: u64,
+    /// ICMP messages coming out of the tunnel there (the sending end).
+    pub received: u64,
+    /// First of those frames.
+    pub first_frame: FrameNo,
+}
+
 /// What a finding is, with its typed evidence.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "kind", content = "evidence", rename_all = "snake_case")]
@@ -712,6 +743,52 @@ pub enum FindingKind {
         /// Per destination.
         groups: Vec<LocalDropGroup>,
     },
+    /// ICMP fragmentation-needed / packet-too-big inside the tunnel (on a
+    /// tunnel interface) about one inner flow, from one router, and whether
+    /// the flow's sender reacted.
+    InnerPmtud {
+        /// Protocol of the flow, as the ICMP quotes it.
+        protocol: InnerProtocol,
+        /// The flow's sender (the packets that were too big came from it).
+        src: Endpoint,
+        /// Its destination.
+        dst: Endpoint,
+        /// The echo identifier of a ping flow (`protocol` `echo_request`; each `ping` run has its own).
+        echo_id: Option<u16>,
+        /// Inner source address of the ICMP (the router, or the receiving host).
+        router: IpAddr,
+        /// Inner IP version (ICMPv6 packet-too-big rather than ICMP type 3 code 4).
+        version: IpVersion,
+        /// Smallest MTU announced (0: not given).
+        announced_mtu: u32,
+        /// Distinct ICMP messages (each counted once although both ends show it).
+        icmp: u64,
+        /// Per capture showing them.
+        seen: Vec<InnerIcmpSeen>,
+        /// The capture of the sender's tunnel interface, if any.
+        sender_side: Option<Side>,
+        /// Its display name (of the file holding the inner packets).
+        sender_file: Option<String>,
+        /// ICMP messages sent into the tunnel at the receiving end that the
+        /// sender's capture, running then, never shows coming out of it.
+        lost_in_tunnel: u64,
+        /// Of those, how many the sender's host received as outer packets
+        /// (its WireGuard dropped them instead of passing them on).
+        lost_arrived: u64,
+        /// Whether the sender reacted.
+        reaction: InnerReaction,
+        /// Largest packet of the flow the sender sent into the tunnel before
+        /// the first ICMP reached it (inner IP bytes).
+        largest_before: Option<u32>,
+        /// Packets of the flow it sent later, at or below the MTU.
+        fit_after: u64,
+        /// Largest of those.
+        largest_after: Option<u32>,
+        /// Packets of the flow it sent later, larger than the MTU.
+        too_big_after: u64,
+        /// Their inner IP sizes, largest first.
+        too_big_sizes: Vec<SizeCount>,
+    },
     /// Along the path: WireGuard packets seen at one point and, while the
     /// next point's capture ran, never there: the hop between them drops them.
     PathLoss {
@@ -882,6 +959,7 @@ impl FindingKind {
             FindingKind::AffectedFlows { .. } => "affected_flows",
             FindingKind::TcpMssTooLarge { .. } => "tcp_mss_too_large",
             FindingKind::LocalDrop { .. } => "local_drop",
+            FindingKind::InnerPmtud { .. } => "inner_pmtud",
             FindingKind::PathLoss { .. } => "path_loss",
             FindingKind::PathNat { .. } => "path_nat",
             FindingKind::PathReflection { .. } => "path_reflection",

@@ -11,6 +11,7 @@ mod finding;
 mod fragments;
 mod handshake;
 mod inner;
+mod inner_pmtud;
 mod loss;
 mod martian;
 pub mod mtu;
@@ -24,8 +25,9 @@ pub mod stats;
 
 pub use finding::{
     AffectedFlow, DirRef, Finding, FindingKind, FrameRefs, HandshakeFate, HandshakeView,
-    Implementation, InnerProtocol, IpVersion, LocalDropCause, LocalDropGroup, LossBasis, MssFlow,
-    MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeCount, SizeTest, Span, WgSeen, WireSize,
+    Implementation, InnerIcmpSeen, InnerProtocol, InnerReaction, IpVersion, LocalDropCause,
+    LocalDropGroup, LossBasis, MssFlow, MtuAdvice, MtuBasis, OtherPeer, Roam, Severity, SizeCount,
+    SizeTest, Span, WgSeen, WireSize,
 };
 pub use path::{diagnose_path, Heading, HopEvidence, HopFlow, PathDiagnosis};
 
@@ -91,6 +93,12 @@ pub fn diagnose_pair(caps: [Capture<'_>; 2], c: &Correlation) -> Vec<Finding> {
     let matched_wg = scope.matched_wg;
     inner::mss_too_large(&mut out, &caps);
     inner::local_drops(&mut out, caps);
+    let arrived = inner_pmtud::arrived_in(c);
+    let pair = inner_pmtud::PairView {
+        offset_ns: c.clock.offset_ns,
+        arrived: &arrived,
+    };
+    inner_pmtud::inner_pmtud(&mut out, &caps, Some(&pair));
     sender::pair(&mut out, caps, c);
     loss::capture_drops(&mut out, caps, c);
     for cap in caps {
@@ -238,6 +246,7 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     let mut out = Vec::new();
     offload::superpackets(&mut out, cap);
     pmtu::retries_one_end(&mut out, cap);
+    inner_pmtud::drop_explained_retries(&mut out, cap);
     pmtu::signals_one_end(&mut out, cap);
     loss::counter_gaps(&mut out, cap);
     fragments::lone_one_end(&mut out, cap);
@@ -251,6 +260,7 @@ fn one_end(cap: Capture<'_>) -> Vec<Finding> {
     sender::one_end(&mut out, cap);
     inner::mss_too_large(&mut out, &[cap]);
     inner::local_drop(&mut out, cap);
+    inner_pmtud::inner_pmtud(&mut out, &[cap], None);
     out
 }
 

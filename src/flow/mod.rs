@@ -203,9 +203,10 @@ pub struct CaptureFacts {
     pub directions: Vec<WgDirection>,
     /// Sessions and unanswered handshakes.
     pub sessions: Sessions,
-    /// ICMP fragmentation-needed / packet-too-big messages.
+    /// ICMP fragmentation-needed / packet-too-big messages outside the
+    /// tunnel (those on a tunnel interface are about inner packets).
     pub pmtu_signals: Vec<PmtuSignal>,
-    /// Other ICMP errors (unreachable, time exceeded) about WireGuard traffic.
+    /// Other ICMP errors (unreachable, time exceeded) outside the tunnel.
     pub icmp_errors: u64,
     /// Packets with martian sources.
     pub martians: Vec<Martian>,
@@ -355,6 +356,9 @@ pub fn facts(cap: &DecodedCapture) -> CaptureFacts {
             }
         }
         match &r.kind {
+            // An ICMP error on the tunnel interface is about inner traffic,
+            // not the WireGuard underlay (see `diagnose` `inner_pmtud`).
+            PacketKind::IcmpError(_) if r.flags.has(Flags::TUNNEL_IF) => {}
             PacketKind::IcmpError(e) => {
                 if let Some(mtu) = e.mtu {
                     let q = e.quoted.as_ref();

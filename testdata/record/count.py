@@ -26,6 +26,17 @@ captures with tshark (never with wgtrace), printed as one JSON object.
       per consecutive pair of points and direction the packets seen at the upstream
       point and never at the downstream one (by the same keys as outer), the TTLs
       seen at each point, and the address:port pairs of each direction at each point.
+
+  count.py innerpmtud A.pcap A_WG A_ETH B.pcap B_WG B_ETH B_LAN
+      inner-pmtud: A = the vps (inner sender), B = the laptop (forwards to lanhost on B_LAN),
+      -i any captures (LINUX_SLL2), interfaces by sll.ifindex. Every ICMP fragmentation-needed
+      (type 3 code 4) in each capture: frame, interface, outer src/dst, announced MTU, the
+      quoted packet (src, dst, protocol, ports or ICMP type, length), which experiment it
+      belongs to (by the quoted destination) and the WireGuard transport packet on eth0 that
+      carried it (by order of wg.counter among the transport packets of its size and direction).
+      Per TCP flow from the vps: the data segments (inner ip.len) on the vps's wg0 before and
+      after the first frag-needed quoting that flow arrived on the vps's wg0, those arriving
+      on the laptop's wg0 and those the laptop forwarded to lan0.
 """
 import collections
 import json
@@ -225,11 +236,126 @@ def path(port_last, points, ports):
     return res
 
 
+def tshark_all(path, fields, dfilter, ports):
+    """like tshark() but every occurrence of a field (comma-separated lists)"""
+    args = ["tshark", "-r", path, "-n"]
+    for p in ports:
+        args += ["-d", f"udp.port=={p},wg"]
+    args += ["-Y", dfilter, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,"]
+    for f in fields:
+        args += ["-e", f]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return [{k: (v.split(",") if v else []) for k, v in zip(fields, line.split("\t"))} for line in out.splitlines() if line.strip()]
+
+
+EXPERIMENT = {"192.168.50.2": "ping_df", "192.168.50.5": "ping_flushed", "192.168.50.3": "flow_pmtud", "192.168.50.4": "flow_nopmtud"}
+ICMP_FIELDS = ["frame.number", "frame.time_epoch", "sll.ifindex", "ip.src", "ip.dst", "ip.proto", "ip.len", "ip.flags.df",
+               "icmp.type", "icmp.code", "icmp.mtu", "tcp.srcport", "tcp.dstport", "icmp.ident", "icmp.seq"]
+WG_FIELDS = ["frame.number", "frame.time_epoch", "udp.srcport", "udp.dstport", "udp.length", "wg.type", "wg.receiver", "wg.counter"]
+
+
+def g(r, k, i=0):
+    v = r[k]
+    return v[i] if len(v) > i else None
+
+
+def innerpmtud(a, aw, ae, b, bw, be, bl):
+    ports = ["51820", "51821"]
+    caps = {"vps": (a, {aw: "wg0", ae: "eth0"}), "laptop": (b, {bw: "wg0", be: "eth0", bl: "lan0"})}
+    res = {"method": "tshark on the -i any captures; interface by sll.ifindex; ICMP frag-needed = icmp.type==3 && icmp.code==4 "
+                     "(outer = first ip.* occurrence, quoted packet = second); carrier = the WireGuard transport frame on eth0 "
+                     "of the right direction (laptop: sent, vps: received) with udp.length 8 + 32 + the ICMP packet padded to 16, "
+                     "the k-th by wg.counter for the k-th frag-needed on wg0 (see carrier_check); the same carrier counters "
+                     "in both captures confirm the pairing",
+           "frag_needed": {}, "frag_needed_count": {}, "tcp_flows": {}}
+    first_icmp_vps = {}
+    for host, (path, names) in caps.items():
+        rows = tshark_all(path, ICMP_FIELDS, "icmp.type==3 && icmp.code==4", ports)
+        eth = [k for k, v in names.items() if v == "eth0"][0]
+        wgr = tshark_all(path, WG_FIELDS, f"sll.ifindex=={eth} && wg.type==4", ports)
+        lst, cnt, pend = [], collections.Counter(), []
+        for r in rows:
+            ifn = names.get(g(r, "sll.ifindex"), g(r, "sll.ifindex"))
+            cnt[ifn] += 1
+            qdst = g(r, "ip.dst", 1)
+            e = {"frame": int(g(r, "frame.number")), "interface": ifn, "src": g(r, "ip.src"), "dst": g(r, "ip.dst"),
+                 "icmp_packet_len": int(g(r, "ip.len")), "mtu": int(g(r, "icmp.mtu")) if g(r, "icmp.mtu") else None,
+                 "quoted": {"src": g(r, "ip.src", 1), "dst": qdst, "protocol": PROTO.get(g(r, "ip.proto", 1), g(r, "ip.proto", 1)),
+                            "ip_len": int(g(r, "ip.len", 1)), "df": g(r, "ip.flags.df", 1)},
+                 "experiment": EXPERIMENT.get(qdst)}
+            if e["quoted"]["protocol"] == "tcp":
+                e["quoted"]["src_port"] = int(g(r, "tcp.srcport")); e["quoted"]["dst_port"] = int(g(r, "tcp.dstport"))
+            elif e["quoted"]["protocol"] == "icmp":
+                e["quoted"]["icmp_type"] = int(g(r, "icmp.type", 1)); e["quoted"]["icmp_seq"] = g(r, "icmp.seq")
+            if ifn == "wg0":
+                pend.append(e)
+                if host == "vps" and e["experiment"] and e["experiment"] not in first_icmp_vps:
+                    first_icmp_vps[e["experiment"]] = e["frame"]
+            lst.append(e)
+        # the carrier of each frag-needed on wg0: WireGuard encrypts in the order it reads the tun
+        # device and numbers the packets (wg.counter) in that order, so the k-th frag-needed on wg0
+        # (laptop: sent into the tunnel, vps: received) rides in the k-th transport packet of its
+        # size in that direction (by counter). That holds when no other inner packet of the same
+        # padded size goes that way: checked (inner_packets_of_that_size_on_wg0 == frag-needed on wg0).
+        sizes_wanted = {8 + 32 + (e["icmp_packet_len"] + 15) // 16 * 16 for e in pend}
+        wport = ("udp.srcport", "51821") if host == "laptop" else ("udp.dstport", "51820")
+        inner = tshark(path, ["ip.len"], f"sll.ifindex=={[k for k, v in names.items() if v == 'wg0'][0]} && ip.dst==10.0.0.1", ports)
+        carrier_check = {}
+        for want in sorted(sizes_wanted):
+            ws = sorted((w for w in wgr if g(w, wport[0]) == wport[1] and int(g(w, "udp.length")) == want),
+                        key=lambda w: int(g(w, "wg.counter")))
+            es = [e for e in pend if 8 + 32 + (e["icmp_packet_len"] + 15) // 16 * 16 == want]
+            same = sum(1 for r in inner if 8 + 32 + min(1420, (int(r["ip.len"]) + 15) // 16 * 16) == want)
+            carrier_check[str(want)] = {"transport_packets_of_this_udp_length": len(ws), "frag_needed_on_wg0": len(es),
+                                        "inner_packets_to_10.0.0.1_of_that_padded_size_on_wg0": same,
+                                        "unambiguous": len(ws) == len(es) == same}
+            for e, w in zip(es, ws):
+                e["carried_by_eth0_frame"] = {"frame": int(g(w, "frame.number")), "udp_length": int(g(w, "udp.length")),
+                                              "receiver_index": g(w, "wg.receiver"), "counter": int(g(w, "wg.counter"))}
+        res.setdefault("carrier_check", {})[host] = carrier_check
+        res["frag_needed"][host] = lst
+        res["frag_needed_count"][host] = dict(cnt)
+        res["frag_needed_count"][host + "_by_experiment_on_wg0"] = dict(collections.Counter(e["experiment"] for e in lst if e["interface"] == "wg0"))
+    # the same frag-needed seen at both ends: pairs by order on wg0, compared by quoted packet and carrier
+    lw = [e for e in res["frag_needed"]["laptop"] if e["interface"] == "wg0"]
+    vw = [e for e in res["frag_needed"]["vps"] if e["interface"] == "wg0"]
+    res["pairs_laptop_to_vps"] = {"count_equal": len(lw) == len(vw),
+        "same_quoted_packet_and_carrier_counter": all(x["quoted"] == y["quoted"] and x.get("carried_by_eth0_frame", {}).get("counter")
+                                                      == y.get("carried_by_eth0_frame", {}).get("counter") for x, y in zip(lw, vw)),
+        "frames": [{"laptop_wg0": x["frame"], "laptop_eth0": x.get("carried_by_eth0_frame", {}).get("frame"),
+                    "vps_eth0": y.get("carried_by_eth0_frame", {}).get("frame"), "vps_wg0": y["frame"],
+                    "counter": y.get("carried_by_eth0_frame", {}).get("counter"), "experiment": y["experiment"]} for x, y in zip(lw, vw)]}
+    seg_fields = ["frame.number", "sll.ifindex", "ip.src", "ip.dst", "ip.len", "tcp.srcport", "tcp.len", "tcp.seq"]
+    for exp, dst, port in (("flow_pmtud", "192.168.50.3", "8000"), ("flow_nopmtud", "192.168.50.4", "8001")):
+        flt = f"ip.src==10.0.0.1 && ip.dst=={dst} && tcp.srcport=={port} && tcp.len>0"
+        vs = tshark(a, seg_fields, f"sll.ifindex=={aw} && " + flt, ports)
+        ls = tshark(b, seg_fields, f"sll.ifindex=={bw} && " + flt, ports)
+        ln = tshark(b, seg_fields, f"sll.ifindex=={bl} && " + flt, ports)
+        fi = first_icmp_vps.get(exp)
+        syn = tshark(a, ["frame.number", "ip.src", "tcp.flags.ack", "tcp.options.mss_val"],
+                     f"sll.ifindex=={aw} && tcp.flags.syn==1 && tcp.port=={port} && ip.addr=={dst}", ports)
+
+        def summ(rs):
+            c = collections.Counter(int(r["ip.len"]) for r in rs)
+            return {"segments": len(rs), "max_inner_len": max(c) if c else None, "inner_sizes": {str(k): c[k] for k in sorted(c)}}
+        ent = {"tcp": f"10.0.0.1:{port} -> {dst}", "first_frag_needed_frame_on_vps_wg0": fi,
+               "vps_wg0_sent": summ(vs),
+               "vps_wg0_before_first_frag_needed": summ([r for r in vs if fi is None or int(r["frame.number"]) < fi]),
+               "vps_wg0_after_first_frag_needed": summ([r for r in vs if fi is not None and int(r["frame.number"]) > fi]),
+               "laptop_wg0_received": summ(ls), "laptop_lan0_forwarded": summ(ln),
+               "syn_mss_on_vps_wg0": [{"frame": int(r["frame.number"]), "from": r["ip.src"], "syn_ack": r["tcp.flags.ack"] in ("1", "True"),
+                                       "mss": int(r["tcp.options.mss_val"]) if r["tcp.options.mss_val"] else None} for r in syn]}
+        res["tcp_flows"][exp] = ent
+    return res
+
+
 def main(argv):
     if len(argv) >= 5 and argv[0] == "inner":
         print(json.dumps(inner(*argv[1:5])))
     elif len(argv) >= 6 and argv[0] == "outer":
         print(json.dumps(outer(argv[1], argv[2], argv[3], argv[4], argv[5], [argv[1]] + argv[6:])))
+    elif len(argv) >= 8 and argv[0] == "innerpmtud":
+        print(json.dumps(innerpmtud(*argv[1:8])))
     elif len(argv) >= 4 and argv[0] == "path":
         pts = [a for a in argv[2:] if "=" in a]
         ports = [argv[1]] + [a for a in argv[2:] if "=" not in a]

@@ -17,7 +17,7 @@ LINKTYPES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
 MAX_BYTES = 1_000_000
 ORDER = ["healthy", "mtu-blackhole", "pmtud-working", "hairpin-nat", "wrong-key",
          "ipv6-underlay", "random-loss", "nat-rewrite", "frag-blackhole", "frag-delivered",
-         "two-peers", "two-tunnels", "rekey-rebind", "any-both", "any-blackhole", "path-blackhole", "local-drop",
+         "two-peers", "two-tunnels", "rekey-rebind", "any-both", "any-blackhole", "path-blackhole", "local-drop", "inner-pmtud",
          "kernel-frag-blackhole", "kernel-rx-mtu"]
 
 
@@ -212,6 +212,20 @@ named `wgt-*`, which are removed (with the wireguard-go processes) when it exits
   outer packet goes to the laptop and arrives; outer data packets = inner laptop-bound
   packets). The kernel's IPv6 router solicitations to ff02::2 also enter every wg0 in the
   `-i any` captures here and are dropped the same way (counted separately).
+* inner-pmtud (both ends `-i any`, LINUX_SLL2): the underlay fits (MTU 1500, no outer
+  loss); the laptop forwards to a LAN host behind it on a 1300-MTU link, and the ICMP
+  frag-needed (mtu 1300) the laptop's kernel sends for the vps's big inner DF packets
+  travels back through the tunnel (on the laptop's wg0 out, on the vps's wg0 in, inside a
+  WireGuard transport packet on eth0). `configured.experiments` names four: `ping_df`
+  (`ping -M do`, to 192.168.50.2: only the first is sent, then the vps knows the PMTU and
+  fails the others locally), `ping_flushed` (to .5, three single `ping -M do`, the vps's route cache
+  flushed before each: all three sent and answered with frag-needed), `flow_pmtud` (TCP from vps:8000 to 192.168.50.3; the vps reacts) and
+  `flow_nopmtud` (TCP from vps:8001 to 192.168.50.4; the vps's iptables INPUT drops the
+  ICMP after tcpdump saw it, so it does not react and curl stalls).
+  `counted.inner_pmtud_from_captures_tshark` lists every frag-needed per capture (frame,
+  interface, announced MTU, quoted packet, experiment, carrying eth0 frame) and per TCP
+  flow the vps's segment sizes before and after the first frag-needed (`record/count.py
+  innerpmtud`).
 * The `kernel-*` scenarios were recorded with the Linux kernel's own WireGuard module
   instead of wireguard-go: `testdata/record-kernel.sh` boots Debian 12's kernel
   (linux-image-amd64, 6.1) in qemu on a debootstrap root and runs

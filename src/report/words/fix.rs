@@ -157,6 +157,7 @@ pub fn fix(f: &Finding, all: &[Finding]) -> Option<String> {
         )),
         K::LocalDrop { file, groups, .. } => Some(local_drop_fix(file, groups)),
         K::AffectedFlows { .. } => None,
+        K::InnerPmtud { .. } => super::inner::inner_pmtud_fix(&f.kind),
         K::NatRewrite { .. }
         | K::SenderDf { .. }
         | K::Healthy { .. }

@@ -630,6 +630,7 @@ pub fn summary(f: &Finding, all: &[Finding], names: &[String]) -> String {
             groups,
             ..
         } => super::inner::local_drop(file, *dropped, *sent, groups),
+        K::InnerPmtud { .. } => super::inner::inner_pmtud(&f.kind),
         K::PathLoss { .. }
         | K::PathNat { .. }
         | K::PathReflection { .. }
