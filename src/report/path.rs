@@ -1,7 +1,7 @@
 //! The `path` part of an `analyze` report of three or more captures taken
 //! along one path: per hop what arrived, what was rewritten, what vanished
 //! and where martians appear; as JSON (`path`), a table, Markdown, and the
-//! HTML ladder diagram (see [`ladder_svg`]).
+//! HTML ladder diagram (see `ladder_svg`).
 
 use super::analyze::{capture_of, AnalyzeReport, CaptureSummary, FramesReport, Verdict};
 use super::thousands;
