@@ -228,22 +228,25 @@ fn drop_count(t: &Value) -> u64 {
         .unwrap()
 }
 
+/// The TTL (by tshark) of path-blackhole's packets at a point, one direction.
+fn truth_ttl(point: &str, direction: &str) -> u64 {
+    truth("path-blackhole")["counted"]["path_from_captures_tshark"]["at_point"][point][direction]
+        ["ttl"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
 /// Every order of the four points: path_order exactly when the truth's TTLs
 /// along that order rise somewhere and fall elsewhere in one direction
 /// (points on one link have the same TTLs, so swapping them cannot be told).
 #[test]
 fn every_order_the_ttls_contradict_is_called_out() {
-    let at = &truth("path-blackhole")["counted"]["path_from_captures_tshark"]["at_point"];
-    let ttl = |p: &str, d: &str| -> i64 {
-        at[p][d]["ttl"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let ttl = |p: &str, d: &str| truth_ttl(p, d) as i64;
     let points = ["laptop", "rtr-lan", "rtr-wan", "vps"];
     let mut orders = vec![vec![]];
     for _ in 0..points.len() {
@@ -295,17 +298,7 @@ fn a_wrong_order_is_called_out_not_judged() {
     assert_eq!(f["evidence"]["file"], "rtr-wan.pcap");
     assert!(!kinds(&r).contains(&"path_loss".to_string()));
     // The example's TTLs are the truth's at those points.
-    let at = &truth("path-blackhole")["counted"]["path_from_captures_tshark"]["at_point"];
-    let ttl = |p: &str, d: &str| -> u64 {
-        at[p][d]["ttl"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
+    let ttl = truth_ttl;
     let ex = f["evidence"]["example_ttls"].as_array().unwrap();
     let seen: Vec<u64> = ex.iter().map(|x| x.as_u64().unwrap()).collect();
     let either = |d: &str| vec![ttl("laptop", d), ttl("rtr-wan", d), ttl("rtr-lan", d)];
